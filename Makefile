@@ -1,0 +1,67 @@
+# Taper: `make run` serves the app with demo data, `make test` runs the suite.
+VENV    := .venv
+PY      := $(VENV)/bin/python
+FLASK   := $(VENV)/bin/flask
+STAMP   := $(VENV)/.installed
+PYTHON  ?= $(shell command -v python3.11 || command -v python3)
+PORT    ?= 5000
+export FLASK_APP := taper
+
+.PHONY: help install run test e2e chromium wrk bench lint format migrate check-migrations clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+install: $(STAMP)  ## Create .venv and install requirements.txt
+
+run: $(STAMP)  ## Migrate the local SQLite database, load demo data, serve on 127.0.0.1:$(PORT)
+	$(FLASK) db upgrade
+	$(FLASK) seed-demo
+	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+test: $(STAMP)  ## Run the whole suite but the browser tests (SQLite, or TEST_DATABASE_URL)
+	$(PY) -m pytest -q -m "not e2e"
+
+AXE     := tests/e2e/node_modules/axe-core/axe.min.js
+
+$(AXE): tests/e2e/package.json
+	cd tests/e2e && npm install --no-audit --no-fund --silent
+	touch $(AXE)
+
+chromium:  ## Install Debian's Chromium for the browser tests if it is missing
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+e2e: $(STAMP) $(AXE) chromium  ## Run the browser tests in Debian's Chromium (installed if missing)
+	$(PY) -m pytest -q -m e2e tests/e2e
+
+lint: $(STAMP)  ## ruff (with security rules), format check, bandit on taper/
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/bandit -q -r taper
+
+format: $(STAMP)  ## Apply ruff's formatting and safe fixes
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+migrate: $(STAMP)  ## Upgrade the database to the latest migration
+	$(FLASK) db upgrade
+
+check-migrations: $(STAMP)  ## Up, check and down on a fresh database (DATABASE_URL, default a temp SQLite)
+	$(PY) -m tests.tools.migration_check
+
+wrk:
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+
+bench: $(STAMP) wrk  ## Load and micro benchmarks on SQLite and PostgreSQL -> bench/results/
+	$(PY) bench/micro.py
+	$(PY) bench/run.py --db sqlite
+	$(PY) bench/run.py --db postgresql
+
+clean:  ## Remove the virtualenv and caches (keeps instance/)
+	rm -rf $(VENV) .pytest_cache .ruff_cache

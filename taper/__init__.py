@@ -1,0 +1,92 @@
+"""Taper: clinician-supervised benzodiazepine tapering. ``create_app`` builds the app."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_foreign_keys(dbapi_connection, _record) -> None:
+    """SQLite ignores foreign keys unless asked on every connection. WAL lets readers work
+    while one request writes (every page view writes an audit row)."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+
+def create_app(test_config: dict[str, Any] | None = None, config_name: str | None = None) -> Flask:
+    """Build the app: config, extensions, blueprints, CLI, error pages, security headers."""
+    from config import CONFIGS
+
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    name = config_name or (
+        "testing" if test_config else os.environ.get("TAPER_CONFIG", "development")
+    )
+    config_class = CONFIGS[name]
+    config_class.validate()
+    app.config.from_object(config_class)
+    if test_config:
+        app.config.update(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    if app.config["PROXY_COUNT"]:
+        n = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+    from taper import models  # noqa: F401  (registers the tables)
+    from taper.extensions import csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    from taper.models.types import render_migration_type
+
+    migrate.init_app(
+        app,
+        db,
+        directory=str(ROOT / "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+        render_item=render_migration_type,
+    )
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+
+    from taper import templating, web
+
+    web.init_app(app)
+    templating.init_app(app)
+
+    from taper.admin.views import bp as admin_bp
+    from taper.auth import twostep as _two_step_views  # noqa: F401  (routes on auth_bp)
+    from taper.auth.views import bp as auth_bp
+    from taper.clinician import care as _care_views  # noqa: F401  (routes on clinician_bp)
+    from taper.clinician import plans as _plan_views  # noqa: F401  (routes on clinician_bp)
+    from taper.clinician.views import bp as clinician_bp
+    from taper.main import bp as main_bp
+    from taper.patient.views import bp as patient_bp
+    from taper.progress.views import bp as progress_bp
+
+    for blueprint in (main_bp, auth_bp, admin_bp, clinician_bp, patient_bp, progress_bp):
+        app.register_blueprint(blueprint)
+
+    from taper.cli import register_cli
+
+    register_cli(app)
+    return app

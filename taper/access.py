@@ -1,0 +1,103 @@
+"""Who may see what: the one place access is decided (DESIGN non-negotiable 4).
+
+- Deny by default: every endpoint needs a signed-in user unless listed in PUBLIC_ENDPOINTS.
+- Each blueprint admits one role (``admit_only``).
+- Every view that takes a patient id loads it through ``patient_or_404``: a patient sees only
+  themself, a clinician only their care team, an admin no clinical data. Anything else is a
+  404, so a forgotten check is never a leak and ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, jsonify, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import exists, select
+
+from taper.extensions import db
+from taper.models import CareTeamLink, PlanStatus, Role, TaperPlan, User
+
+PUBLIC_ENDPOINTS = frozenset(
+    {"static", "auth.login", "auth.login_code", "auth.set_password", "main.health", "main.ping"}
+)
+
+
+def wants_json() -> bool:
+    """API clients get JSON errors; people get pages."""
+    return request.path.startswith("/api/") or (request.accept_mimetypes.best == "application/json")
+
+
+def enforce_login():
+    """App-wide before_request: anonymous users reach only the public endpoints."""
+    if request.routing_exception is not None:
+        return None  # no such page (404/405) or a refused Host (400): nothing to protect
+    if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
+        return None
+    if wants_json():
+        return jsonify(error="unauthorized", message="Log in first."), 401
+    if request.method == "GET":
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    return redirect(url_for("auth.login"))
+
+
+def admit_only(blueprint: Blueprint, role: Role) -> None:
+    """Let only users of one role into a blueprint (403 for the others)."""
+
+    @blueprint.before_request
+    def _check_role():
+        if not current_user.is_authenticated:
+            return enforce_login()
+        if current_user.role is not role:
+            abort(403)
+        return None
+
+
+def is_on_care_team(clinician_id: int, patient_id: int) -> bool:
+    """True when the clinician is on the patient's care team."""
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    CareTeamLink.clinician_id == clinician_id,
+                    CareTeamLink.patient_id == patient_id,
+                )
+            )
+        )
+    )
+
+
+def can_see_patient(user: User, patient: User) -> bool:
+    """May this user see this patient's clinical data?"""
+    if not user.is_authenticated or not user.active or patient.role is not Role.PATIENT:
+        return False
+    if user.role is Role.PATIENT:
+        return user.id == patient.id
+    if user.role is Role.CLINICIAN:
+        return is_on_care_team(user.id, patient.id)
+    return False  # admins manage accounts, not clinical data
+
+
+def patient_or_404(user: User, patient_id: int) -> User:
+    """Load a patient the user may see, or 404."""
+    patient = db.session.get(User, patient_id)
+    if patient is None or not can_see_patient(user, patient):
+        abort(404)
+    return patient
+
+
+def account_or_404(user: User, account_id: int) -> User:
+    """Load an account for account management (admins only), or 404."""
+    account = db.session.get(User, account_id)
+    if account is None or user.role is not Role.ADMIN:
+        abort(404)
+    return account
+
+
+def plan_or_404(user: User, plan_id: int) -> TaperPlan:
+    """Load a taper plan whose patient the user may see, or 404 (patients never see drafts)."""
+    plan = db.session.get(TaperPlan, plan_id)
+    if plan is None:
+        abort(404)
+    patient_or_404(user, plan.patient_id)
+    if user.role is Role.PATIENT and plan.status is PlanStatus.DRAFT:
+        abort(404)
+    return plan

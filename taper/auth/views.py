@@ -1,0 +1,182 @@
+"""Log in, log out, change or set a password, confirm the password before sensitive changes."""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_limiter.util import get_remote_address
+from flask_login import current_user, logout_user
+
+from taper.auth.forms import ChangePasswordForm, LoginForm, ReauthForm, SetPasswordForm
+from taper.extensions import db, limiter
+from taper.models import normalise_email
+from taper.services import ServiceError, accounts, audit, twofactor
+from taper.services.passwords import verify_password
+from taper.web import start_session
+
+bp = Blueprint("auth", __name__)
+log = logging.getLogger(__name__)
+LOGIN_FAILED = "That email and password do not match an account. Check them and try again."
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only a local path ("/..."): never another host, scheme, or a backslash trick."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def home_url() -> str:
+    return url_for("main.home")
+
+
+def _login_failed(response) -> bool:
+    return response.status_code != 302
+
+
+def _account_key() -> str:
+    return "account:" + normalise_email(request.form.get("email", ""))[:254]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_IP"],
+    key_func=get_remote_address,
+    methods=["POST"],
+    deduct_when=_login_failed,
+    scope="login-ip",
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
+    key_func=_account_key,
+    methods=["POST"],
+    deduct_when=_login_failed,
+    scope="login-account",
+)
+def login():
+    """Show the login form and sign a user in."""
+    next_url = safe_next(request.args.get("next"))
+    if current_user.is_authenticated:
+        return redirect(next_url or home_url())
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = accounts.authenticate(form.email.data, form.password.data)
+        if user is not None and twofactor.settings_of(user) is not None:
+            # The password alone signs nobody in: the code step finishes the login.
+            session.clear()
+            session["2fa_user"] = user.get_id()
+            session["2fa_since"] = time.time()
+            session["2fa_next"] = next_url
+            return redirect(url_for("auth.login_code"))
+        if user is not None:
+            start_session(user)
+            audit.record(user, "auth.login", "user", user.id)
+            db.session.commit()
+            log.info("login ok user=%s", user.id)
+            return redirect(next_url or home_url())
+        log.warning("login failed ip=%s", get_remote_address())
+        form.password.errors = [LOGIN_FAILED]
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/logout")
+def logout():
+    """Log out and end every session of this account."""
+    user = current_user._get_current_object()
+    user.end_sessions()
+    audit.record(user, "auth.logout", "user", user.id)
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You have logged out.")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def change_password():
+    """Change your own password (ends your other sessions)."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        try:
+            accounts.change_password(user, form.current_password.data, form.password.data)
+        except ServiceError as error:
+            getattr(form, error.field or "password").errors.append(error.message)
+        else:
+            db.session.commit()
+            start_session(user)
+            flash("Your password has been changed.")
+            return redirect(home_url())
+    return render_template("auth/password.html", form=form)
+
+
+@bp.route("/set-password/<token>", methods=["GET", "POST"])
+def set_password(token: str):
+    """Set a first password from a one-time link a clinician or admin handed over."""
+    if current_user.is_authenticated:
+        logout_user()
+        session.clear()
+    try:
+        accounts.user_for_set_password_token(token)
+    except ServiceError as error:
+        return render_template("auth/link_invalid.html", message=error.message), 400
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.set_password_with_token(token, form.password.data)
+        except ServiceError as error:
+            form.password.errors.append(error.message)
+        else:
+            db.session.commit()
+            start_session(user)
+            flash("Your password is set. Welcome to Taper.")
+            return redirect(home_url())
+    return render_template("auth/set_password.html", form=form)
+
+
+def recent_auth_required(view):
+    """Ask for the password again when the last one was typed too long ago (SECURITY.md A9)."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        window = current_app.config["REAUTH_WINDOW"].total_seconds()
+        if time.time() - session.get("auth_at", 0) > window:
+            if request.method == "GET":
+                return redirect(url_for("auth.reauth", next=request.full_path.rstrip("?")))
+            flash("For your safety, confirm your password, then make the change again.")
+            return redirect(
+                url_for("auth.reauth", next=request.referrer and urlsplit(request.referrer).path)
+            )
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@bp.route("/confirm-password", methods=["GET", "POST"])
+def reauth():
+    """Confirm your password before a sensitive change."""
+    form = ReauthForm()
+    if form.validate_on_submit():
+        if verify_password(current_user.password_hash, form.password.data):
+            session["auth_at"] = time.time()
+            return redirect(safe_next(request.args.get("next")) or home_url())
+        form.password.errors.append("That is not your password.")
+    return render_template("auth/reauth.html", form=form)

@@ -1,0 +1,145 @@
+"""Command-line tools: ``flask --app taper users|care-team|seed-demo ...``."""
+
+from __future__ import annotations
+
+import os
+
+import click
+from flask import Flask
+from flask.cli import AppGroup, with_appcontext
+
+from taper.extensions import db
+from taper.models import Role, find_user_by_email
+from taper.services import ServiceError, accounts
+
+users_cli = AppGroup("users", help="Manage accounts.")
+care_team_cli = AppGroup("care-team", help="Manage care teams.")
+
+
+def _fail(message: str) -> None:
+    db.session.rollback()
+    raise click.ClickException(message)
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--name", default=None, help="Full name (defaults to the part before @).")
+@click.option("--timezone", default=None, help="IANA time zone, e.g. Europe/London.")
+def create_user_command(email: str, role: str, name: str | None, timezone: str | None) -> None:
+    """Create an account; the password comes from TAPER_PASSWORD or a prompt."""
+    password = os.environ.get("TAPER_PASSWORD") or click.prompt(
+        "Password", hide_input=True, confirmation_prompt=True
+    )
+    try:
+        user = accounts.create_user(
+            None,
+            email=email,
+            name=name or email.split("@")[0],
+            role=Role(role),
+            password=password,
+            timezone=timezone,
+        )
+    except ServiceError as error:
+        _fail(error.message)
+    db.session.commit()
+    click.echo(f"Created {user.role.value} {user.email}")
+
+
+@users_cli.command("deactivate")
+@click.argument("email")
+def deactivate_user_command(email: str) -> None:
+    """Switch an account off and end its sessions."""
+    user = find_user_by_email(email)
+    if user is None:
+        _fail(f"No account with email {email}")
+    accounts.deactivate_user(None, user)
+    db.session.commit()
+    click.echo(f"Deactivated {user.email}")
+
+
+@care_team_cli.command("add")
+@click.argument("clinician_email")
+@click.argument("patient_email")
+def care_team_add_command(clinician_email: str, patient_email: str) -> None:
+    """Put a patient on a clinician's care team."""
+    clinician = find_user_by_email(clinician_email)
+    patient = find_user_by_email(patient_email)
+    if clinician is None or patient is None:
+        _fail("Both accounts must exist.")
+    try:
+        accounts.add_to_care_team(None, clinician, patient)
+    except ServiceError as error:
+        _fail(error.message)
+    db.session.commit()
+    click.echo(f"{patient.email} is on {clinician.email}'s care team")
+
+
+@click.command("seed-demo")
+@with_appcontext  # AppGroup commands get this for free; a plain click command does not
+def seed_demo_command() -> None:
+    """Load demo accounts and data once (safe to run again) and print the logins."""
+    from taper.services.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
+
+    created = seed_demo()
+    db.session.commit()
+    click.echo("Demo data " + ("loaded." if created else "already present."))
+    click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+    for demo in DEMO_USERS:
+        click.echo(f"  {demo['role'].value:<10} {demo['email']}")
+
+
+alerts_cli = AppGroup("alerts", help="Alert rules that run on a schedule.")
+notify_cli = AppGroup("notify", help="E-mail notifications.")
+
+
+@alerts_cli.command("scan")
+def alerts_scan_command() -> None:
+    """Raise missed-log alerts; safe to run from cron every few minutes and to run twice."""
+    from datetime import UTC, datetime
+
+    from taper.services.alerts import scan_missed_logs
+
+    raised = scan_missed_logs(datetime.now(UTC))
+    db.session.commit()
+    click.echo(f"Missed-log alerts raised: {raised}")
+
+
+@notify_cli.command("send")
+def notify_send_command() -> None:
+    """Send queued e-mails; failures are retried later with backoff."""
+    from taper.services.notify import send_pending
+
+    sent, failed = send_pending()
+    click.echo(f"Sent {sent}, failed {failed} (will retry)")
+
+
+@click.command("seed-scale")
+@click.option("--clinicians", default=10, show_default=True)
+@click.option("--patients", default=1000, show_default=True)
+@click.option("--days", default=365, show_default=True)
+@click.option("--seed", default=7, show_default=True)
+@with_appcontext
+def seed_scale_command(clinicians: int, patients: int, days: int, seed: int) -> None:
+    """Bulk-load realistic data for benchmarks (password from TAPER_PASSWORD or the demo one)."""
+    import time
+
+    from taper.services.demo import DEMO_PASSWORD
+    from taper.services.scale import seed_scale
+
+    started = time.perf_counter()
+    result = seed_scale(
+        clinicians, patients, days, os.environ.get("TAPER_PASSWORD", DEMO_PASSWORD), seed
+    )
+    db.session.commit()
+    click.echo(f"Seeded {result} in {time.perf_counter() - started:.1f} s")
+
+
+def register_cli(app: Flask) -> None:
+    """Attach the command groups to the app."""
+    app.cli.add_command(users_cli)
+    app.cli.add_command(care_team_cli)
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(alerts_cli)
+    app.cli.add_command(notify_cli)
+    app.cli.add_command(seed_scale_command)

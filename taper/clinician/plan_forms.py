@@ -1,0 +1,77 @@
+"""The plan editor's forms. They only carry text; the plans service parses and checks it."""
+
+from wtforms import (
+    DateField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import Length, Optional
+
+from taper.forms import TaperForm
+
+DOSE_ATTRS = {"inputmode": "decimal", "autocomplete": "off", "class": "dose-input"}
+
+
+class StepRowForm(Form):
+    """One step as typed: every dose field starts empty (the app never suggests a dose)."""
+
+    start = StringField("Starts on", render_kw={"type": "date"})
+    total = StringField("Total daily dose (mg)", render_kw=DOSE_ATTRS)
+    morning = StringField("Morning (mg)", render_kw=DOSE_ATTRS)
+    midday = StringField("Midday (mg)", render_kw=DOSE_ATTRS)
+    evening = StringField("Evening (mg)", render_kw=DOSE_ATTRS)
+    bedtime = StringField("Bedtime (mg)", render_kw=DOSE_ATTRS)
+    note = TextAreaField("Note to the patient", [Optional(), Length(max=2000)])
+
+
+class PasswordConfirmMixin:
+    password = PasswordField(
+        "Your password", description="Type your password to confirm this schedule change."
+    )
+
+
+class PlanForm(PasswordConfirmMixin, TaperForm):
+    medication = StringField(
+        "Medication", [Length(max=80)], render_kw={"list": "medications", "autocomplete": "off"}
+    )
+    steps = FieldList(FormField(StepRowForm), min_entries=0, max_entries=60)
+    reason = TextAreaField("Reason for this change", [Optional(), Length(max=1000)])
+    version = HiddenField()
+    add_rows = SubmitField("Add more steps")
+    submit = SubmitField("Save plan")
+
+
+class HoldForm(PasswordConfirmMixin, TaperForm):
+    until = DateField(
+        "Hold until (leave empty to hold until you review it)",
+        [Optional()],
+        render_kw={"type": "date"},
+    )
+    reason = TextAreaField("Reason for the hold", [Length(max=1000)])
+    version = HiddenField()
+    submit = SubmitField("Hold the current dose")
+
+
+class ReleaseHoldForm(PasswordConfirmMixin, TaperForm):
+    reason = TextAreaField("Reason for ending the hold", [Length(max=1000)])
+    version = HiddenField()
+    submit = SubmitField("End the hold")
+
+
+class StatusForm(PasswordConfirmMixin, TaperForm):
+    status = SelectField("New status", choices=[])
+    version = HiddenField()
+    submit = SubmitField("Change status")
+
+
+class CompareForm(Form):
+    a = IntegerField("Earlier revision", [Optional()])
+    b = IntegerField("Later revision", [Optional()])

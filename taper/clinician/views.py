@@ -1,0 +1,101 @@
+"""Clinician pages: the care team and each patient."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template, request, url_for
+from flask_login import current_user
+
+from taper import access
+from taper.clinician.forms import NewPatientForm
+from taper.domain.instrument import CIWA_B
+from taper.extensions import db
+from taper.models import Role
+from taper.services import ServiceError, accounts, audit, logs, overview, plans
+
+bp = Blueprint("clinician", __name__, url_prefix="/clinician")
+access.admit_only(bp, Role.CLINICIAN)
+
+
+@bp.get("/patients")
+def patients():
+    """The care team, sorted by need: urgent alerts, review alerts, missed logs, the rest."""
+    alert_filter = request.args.get("alerts", "all")
+    if alert_filter not in overview.FILTERS:
+        alert_filter = "all"
+    search = request.args.get("q", "")
+    page = overview.overview(
+        current_user,
+        alert_filter=alert_filter,
+        search=search,
+        page=request.args.get("page", 1, type=int),
+    )
+    return render_template(
+        "clinician/patients.html",
+        page=page,
+        rows=page.rows,
+        filters=overview.FILTERS,
+        alert_filter=alert_filter,
+        search=search[:100],
+    )
+
+
+@bp.route("/patients/new", methods=["GET", "POST"])
+def new_patient():
+    """Add a new patient to your own care team and get their set-password link."""
+    form = NewPatientForm()
+    if not form.is_submitted():
+        form.timezone.data = current_app.config["DEFAULT_TIMEZONE"]
+    if form.validate_on_submit():
+        try:
+            patient = accounts.create_user(
+                current_user,
+                email=form.email.data,
+                name=form.name.data,
+                role=Role.PATIENT,
+                timezone=form.timezone.data,
+            )
+            accounts.add_to_care_team(current_user, current_user, patient)
+        except ServiceError as error:
+            db.session.rollback()
+            getattr(form, error.field or "email").errors.append(error.message)
+        else:
+            db.session.commit()
+            return _link_page(patient)
+    status = 400 if form.is_submitted() else 200
+    return render_template("clinician/new_patient.html", form=form), status
+
+
+def _link_page(patient):
+    link = url_for(
+        "auth.set_password", token=accounts.make_set_password_token(patient), _external=True
+    )
+    return render_template(
+        "set_password_link.html",
+        account=patient,
+        link=link,
+        back=url_for("clinician.patient", patient_id=patient.id),
+    )
+
+
+@bp.get("/patients/<int:patient_id>")
+def patient(patient_id: int):
+    """One patient on your care team."""
+    patient = access.patient_or_404(current_user, patient_id)
+    audit.record(current_user, "patient.view", "user", patient.id, patient_id=patient.id)
+    db.session.commit()
+    return render_template(
+        "clinician/patient.html",
+        patient=patient,
+        plans=plans.plans_for_patient(patient, include_drafts=True),
+        assessments=logs.visit_assessments(patient),
+        scale=CIWA_B,
+    )
+
+
+@bp.post("/patients/<int:patient_id>/link")
+def new_link(patient_id: int):
+    """A fresh set-password link for a patient on your care team."""
+    patient = access.patient_or_404(current_user, patient_id)
+    audit.record(current_user, "patient.new_link", "user", patient.id, patient_id=patient.id)
+    db.session.commit()
+    return _link_page(patient)

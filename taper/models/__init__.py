@@ -1,0 +1,38 @@
+"""Typed SQLAlchemy models. Importing this package registers every table."""
+
+from taper.models.alert import Alert, AlertSettings, AlertStatus, OutboxMessage
+from taper.models.audit import AuditEvent
+from taper.models.log import DailyLog, RedFlagReport, VisitAssessment
+from taper.models.plan import (
+    COMMON_MEDICATIONS,
+    PlanReceipt,
+    PlanRevision,
+    PlanStatus,
+    TaperPlan,
+    TaperStep,
+)
+from taper.models.twofactor import TwoFactor
+from taper.models.user import CareTeamLink, Role, User, find_user_by_email, normalise_email
+
+__all__ = [
+    "COMMON_MEDICATIONS",
+    "Alert",
+    "AlertSettings",
+    "AlertStatus",
+    "DailyLog",
+    "OutboxMessage",
+    "RedFlagReport",
+    "VisitAssessment",
+    "AuditEvent",
+    "CareTeamLink",
+    "PlanReceipt",
+    "PlanRevision",
+    "PlanStatus",
+    "Role",
+    "TaperPlan",
+    "TaperStep",
+    "TwoFactor",
+    "User",
+    "find_user_by_email",
+    "normalise_email",
+]

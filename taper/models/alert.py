@@ -1,0 +1,100 @@
+"""Alerts for the care team, patients' alert thresholds, and the e-mail outbox."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from taper.extensions import db
+from taper.models.types import UTCDateTime, utc_now
+
+OPEN_WHERE = text("status <> 'resolved'")
+
+
+def _enum(cls, name: str) -> Enum:
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class AlertStatus(enum.StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class Alert(db.Model):
+    """Something the care team should look at. One unresolved alert per kind and patient."""
+
+    __tablename__ = "alert"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    tier: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(255))
+    log_id: Mapped[int | None] = mapped_column(ForeignKey("daily_log.id"))
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("red_flag_report.id"))
+    status: Mapped[AlertStatus] = mapped_column(
+        _enum(AlertStatus, "alert_status"), default=AlertStatus.OPEN
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    patient = relationship("User", foreign_keys=[patient_id])
+    acknowledged_by = relationship("User", foreign_keys=[acknowledged_by_id])
+    resolved_by = relationship("User", foreign_keys=[resolved_by_id])
+
+    __table_args__ = (
+        Index(
+            "uq_alert_open_kind",
+            "patient_id",
+            "kind",
+            unique=True,
+            sqlite_where=OPEN_WHERE,
+            postgresql_where=OPEN_WHERE,
+        ),
+        Index("ix_alert_patient_status", "patient_id", "status"),
+    )
+
+
+class AlertSettings(db.Model):
+    """A patient's alert thresholds, where a clinician changed the defaults."""
+
+    __tablename__ = "alert_settings"
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("user.id"), primary_key=True)
+    thresholds: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
+
+
+class OutboxMessage(db.Model):
+    """An e-mail waiting to be sent by ``flask notify send``: written with its alert, so a
+    dead mail server loses nothing. It carries no health details, only a link."""
+
+    __tablename__ = "outbox_message"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alert.id"))
+    to_email: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(String(255), default="")
+
+    __table_args__ = (Index("ix_outbox_pending", "sent_at", "next_attempt_at"),)

@@ -1,0 +1,101 @@
+"""What patients log each day, and what clinicians record at a visit."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from taper.extensions import db
+from taper.models.plan import DOSE
+from taper.models.types import UTCDateTime, utc_now
+
+
+class DailyLog(db.Model):
+    """One version of a patient's log for one day. A correction adds a version; none is
+    ever changed in place, and the highest version is the one in force."""
+
+    __tablename__ = "daily_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    day: Mapped[date] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # The form's one-time token: a double submit or a replayed POST cannot add a second row.
+    submission_id: Mapped[str] = mapped_column(String(36), unique=True)
+    scale: Mapped[str] = mapped_column(String(16), default="ciwa-b")
+    answers: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    patient_total: Mapped[int | None] = mapped_column(Integer)
+    red_flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    took_as_scheduled: Mapped[bool | None] = mapped_column(Boolean)
+    dose_taken: Mapped[Decimal | None] = mapped_column(DOSE)
+    # The clinician's dose for that day when the log was saved, copied from the plan step.
+    dose_scheduled: Mapped[Decimal | None] = mapped_column(DOSE)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("taper_plan.id"))
+    sleep_hours: Mapped[Decimal | None] = mapped_column(Numeric(3, 1))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+    patient = relationship("User", foreign_keys=[patient_id])
+
+    __table_args__ = (
+        UniqueConstraint("patient_id", "day", "version", name="uq_daily_log_version"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint(
+            "patient_total IS NULL OR (patient_total >= 0 AND patient_total <= 68)",
+            name="patient_total_range",
+        ),
+        CheckConstraint(
+            "sleep_hours IS NULL OR (sleep_hours >= 0 AND sleep_hours <= 24)", name="sleep_range"
+        ),
+        CheckConstraint("dose_taken IS NULL OR dose_taken >= 0", name="dose_taken_not_negative"),
+    )
+
+    @property
+    def is_red_flag_only(self) -> bool:
+        """Sent from "I need help now" without the rest of the log."""
+        return self.answers is None
+
+
+class VisitAssessment(db.Model):
+    """A full CIWA-B (all 20 items) recorded by a clinician at a visit."""
+
+    __tablename__ = "visit_assessment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    day: Mapped[date] = mapped_column(Date)
+    answers: Mapped[dict[str, int]] = mapped_column(JSON)
+    total: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+    clinician = relationship("User", foreign_keys=[clinician_id])
+
+    __table_args__ = (CheckConstraint("total >= 0 AND total <= 80", name="total_range"),)
+
+
+class RedFlagReport(db.Model):
+    """Red flags sent from "I need help now", without the rest of the daily log."""
+
+    __tablename__ = "red_flag_report"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    flags: Mapped[list[str]] = mapped_column(JSON)
+    submission_id: Mapped[str] = mapped_column(String(36), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)

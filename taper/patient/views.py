@@ -1,0 +1,248 @@
+"""Patient pages: today's dose, the daily log, "I need help now", history."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+
+from taper import access
+from taper.domain.instrument import CIWA_B
+from taper.domain.red_flags import RED_FLAGS
+from taper.domain.schedule import dose_on, local_today, next_change
+from taper.extensions import db
+from taper.models import PlanStatus, Role
+from taper.services import alerts, audit, export, logs, notify, plans
+
+bp = Blueprint("patient", __name__)
+access.admit_only(bp, Role.PATIENT)
+log = logging.getLogger(__name__)
+# The log form may carry a long pasted note: accept it so the patient gets a clear message
+# beside the note and keeps every other answer, instead of a bare 413 page.
+LOG_BODY_LIMIT = 12 * 1024 * 1024
+
+
+def _today() -> date:
+    return local_today(datetime.now(UTC), current_user.timezone)
+
+
+@bp.get("/today")
+def today():
+    """Today's dose exactly as the clinician entered it, what comes next, and the whole plan."""
+    patient = current_user._get_current_object()
+    day = _today()
+    shown = [
+        p
+        for p in plans.plans_for_patient(patient, include_drafts=False)
+        if p.status is not PlanStatus.COMPLETED
+    ]
+    unseen = plans.unseen_revisions(patient, shown)
+    cards = []
+    for plan in shown:
+        steps = plans.step_inputs(plan.current_revision)
+        hold = plans.hold_of(plan.current_revision)
+        cards.append(
+            {
+                "plan": plan,
+                "revision": plan.current_revision,
+                "now": dose_on(steps, day, hold),
+                "next": next_change(steps, day, hold),
+                "hold": hold,
+                "changed": plan.id in unseen,
+            }
+        )
+        audit.record(patient, "plan.view", "taper_plan", plan.id, patient_id=patient.id)
+    logged = logs.versions_of_day(patient, day)
+    urgent = alerts.recent_urgent(patient, day - timedelta(days=7))
+    db.session.commit()
+    return render_template(
+        "patient/today.html", cards=cards, day=day, logged=bool(logged), urgent=urgent
+    )
+
+
+def _log_form(day: date, status: int = 200, *, values=None, flags=(), errors=None):
+    today = _today()
+    days = logs.allowed_days(today)
+    scheduled = logs.scheduled_dose(current_user, day) if day in days else None
+    return render_template(
+        "patient/log.html",
+        scale=CIWA_B,
+        red_flags=RED_FLAGS,
+        day=day,
+        days=days,
+        today=today,
+        scheduled=scheduled,
+        values=values or {},
+        flags=set(flags),
+        errors=errors or {},
+        submission_id=uuid.uuid4().hex,
+    ), status
+
+
+@bp.before_request
+def _allow_long_log_bodies():
+    if request.endpoint == "patient.daily_log" and request.method == "POST":
+        request.max_content_length = LOG_BODY_LIMIT
+        request.max_form_memory_size = LOG_BODY_LIMIT
+
+
+@bp.route("/log", methods=["GET", "POST"], endpoint="daily_log")
+def daily_log():
+    """Log a day: symptoms, dose taken, sleep, a note; red flags go to urgent care at once."""
+    patient = current_user._get_current_object()
+    if request.method == "GET":
+        today = _today()
+        try:
+            day = date.fromisoformat(request.args.get("day", ""))
+        except ValueError:
+            day = today
+        if day not in logs.allowed_days(today):
+            day = today
+        previous = logs.versions_of_day(patient, day)
+        if not previous:
+            return _log_form(day)
+        return _log_form(day, values=_answers_of(previous[0]), flags=previous[0].red_flags)
+    form = request.form
+    flags = form.getlist("red_flags")
+    try:
+        saved = logs.save_log(patient, form, flags, _today())
+        db.session.commit()
+    except logs.LogInputError as error:
+        db.session.rollback()
+        try:
+            day = date.fromisoformat(form.get("day", ""))
+        except ValueError:
+            day = _today()
+        values = {k: v for k, v in form.items() if k not in ("csrf_token", "submission_id")}
+        return _log_form(day, 400, values=values, flags=flags, errors=error.errors)
+    except logs.AlreadySaved:
+        db.session.rollback()
+        flash("This log was already saved. Nothing was saved twice.")
+        return redirect(url_for("patient.history"))
+    if saved.urgent:
+        _notify_now(saved)
+        return render_template("patient/urgent.html", flags=saved.log.red_flags)
+    flash("Saved. Thank you for logging your day.")
+    return redirect(url_for("patient.today"))
+
+
+def _answers_of(entry) -> dict[str, str]:
+    """A saved log's answers as form values, so a correction starts from what was said."""
+    values = {key: str(value) for key, value in (entry.answers or {}).items()}
+    values["sleep_hours"] = "" if entry.sleep_hours is None else str(entry.sleep_hours)
+    values["note"] = entry.note
+    values["took_as_scheduled"] = {True: "yes", False: "no"}.get(entry.took_as_scheduled, "")
+    if entry.took_as_scheduled is False and entry.dose_taken is not None:
+        values["dose_taken"] = f"{entry.dose_taken.normalize():f}"
+    return values
+
+
+def _notify_now(saved: logs.Saved) -> None:
+    """Try to e-mail the care team straight away; the outbox and cron retry if this fails."""
+    for alert in saved.alerts:
+        if alert.tier != "urgent":
+            continue
+        try:
+            notify.send_pending(alert_id=alert.id)
+        except Exception:  # noqa: BLE001  (the patient must see the urgent page whatever happens)
+            db.session.rollback()
+            log.exception("immediate notification failed for alert %s", alert.id)
+
+
+@bp.route("/help", methods=["GET", "POST"])
+def help_now():
+    """ "I need help now": the red-flag list; ticking any shows urgent care at once."""
+    patient = current_user._get_current_object()
+    if request.method == "POST":
+        try:
+            saved = logs.report_red_flags(
+                patient,
+                request.form.getlist("red_flags"),
+                request.form.get("submission_id", ""),
+                _today(),
+            )
+            db.session.commit()
+        except logs.LogInputError as error:
+            db.session.rollback()
+            return render_template(
+                "patient/help.html",
+                red_flags=RED_FLAGS,
+                errors=error.errors,
+                submission_id=uuid.uuid4().hex,
+            ), 400
+        except logs.AlreadySaved:
+            db.session.rollback()
+            return render_template("patient/urgent.html", flags=request.form.getlist("red_flags"))
+        _notify_now(saved)
+        return render_template("patient/urgent.html", flags=saved.log.flags)
+    return render_template(
+        "patient/help.html", red_flags=RED_FLAGS, errors={}, submission_id=uuid.uuid4().hex
+    )
+
+
+@bp.get("/history")
+def history():
+    """Your logs, newest first, with corrections kept."""
+    patient = current_user._get_current_object()
+    today = _today()
+    entries = list(reversed(logs.current_logs(patient, today - timedelta(days=365), today)))
+    audit.record(patient, "log.history", "user", patient.id, patient_id=patient.id)
+    db.session.commit()
+    return render_template(
+        "logs/history.html",
+        patient=patient,
+        entries=entries,
+        scale=CIWA_B,
+        red_flags={f.key: f.label for f in RED_FLAGS},
+        own=True,
+        day_url=lambda d: url_for("patient.log_day", day=d.isoformat()),
+    )
+
+
+@bp.get("/history/<day>")
+def log_day(day: str):
+    """Every saved version of one day's log."""
+    patient = current_user._get_current_object()
+    try:
+        when = date.fromisoformat(day)
+    except ValueError:
+        abort(404)
+    versions = logs.versions_of_day(patient, when)
+    if not versions:
+        abort(404)
+    audit.record(patient, "log.view", "daily_log", versions[0].id, patient_id=patient.id)
+    db.session.commit()
+    return render_template(
+        "logs/day.html",
+        patient=patient,
+        day=when,
+        versions=versions,
+        scale=CIWA_B,
+        red_flags={f.key: f.label for f in RED_FLAGS},
+    )
+
+
+@bp.get("/export.csv")
+def export_csv():
+    """Download everything you have logged, as a spreadsheet file."""
+    patient = current_user._get_current_object()
+    body = export.logs_csv(patient)
+    audit.record(patient, "log.export", "user", patient.id, patient_id=patient.id)
+    db.session.commit()
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="taper-my-logs.csv"'},
+    )

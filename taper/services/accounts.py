@@ -1,0 +1,192 @@
+"""Accounts and care teams: create, deactivate, assign, set and change passwords."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+
+from taper.extensions import db
+from taper.models import CareTeamLink, Role, User, find_user_by_email, normalise_email
+from taper.models.user import has_control_characters
+from taper.services import ServiceError, audit
+from taper.services.passwords import check_password_policy, hash_password, verify_password
+
+log = logging.getLogger(__name__)
+# The salt is a namespace for the signed links, not a secret.
+_TOKEN_SALT = "taper.set-password"  # noqa: S105  # nosec B105
+
+
+def _check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ServiceError("Choose a time zone from the list.", "timezone") from None
+    if name not in available_timezones():
+        raise ServiceError("Choose a time zone from the list.", "timezone")
+    return name
+
+
+def _patient_id(user: User) -> int | None:
+    # A patient's own account is patient data: "who touched this patient" must find these rows.
+    return user.id if user.role is Role.PATIENT else None
+
+
+def _looks_like_email(email: str) -> bool:
+    # One "@" with something on both sides and a dot inside the domain: "a@", "@x.org" and
+    # "a@@b" are typos, not addresses.
+    local, at, domain = email.partition("@")
+    return (
+        bool(at and local)
+        and "@" not in domain
+        and "." in domain[1:-1]
+        and len(email) <= 254
+        and not any(c.isspace() for c in email)
+        and not has_control_characters(email)
+    )
+
+
+def create_user(
+    actor: User | None,
+    *,
+    email: str,
+    name: str,
+    role: Role,
+    password: str | None = None,
+    timezone: str | None = None,
+) -> User:
+    """Create an account; without a password it can only be entered through a set-password link."""
+    email = normalise_email(email)
+    if not _looks_like_email(email):
+        raise ServiceError("Enter an email address like name@example.org.", "email")
+    name = " ".join(name.split())
+    if not name or len(name) > 120 or has_control_characters(name):
+        raise ServiceError("Enter a name (up to 120 characters).", "name")
+    if find_user_by_email(email) is not None:
+        raise ServiceError("An account with this email already exists.", "email")
+    if password is not None:
+        check_password_policy(password, email)
+    user = User(
+        email=email,
+        name=name,
+        role=role,
+        password_hash=hash_password(password) if password is not None else None,
+        timezone=_check_timezone(timezone or current_app.config["DEFAULT_TIMEZONE"]),
+    )
+    db.session.add(user)
+    db.session.flush()
+    audit.record(
+        actor,
+        "user.create",
+        "user",
+        user.id,
+        patient_id=_patient_id(user),
+        summary={"role": role.value},
+    )
+    return user
+
+
+def deactivate_user(actor: User | None, user: User) -> None:
+    """Switch an account off and end all its sessions."""
+    user.active = False
+    user.end_sessions()
+    audit.record(actor, "user.deactivate", "user", user.id, patient_id=_patient_id(user))
+
+
+def add_to_care_team(actor: User | None, clinician: User, patient: User) -> CareTeamLink:
+    """Put a patient on a clinician's care team (idempotent)."""
+    if clinician.role is not Role.CLINICIAN:
+        raise ServiceError("Choose a clinician.", "clinician")
+    if patient.role is not Role.PATIENT:
+        raise ServiceError("Choose a patient.", "patient")
+    link = db.session.get(CareTeamLink, (clinician.id, patient.id))
+    if link is None:
+        link = CareTeamLink(
+            clinician_id=clinician.id,
+            patient_id=patient.id,
+            added_by_id=actor.id if actor else None,
+        )
+        db.session.add(link)
+        audit.record(
+            actor,
+            "care_team.add",
+            "user",
+            clinician.id,
+            patient_id=patient.id,
+            summary={"clinician_id": clinician.id},
+        )
+    return link
+
+
+def care_team_patients(clinician: User) -> list[User]:
+    """The patients on a clinician's care team, by name."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(CareTeamLink, CareTeamLink.patient_id == User.id)
+            .where(CareTeamLink.clinician_id == clinician.id)
+            .order_by(User.name, User.id)
+        )
+    )
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with this email and password, else None (same answer for every failure)."""
+    user = find_user_by_email(email)
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or not user.active:
+        return None
+    return user
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Change a password after checking the current one; ends every other session."""
+    if not verify_password(user.password_hash, current):
+        raise ServiceError("That is not your current password.", "current_password")
+    check_password_policy(new, user.email)
+    user.password_hash = hash_password(new)
+    user.end_sessions()
+    audit.record(user, "user.password_change", "user", user.id, patient_id=_patient_id(user))
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_TOKEN_SALT)
+
+
+def _fingerprint(user: User) -> str:
+    # Changes as soon as a password is set, which makes each link work once.
+    return hashlib.sha256((user.password_hash or "unset").encode()).hexdigest()[:16]
+
+
+def make_set_password_token(user: User) -> str:
+    """A signed, expiring, one-time token for the set-password page."""
+    return _serializer().dumps({"u": user.id, "f": _fingerprint(user)})
+
+
+def user_for_set_password_token(token: str) -> User:
+    """The user a valid token belongs to; ServiceError when expired, used or forged."""
+    max_age = current_app.config["SET_PASSWORD_LINK_HOURS"] * 3600
+    try:
+        data = _serializer().loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise ServiceError("This link has expired. Ask your clinician for a new one.") from None
+    except BadSignature:
+        raise ServiceError("This link is not valid. Ask your clinician for a new one.") from None
+    user = db.session.get(User, data.get("u")) if isinstance(data, dict) else None
+    if user is None or not user.active or data.get("f") != _fingerprint(user):
+        raise ServiceError("This link has already been used or is no longer valid.")
+    return user
+
+
+def set_password_with_token(token: str, password: str) -> User:
+    """Set a password from a set-password link; the link stops working afterwards."""
+    user = user_for_set_password_token(token)
+    check_password_policy(password, user.email)
+    user.password_hash = hash_password(password)
+    user.end_sessions()
+    audit.record(user, "user.password_set", "user", user.id, patient_id=_patient_id(user))
+    return user

@@ -1,0 +1,222 @@
+"""Raising, de-duplicating and triaging alerts; e-mails for urgent ones go to the outbox."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import fields, replace
+from datetime import UTC, date, datetime
+
+from flask import current_app
+from sqlalchemy import case, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from taper.domain.alert_rules import AlertFinding, Thresholds, missed_logs_rule
+from taper.domain.schedule import last_reduction, local_today
+from taper.extensions import db
+from taper.models import (
+    Alert,
+    AlertSettings,
+    AlertStatus,
+    CareTeamLink,
+    DailyLog,
+    OutboxMessage,
+    User,
+)
+from taper.services import ServiceError, audit, plans
+
+log = logging.getLogger(__name__)
+TUNABLE = ("high_score", "rising_points", "missed_days")
+
+
+def thresholds_for(patient_id: int) -> Thresholds:
+    """The patient's thresholds: the defaults with the clinician's changes applied."""
+    settings = db.session.get(AlertSettings, patient_id)
+    known = {f.name for f in fields(Thresholds)}
+    changes = {k: v for k, v in (settings.thresholds if settings else {}).items() if k in known}
+    return replace(Thresholds(), **changes)
+
+
+def set_thresholds(actor: User, patient: User, values: dict[str, int]) -> None:
+    """Store a patient's thresholds (only the tunable ones)."""
+    clean = {k: int(v) for k, v in values.items() if k in TUNABLE}
+    settings = db.session.get(AlertSettings, patient.id)
+    if settings is None:
+        settings = AlertSettings(patient_id=patient.id)
+        db.session.add(settings)
+    settings.thresholds = clean
+    settings.updated_by_id = actor.id
+    audit.record(
+        actor, "alert.thresholds", "user", patient.id, patient_id=patient.id, summary=clean
+    )
+
+
+def raise_alert(
+    patient: User,
+    finding: AlertFinding,
+    *,
+    log_id: int | None = None,
+    report_id: int | None = None,
+) -> Alert | None:
+    """Store the finding unless an unresolved alert of its kind exists (then return None).
+
+    A savepoint keeps a race with another request from undoing the caller's work: the
+    partial unique index lets only one unresolved alert per kind and patient exist."""
+    existing = db.session.scalar(
+        select(Alert.id).where(
+            Alert.patient_id == patient.id,
+            Alert.kind == finding.kind,
+            Alert.status != AlertStatus.RESOLVED,
+        )
+    )
+    if existing is not None:
+        return None
+    alert = Alert(
+        patient_id=patient.id,
+        kind=finding.kind,
+        tier=finding.tier,
+        reason=finding.reason[:255],
+        log_id=log_id,
+        report_id=report_id,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(alert)
+            db.session.flush()
+    except IntegrityError:
+        return None
+    if finding.tier == "urgent":
+        _queue_emails(patient, alert)
+    audit.record(
+        None,
+        "alert.raise",
+        "alert",
+        alert.id,
+        patient_id=patient.id,
+        summary={"kind": finding.kind, "tier": finding.tier},
+    )
+    return alert
+
+
+def _queue_emails(patient: User, alert: Alert) -> None:
+    """One outbox message per clinician on the care team: a link, no health details."""
+    clinicians = db.session.scalars(
+        select(User)
+        .join(CareTeamLink, CareTeamLink.clinician_id == User.id)
+        .where(CareTeamLink.patient_id == patient.id, User.active.is_(True))
+    ).all()
+    link = f"{current_app.config['PUBLIC_URL'].rstrip('/')}/clinician/alerts#alert-{alert.id}"
+    for clinician in clinicians:
+        db.session.add(
+            OutboxMessage(
+                alert_id=alert.id,
+                to_email=clinician.email,
+                subject="Taper: an urgent alert needs your attention",
+                body=(
+                    f"Hello {clinician.name},\n\nA patient on your care team has raised an urgent "
+                    f"alert in Taper. Please sign in to see it:\n\n{link}\n\n"
+                    "This message contains no health information.\n"
+                ),
+            )
+        )
+
+
+def acknowledge(actor: User, alert: Alert, note: str) -> None:
+    """The clinician has seen the alert."""
+    if alert.status is not AlertStatus.OPEN:
+        raise ServiceError("This alert has already been acknowledged.")
+    alert.status = AlertStatus.ACKNOWLEDGED
+    alert.acknowledged_by_id = actor.id
+    alert.acknowledged_at = datetime.now(UTC)
+    alert.note = _append_note(alert.note, actor, note)
+    audit.record(actor, "alert.acknowledge", "alert", alert.id, patient_id=alert.patient_id)
+
+
+def resolve(actor: User, alert: Alert, note: str) -> None:
+    """Close the alert with a note; a new one of its kind may be raised afterwards."""
+    if alert.status is AlertStatus.RESOLVED:
+        raise ServiceError("This alert is already resolved.")
+    if not note.strip():
+        raise ServiceError("Write a short note on how this was resolved.", "note")
+    now = datetime.now(UTC)
+    if alert.acknowledged_at is None:
+        alert.acknowledged_by_id, alert.acknowledged_at = actor.id, now
+    alert.status = AlertStatus.RESOLVED
+    alert.resolved_by_id = actor.id
+    alert.resolved_at = now
+    alert.note = _append_note(alert.note, actor, note)
+    audit.record(actor, "alert.resolve", "alert", alert.id, patient_id=alert.patient_id)
+
+
+def _append_note(existing: str, actor: User, note: str) -> str:
+    note = " ".join(note.split())[:1000]
+    if not note:
+        return existing
+    line = f"{actor.name}: {note}"
+    return f"{existing}\n{line}" if existing else line
+
+
+def scan_missed_logs(now: datetime) -> int:
+    """Raise missed-log alerts for patients with an active plan; safe to run again."""
+    last_days = dict(
+        db.session.execute(
+            select(DailyLog.patient_id, func.max(DailyLog.day)).group_by(DailyLog.patient_id)
+        ).all()
+    )
+    raised = 0
+    for patient, plan in plans.first_active_plan_per_patient():
+        steps = plans.step_inputs(plan.current_revision)
+        today = local_today(now, patient.timezone)
+        finding = missed_logs_rule(
+            last_days.get(patient.id),
+            today,
+            steps[0].start if steps else None,
+            last_reduction(steps, today),
+            thresholds_for(patient.id),
+        )
+        if finding is not None and raise_alert(patient, finding) is not None:
+            raised += 1
+    return raised
+
+
+def open_alert_count(clinician: User) -> int:
+    """Unresolved alerts across a clinician's care team (for the nav)."""
+    return (
+        db.session.scalar(
+            select(func.count(Alert.id))
+            .join(CareTeamLink, CareTeamLink.patient_id == Alert.patient_id)
+            .where(CareTeamLink.clinician_id == clinician.id, Alert.status == AlertStatus.OPEN)
+        )
+        or 0
+    )
+
+
+TIER_RANK = {"urgent": 0, "review": 1, "info": 2}
+
+
+def inbox(clinician: User) -> list[Alert]:
+    """Unresolved alerts of the care team: urgent first, then review, then info; newest first."""
+    rank = case(TIER_RANK, value=Alert.tier, else_=3)
+    return list(
+        db.session.scalars(
+            select(Alert)
+            .join(CareTeamLink, CareTeamLink.patient_id == Alert.patient_id)
+            .where(CareTeamLink.clinician_id == clinician.id, Alert.status != AlertStatus.RESOLVED)
+            .options(selectinload(Alert.patient), selectinload(Alert.acknowledged_by))
+            .order_by(rank, Alert.created_at.desc(), Alert.id.desc())
+        )
+    )
+
+
+def recent_urgent(patient: User, since: date) -> Alert | None:
+    """The patient's latest urgent alert since a date, to tell them the team has seen it."""
+    return db.session.scalar(
+        select(Alert)
+        .where(
+            Alert.patient_id == patient.id,
+            Alert.tier == "urgent",
+            Alert.created_at >= datetime(since.year, since.month, since.day, tzinfo=UTC),
+        )
+        .order_by(Alert.created_at.desc())
+        .limit(1)
+    )

@@ -1,0 +1,55 @@
+"""Writing the audit trail. Rows join the caller's transaction and commit with it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert
+
+from taper.extensions import db
+from taper.models import AuditEvent, User
+from taper.models.types import utc_now
+
+
+def record(
+    actor: User | None,
+    action: str,
+    object_type: str,
+    object_id: int | None = None,
+    *,
+    patient_id: int | None = None,
+    summary: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Add an audit event to the current transaction."""
+    event = AuditEvent(
+        actor_id=actor.id if actor is not None else None,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        patient_id=patient_id,
+        summary=summary,
+    )
+    db.session.add(event)
+    return event
+
+
+def record_views(
+    actor: User, action: str, object_type: str, objects: list[tuple[int, int | None]]
+) -> None:
+    """Audit a list page in one statement: ``objects`` are (object id, patient id) pairs."""
+    if not objects:
+        return
+    db.session.execute(
+        insert(AuditEvent),
+        [
+            {
+                "actor_id": actor.id,
+                "action": action,
+                "object_type": object_type,
+                "object_id": object_id,
+                "patient_id": patient_id,
+                "at": utc_now(),
+            }
+            for object_id, patient_id in objects
+        ],
+    )

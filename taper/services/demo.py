@@ -1,0 +1,147 @@
+"""Demo data for ``flask seed-demo``: an admin, a clinician and three patients with months of
+history (plans with revisions and a hold, daily logs, alerts). Safe to run twice."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from taper.domain.alert_rules import LogFacts, red_flag_rule
+from taper.domain.instrument import CIWA_B
+from taper.domain.schedule import Hold, dose_on, local_today
+from taper.extensions import db
+from taper.models import DailyLog, PlanStatus, RedFlagReport, Role, User, find_user_by_email
+from taper.services import accounts, alerts, plans
+
+# Printed by seed-demo for local use; production never runs seed-demo with real patients.
+DEMO_PASSWORD = "taper-demo-password"  # noqa: S105  # nosec B105
+CLINICIAN_EMAIL = "clinician@example.org"
+DEMO_USERS = [
+    {"email": "admin@example.org", "name": "Alex Admin", "role": Role.ADMIN},
+    {"email": CLINICIAN_EMAIL, "name": "Dr Casey Morgan", "role": Role.CLINICIAN},
+    {"email": "pat@example.org", "name": "Pat Rivera", "role": Role.PATIENT},
+    {"email": "sam@example.org", "name": "Sam Okafor", "role": Role.PATIENT},
+    {"email": "jo@example.org", "name": "Jo Lindqvist", "role": Role.PATIENT},
+]
+# (medication, days since the first step, step doses, days per step, days with no log at the end)
+PLANS = {
+    "pat@example.org": ("diazepam", 98, ["20", "17.5", "15", "12.5", "10", "8", "6", "4"], 14, 0),
+    "sam@example.org": ("clonazepam", 63, ["2", "1.75", "1.5", "1.25", "1", "0.75"], 14, 0),
+    "jo@example.org": ("lorazepam", 45, ["3", "2.5", "2", "1.5", "1", "0.5", "0"], 14, 4),
+}
+
+
+def seed_demo() -> bool:
+    """Create the demo accounts, care team and history if missing; True when anything new."""
+    created = False
+    for spec in DEMO_USERS:
+        if find_user_by_email(spec["email"]) is None:
+            accounts.create_user(None, password=DEMO_PASSWORD, **spec)
+            created = True
+    clinician = find_user_by_email(CLINICIAN_EMAIL)
+    for spec in DEMO_USERS:
+        if spec["role"] is Role.PATIENT:
+            patient = find_user_by_email(spec["email"])
+            accounts.add_to_care_team(None, clinician, patient)
+            if not plans.plans_for_patient(patient, include_drafts=True):
+                _history(clinician, patient, *PLANS[spec["email"]])
+                created = True
+    return created
+
+
+def _history(
+    clinician: User,
+    patient: User,
+    medication: str,
+    days_ago: int,
+    doses: list[str],
+    step_days: int,
+    silent_days: int,
+) -> None:
+    # Repeatable demo data, nothing to do with security.
+    rng = random.Random(patient.email)  # noqa: S311  # nosec B311
+    today = local_today(datetime.now(UTC), patient.timezone)
+    first = today - timedelta(days=days_ago)
+    rows = [
+        {
+            "start": (first + timedelta(days=step_days * i)).isoformat(),
+            "total": dose,
+            "note": "Take it with breakfast." if i == 0 else "",
+        }
+        for i, dose in enumerate(doses)
+    ]
+    plan = plans.create_plan(clinician, patient, medication, rows)
+    plans.change_status(clinician, plan, plan.version, PlanStatus.ACTIVE)
+    db.session.flush()
+    if patient.email == "pat@example.org":  # a hold after a hard week, then a revision
+        plans.hold_step(
+            clinician,
+            plan,
+            plan.version,
+            today - timedelta(days=40),
+            today - timedelta(days=33),
+            "Poor sleep after the cut to 12.5 mg",
+        )
+        db.session.flush()
+        plans.revise_plan(clinician, plan, plan.version, rows, "Hold ended; same steps")
+        db.session.flush()
+    steps = plans.step_inputs(plan.current_revision)
+    hold = (
+        Hold(today - timedelta(days=40), today - timedelta(days=33))
+        if patient.email == "pat@example.org"
+        else None
+    )
+    baseline = rng.randint(8, 14)
+    for offset in range(days_ago, silent_days - 1, -1):
+        day = today - timedelta(days=offset)
+        if rng.random() < 0.06 or offset < silent_days:
+            continue  # a missed day
+        found = dose_on(steps, day, hold)
+        since_cut = (day - found.step.start).days if found.step else 30
+        bump = max(0, 12 - 2 * since_cut) if found.step_index else 0
+        score = baseline + bump + rng.randint(-3, 3)
+        per_item = _spread(max(0, min(score, 68)), rng)
+        scheduled = found.step.total if found.status in ("active", "held") else None
+        taken = scheduled
+        if scheduled is not None and rng.random() < 0.04:
+            taken = scheduled + Decimal("0.5")
+        db.session.add(
+            DailyLog(
+                patient_id=patient.id,
+                day=day,
+                version=1,
+                submission_id=uuid.uuid4().hex,
+                answers=per_item,
+                patient_total=sum(per_item.values()),
+                red_flags=[],
+                took_as_scheduled=None if scheduled is None else taken == scheduled,
+                dose_taken=taken,
+                dose_scheduled=scheduled,
+                plan_id=plan.id,
+                sleep_hours=Decimal(str(rng.choice([5, 5.5, 6, 6.5, 7, 7.5, 8]))),
+                note=rng.choice(["", "", "", "Felt foggy in the afternoon.", "Better day."]),
+            )
+        )
+    if patient.email == "sam@example.org":  # an urgent report from yesterday
+        report = RedFlagReport(
+            patient_id=patient.id, flags=["chest_pain"], submission_id=uuid.uuid4().hex
+        )
+        db.session.add(report)
+        db.session.flush()
+        finding = red_flag_rule(LogFacts(today, 0, ("chest_pain",), None, None))
+        alerts.raise_alert(patient, finding, report_id=report.id)
+    db.session.flush()
+
+
+def _spread(total: int, rng: random.Random) -> dict[str, int]:
+    """Share a symptom total over the 17 patient items, 0-4 each."""
+    answers = {item.key: 0 for item in CIWA_B.patient_items}
+    keys = list(answers)
+    while total > 0:
+        key = rng.choice(keys)
+        if answers[key] < 4:
+            answers[key] += 1
+            total -= 1
+    return answers

@@ -1,0 +1,297 @@
+"""Saving a patient's day: the log, its alerts and its audit row in one transaction."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from taper.domain import instrument
+from taper.domain.alert_rules import LogFacts, evaluate_log, red_flag_rule
+from taper.domain.red_flags import parse_red_flags
+from taper.domain.schedule import DoseError, dose_on, last_reduction, parse_dose
+from taper.extensions import db
+from taper.models import Alert, DailyLog, PlanStatus, RedFlagReport, User, VisitAssessment
+from taper.services import ServiceError, alerts, audit, plans
+
+SCALE = instrument.CIWA_B
+PAST_DAYS_ALLOWED = 2
+NOTE_MAX = 2000
+HISTORY_DAYS = 60
+_BAD_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class LogInputError(ServiceError):
+    """The log has problems; ``errors`` maps a field name to a plain message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("Some answers need another look.")
+        self.errors = errors
+
+
+class AlreadySaved(ServiceError):
+    """This exact form was saved already (double click, back button, parallel requests)."""
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """The clinician's dose for one day, as typed in the plan."""
+
+    plan_id: int
+    medication: str
+    unit: str
+    dose: Decimal
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What the view needs after saving: the row and the alerts it raised."""
+
+    log: DailyLog | RedFlagReport
+    alerts: list[Alert]
+
+    @property
+    def urgent(self) -> bool:
+        return any(alert.tier == "urgent" for alert in self.alerts) or bool(
+            getattr(self.log, "red_flags", None) or getattr(self.log, "flags", None)
+        )
+
+
+def allowed_days(today: date) -> list[date]:
+    """Today and the days before it that may still be logged."""
+    return [today - timedelta(days=n) for n in range(PAST_DAYS_ALLOWED + 1)]
+
+
+def scheduled_dose(patient: User, day: date) -> Scheduled | None:
+    """The dose the clinician scheduled for ``day`` in the patient's first running plan."""
+    for plan in plans.plans_for_patient(patient, include_drafts=False):
+        if plan.status not in (PlanStatus.ACTIVE, PlanStatus.PAUSED):
+            continue
+        steps = plans.step_inputs(plan.current_revision)
+        found = dose_on(steps, day, plans.hold_of(plan.current_revision))
+        if found.status in ("active", "held"):
+            return Scheduled(plan.id, plan.medication, plan.unit, found.step.total)
+    return None
+
+
+def _parse_day(text: str, today: date, errors: dict[str, str]) -> date | None:
+    try:
+        day = date.fromisoformat((text or "").strip())
+    except ValueError:
+        errors["day"] = "Choose the day this log is for."
+        return None
+    if day > today:
+        errors["day"] = "You cannot log a day that has not happened yet."
+    elif day < today - timedelta(days=PAST_DAYS_ALLOWED):
+        errors["day"] = (
+            "You can log today, yesterday or the day before. For older days, please tell "
+            "your clinician."
+        )
+    return day
+
+
+def _parse_sleep(text: str, errors: dict[str, str]) -> Decimal | None:
+    text = (text or "").strip()
+    if not text:
+        errors["sleep_hours"] = "Enter roughly how many hours you slept, like 6 or 6.5."
+        return None
+    try:
+        hours = Decimal(text) if text.isascii() else None
+    except InvalidOperation:
+        hours = None
+    if hours is None or not hours.is_finite() or not 0 <= hours <= 24 or hours != round(hours, 1):
+        errors["sleep_hours"] = "Enter a number of hours from 0 to 24, like 6 or 6.5."
+        return None
+    return hours
+
+
+def _parse_note(text: str, errors: dict[str, str]) -> str:
+    text = (text or "").replace("\r\n", "\n").strip()
+    if len(text) > NOTE_MAX:
+        errors["note"] = f"Keep the note under {NOTE_MAX} characters (it has {len(text)})."
+    elif _BAD_CHARACTERS.search(text):
+        errors["note"] = "The note contains characters that cannot be saved. Please retype it."
+    return text
+
+
+def save_log(
+    patient: User, form: Mapping[str, str], red_flags: Iterable[str], today: date
+) -> Saved:
+    """Check and store one day's log with its alerts; raise LogInputError or AlreadySaved."""
+    errors: dict[str, str] = {}
+    day = _parse_day(form.get("day", ""), today, errors)
+    try:
+        answers = instrument.parse_answers(SCALE, form, rater_set="patient")
+    except instrument.AnswerError as error:
+        answers = None
+        errors.update(error.errors)
+    flags = parse_red_flags(red_flags)
+    scheduled = scheduled_dose(patient, day) if day else None
+    took = form.get("took_as_scheduled", "")
+    dose_taken = None
+    if scheduled is not None:
+        if took == "yes":
+            dose_taken = scheduled.dose
+        elif took == "no":
+            try:
+                dose_taken = parse_dose(form.get("dose_taken"), required=True)
+            except DoseError as error:
+                errors["dose_taken"] = str(error)
+        else:
+            errors["took_as_scheduled"] = "Choose Yes or No."
+    sleep = _parse_sleep(form.get("sleep_hours", ""), errors)
+    note = _parse_note(form.get("note", ""), errors)
+    submission = (form.get("submission_id") or "").strip()
+    if not re.fullmatch(r"[0-9a-f]{32}", submission):
+        errors["form"] = "This form is out of date. Please open the daily log again."
+    if errors:
+        raise LogInputError(errors)
+    if db.session.scalar(select(DailyLog.id).where(DailyLog.submission_id == submission)):
+        raise AlreadySaved("This log was already saved.")
+
+    version = (
+        db.session.scalar(
+            select(func.max(DailyLog.version)).where(
+                DailyLog.patient_id == patient.id, DailyLog.day == day
+            )
+        )
+        or 0
+    ) + 1
+    entry = DailyLog(
+        patient_id=patient.id,
+        day=day,
+        version=version,
+        submission_id=submission,
+        scale=SCALE.code,
+        answers=answers,
+        patient_total=instrument.total(answers),
+        red_flags=list(flags),
+        took_as_scheduled=(took == "yes") if scheduled else None,
+        dose_taken=dose_taken,
+        dose_scheduled=scheduled.dose if scheduled else None,
+        plan_id=scheduled.plan_id if scheduled else None,
+        sleep_hours=sleep,
+        note=note,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(entry)
+            db.session.flush()
+    except IntegrityError:
+        raise AlreadySaved("This log was already saved.") from None
+    raised = _raise_alerts(patient, entry, scheduled)
+    audit.record(
+        patient,
+        "log.save" if version == 1 else "log.correct",
+        "daily_log",
+        entry.id,
+        patient_id=patient.id,
+        summary={"day": day.isoformat(), "version": version},
+    )
+    return Saved(entry, raised)
+
+
+def _facts(entry: DailyLog) -> LogFacts:
+    return LogFacts(
+        day=entry.day,
+        patient_total=entry.patient_total or 0,
+        red_flags=tuple(entry.red_flags or ()),
+        dose_taken=entry.dose_taken,
+        dose_scheduled=entry.dose_scheduled,
+    )
+
+
+def _raise_alerts(patient: User, entry: DailyLog, scheduled: Scheduled | None) -> list[Alert]:
+    history = [
+        _facts(e)
+        for e in current_logs(patient, entry.day - timedelta(days=HISTORY_DAYS), entry.day)
+        if e.id != entry.id
+    ]
+    reduction = None
+    if scheduled is not None:
+        plan = next(
+            p
+            for p in plans.plans_for_patient(patient, include_drafts=False)
+            if p.id == scheduled.plan_id
+        )
+        reduction = last_reduction(plans.step_inputs(plan.current_revision), entry.day)
+    findings = evaluate_log(_facts(entry), history, reduction, alerts.thresholds_for(patient.id))
+    raised = [alerts.raise_alert(patient, f, log_id=entry.id) for f in findings]
+    return [alert for alert in raised if alert is not None]
+
+
+def report_red_flags(patient: User, keys: Iterable[str], submission: str, today: date) -> Saved:
+    """Store red flags sent from "I need help now" and raise the urgent alert."""
+    flags = parse_red_flags(keys)
+    if not flags:
+        raise LogInputError({"red_flags": "Tick what is happening, or call for help now."})
+    if not re.fullmatch(r"[0-9a-f]{32}", submission or ""):
+        raise LogInputError({"form": "This form is out of date. Please open it again."})
+    if db.session.scalar(select(RedFlagReport.id).where(RedFlagReport.submission_id == submission)):
+        raise AlreadySaved("This report was already sent.")
+    report = RedFlagReport(patient_id=patient.id, flags=list(flags), submission_id=submission)
+    try:
+        with db.session.begin_nested():
+            db.session.add(report)
+            db.session.flush()
+    except IntegrityError:
+        raise AlreadySaved("This report was already sent.") from None
+    finding = red_flag_rule(
+        LogFacts(day=today, patient_total=0, red_flags=flags, dose_taken=None, dose_scheduled=None)
+    )
+    alert = alerts.raise_alert(patient, finding, report_id=report.id) if finding else None
+    audit.record(
+        patient,
+        "red_flag.report",
+        "red_flag_report",
+        report.id,
+        patient_id=patient.id,
+        summary={"flags": list(flags)},
+    )
+    return Saved(report, [alert] if alert else [])
+
+
+def current_logs(patient: User, start: date, end: date) -> list[DailyLog]:
+    """The version in force of each logged day from ``start`` to ``end``, oldest first."""
+    latest = (
+        select(DailyLog.day, func.max(DailyLog.version).label("version"))
+        .where(DailyLog.patient_id == patient.id, DailyLog.day >= start, DailyLog.day <= end)
+        .group_by(DailyLog.day)
+        .subquery()
+    )
+    return list(
+        db.session.scalars(
+            select(DailyLog)
+            .join(latest, (DailyLog.day == latest.c.day) & (DailyLog.version == latest.c.version))
+            .where(DailyLog.patient_id == patient.id)
+            .order_by(DailyLog.day)
+        )
+    )
+
+
+def versions_of_day(patient: User, day: date) -> list[DailyLog]:
+    """Every saved version of one day's log, newest first."""
+    return list(
+        db.session.scalars(
+            select(DailyLog)
+            .where(DailyLog.patient_id == patient.id, DailyLog.day == day)
+            .order_by(DailyLog.version.desc())
+        )
+    )
+
+
+def visit_assessments(patient: User, limit: int = 10) -> list[VisitAssessment]:
+    """The patient's visit assessments, newest first."""
+    return list(
+        db.session.scalars(
+            select(VisitAssessment)
+            .where(VisitAssessment.patient_id == patient.id)
+            .order_by(VisitAssessment.created_at.desc(), VisitAssessment.id.desc())
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,76 @@
+"""Sending queued e-mails (the outbox) over SMTP, with retries and backoff."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+
+from flask import current_app
+from sqlalchemy import select
+
+from taper.extensions import db
+from taper.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF = timedelta(hours=1)
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4, 8 ... minutes after each failure, at most an hour."""
+    return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def _send(message: OutboxMessage) -> None:
+    config = current_app.config
+    email = EmailMessage()
+    email["From"] = config["MAIL_SENDER"]
+    email["To"] = message.to_email
+    email["Subject"] = message.subject
+    email.set_content(message.body)
+    with smtplib.SMTP(
+        config["SMTP_HOST"], config["SMTP_PORT"], timeout=config["SMTP_TIMEOUT"]
+    ) as smtp:
+        if config["SMTP_STARTTLS"]:
+            smtp.starttls()
+        if config["SMTP_USERNAME"]:
+            smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
+        smtp.send_message(email)
+
+
+def send_pending(now: datetime | None = None, *, alert_id: int | None = None) -> tuple[int, int]:
+    """Send every message that is due (or those of one alert); return (sent, failed).
+
+    Each message is committed on its own, so a crash loses nothing that was sent. Rows are
+    locked while sending (SKIP LOCKED on PostgreSQL) so two senders never send one twice."""
+    now = now or datetime.now(UTC)
+    query = select(OutboxMessage.id).where(
+        OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= now
+    )
+    if alert_id is not None:
+        query = query.where(OutboxMessage.alert_id == alert_id)
+    sent = failed = 0
+    for message_id in db.session.scalars(query.order_by(OutboxMessage.id)).all():
+        message = db.session.scalar(
+            select(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.sent_at.is_(None))
+            .with_for_update(skip_locked=True)
+        )
+        if message is None:
+            db.session.rollback()
+            continue
+        try:
+            _send(message)
+        except (OSError, smtplib.SMTPException) as error:
+            message.attempts += 1
+            message.next_attempt_at = now + backoff(message.attempts)
+            message.last_error = type(error).__name__
+            failed += 1
+            log.warning("outbox message %s not sent (%s)", message.id, type(error).__name__)
+        else:
+            message.attempts += 1
+            message.sent_at = datetime.now(UTC)
+            sent += 1
+        db.session.commit()
+    return sent, failed

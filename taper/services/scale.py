@@ -1,0 +1,229 @@
+"""Realistic data at scale for benchmarks (``flask seed-scale``), written with bulk inserts.
+
+Each patient gets a plan with several steps (one in five with a hold), a year of daily logs
+whose symptoms rise after each reduction and settle, missed days, corrections, the odd red
+flag, and alerts. Everything is deterministic for a given seed."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import insert, select
+
+from taper.domain.instrument import CIWA_B
+from taper.extensions import db
+from taper.models import (
+    Alert,
+    CareTeamLink,
+    DailyLog,
+    PlanRevision,
+    PlanStatus,
+    Role,
+    TaperPlan,
+    TaperStep,
+    User,
+)
+from taper.services.passwords import hash_password
+
+BATCH = 5000
+ITEMS = [item.key for item in CIWA_B.patient_items]
+MEDICATIONS = [
+    ("diazepam", Decimal("20"), Decimal("2.5")),
+    ("clonazepam", Decimal("2"), Decimal("0.25")),
+    ("lorazepam", Decimal("3"), Decimal("0.5")),
+    ("alprazolam", Decimal("2"), Decimal("0.25")),
+]
+
+
+def _flush(table, rows: list[dict]) -> None:
+    for start in range(0, len(rows), BATCH):
+        db.session.execute(insert(table), rows[start : start + BATCH])
+    rows.clear()
+
+
+def seed_scale(clinicians: int, patients: int, days: int, password: str, seed: int = 7) -> dict:
+    """Add ``clinicians`` and ``patients`` (spread over them) with ``days`` of history."""
+    rng = random.Random(seed)  # noqa: S311  # nosec B311
+    tag = uuid.uuid4().hex[:6]
+    hashed = hash_password(password)
+    now = datetime.now(UTC)
+    today = now.date()
+    users = [
+        dict(
+            email=f"clinician{i}-{tag}@scale.example.org",
+            name=f"Dr Scale {i}",
+            role=Role.CLINICIAN,
+            password_hash=hashed,
+            timezone="UTC",
+            active=True,
+            session_version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        for i in range(clinicians)
+    ]
+    users += [
+        dict(
+            email=f"patient{i}-{tag}@scale.example.org",
+            name=f"Scale Patient {i:05d}",
+            role=Role.PATIENT,
+            password_hash=hashed,
+            timezone="UTC",
+            active=True,
+            session_version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        for i in range(patients)
+    ]
+    db.session.execute(insert(User), users)
+    ids = dict(
+        db.session.execute(
+            select(User.email, User.id).where(User.email.like(f"%-{tag}@scale.example.org"))
+        ).all()
+    )
+    clinician_ids = [ids[u["email"]] for u in users[:clinicians]]
+    patient_ids = [ids[u["email"]] for u in users[clinicians:]]
+    _flush(
+        CareTeamLink,
+        [
+            dict(clinician_id=clinician_ids[i % clinicians], patient_id=p, created_at=now)
+            for i, p in enumerate(patient_ids)
+        ],
+    )
+
+    logs: list[dict] = []
+    alerts: list[dict] = []
+    counts = {"logs": 0, "alerts": 0}
+    for index, patient_id in enumerate(patient_ids):
+        author = clinician_ids[index % clinicians]
+        medication, first_dose, cut = MEDICATIONS[index % len(MEDICATIONS)]
+        start = today - timedelta(days=days - 1)
+        every = rng.choice([14, 14, 21, 28])
+        doses = []
+        dose = first_dose
+        while dose > 0 and len(doses) < 30:
+            doses.append(dose)
+            dose -= cut
+        steps = [(start + timedelta(days=every * i), d) for i, d in enumerate(doses)]
+        steps.append((steps[-1][0] + timedelta(days=every), Decimal("0")))
+        plan = TaperPlan(
+            patient_id=patient_id,
+            medication=medication,
+            created_by_id=author,
+            status=PlanStatus.ACTIVE,
+        )
+        db.session.add(plan)
+        db.session.flush()
+        hold_start = (
+            start + timedelta(days=rng.randint(30, max(31, days - 30))) if index % 5 == 0 else None
+        )
+        revision = PlanRevision(
+            plan_id=plan.id,
+            number=1,
+            author_id=author,
+            reason="",
+            hold_start=hold_start,
+            hold_until=hold_start + timedelta(days=7) if hold_start else None,
+        )
+        db.session.add(revision)
+        db.session.flush()
+        plan.current_revision_id = revision.id
+        _flush(
+            TaperStep,
+            [dict(revision_id=revision.id, start_date=s, total=d, note="") for s, d in steps],
+        )
+        baseline = rng.randint(6, 16)
+        step_index = 0
+        for offset in range(days):
+            day = start + timedelta(days=offset)
+            while step_index + 1 < len(steps) and steps[step_index + 1][0] <= day:
+                step_index += 1
+            if rng.random() < 0.07:
+                continue  # a missed day
+            since_cut = (day - steps[step_index][0]).days
+            bump = max(0, 14 - 2 * since_cut) if step_index else 0
+            total = max(0, min(68, baseline + bump + rng.randint(-3, 3)))
+            answers = dict.fromkeys(ITEMS, 0)
+            for _ in range(total):
+                key = rng.choice(ITEMS)
+                if answers[key] < 4:
+                    answers[key] += 1
+            total = sum(answers.values())
+            scheduled = steps[step_index][1] if day <= steps[-1][0] else None
+            taken = scheduled if rng.random() > 0.03 or scheduled is None else scheduled + cut
+            flags = ["agitation"] if rng.random() < 0.002 else []
+            versions = 2 if rng.random() < 0.02 else 1
+            for version in range(1, versions + 1):
+                logs.append(
+                    dict(
+                        patient_id=patient_id,
+                        day=day,
+                        version=version,
+                        submission_id=uuid.uuid4().hex,
+                        scale="ciwa-b",
+                        answers=answers,
+                        patient_total=total,
+                        red_flags=flags,
+                        took_as_scheduled=None if scheduled is None else taken == scheduled,
+                        dose_taken=taken,
+                        dose_scheduled=scheduled,
+                        plan_id=plan.id,
+                        sleep_hours=Decimal(rng.choice(["5", "5.5", "6", "6.5", "7", "7.5", "8"])),
+                        note="",
+                        created_at=now,
+                    )
+                )
+            if flags:
+                alerts.append(
+                    dict(
+                        patient_id=patient_id,
+                        kind="red_flag",
+                        tier="urgent",
+                        reason="Red flag reported: Severe agitation",
+                        status="resolved",
+                        created_at=now,
+                        note="",
+                    )
+                )
+        if index % 7 == 0:
+            alerts.append(
+                dict(
+                    patient_id=patient_id,
+                    kind="high_score",
+                    tier="review",
+                    reason="Symptom score 44 (threshold 41)",
+                    status="open",
+                    created_at=now,
+                    note="",
+                )
+            )
+        if index % 50 == 0:
+            alerts.append(
+                dict(
+                    patient_id=patient_id,
+                    kind="red_flag",
+                    tier="urgent",
+                    reason="Red flag reported: A seizure or fit",
+                    status="open",
+                    created_at=now,
+                    note="",
+                )
+            )
+        if len(logs) >= BATCH:
+            counts["logs"] += len(logs)
+            _flush(DailyLog, logs)
+    counts["logs"] += len(logs)
+    _flush(DailyLog, logs)
+    counts["alerts"] = len(alerts)
+    _flush(Alert, alerts)
+    return {
+        "clinicians": clinicians,
+        "patients": patients,
+        **counts,
+        "first_clinician": users[0]["email"] if clinicians else None,
+        "first_patient": users[clinicians]["email"] if patients else None,
+    }

@@ -1,0 +1,48 @@
+"""Jinja filters for showing clinical values exactly as stored."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from flask import Flask
+
+from taper.domain.instrument import band_for
+
+
+def dose(value: Decimal | None) -> str:
+    """A stored dose without padding zeros: 7.500 -> '7.5', 10.000 -> '10'."""
+    if value is None:
+        return ""
+    return f"{value.normalize():f}"
+
+
+def signed(value: Decimal | None, suffix: str = "") -> str:
+    """A change for information, with its sign: '-2.5 mg', '+1 mg'."""
+    if value is None:
+        return "–"
+    sign = "+" if value > 0 else ("−" if value < 0 else "±")
+    return f"{sign}{dose(abs(value))}{suffix}"
+
+
+def long_date(value: date | None) -> str:
+    """'Tuesday 3 March 2026'."""
+    if value is None:
+        return ""
+    return f"{value:%A} {value.day} {value:%B %Y}"
+
+
+def short_date(value: date | None) -> str:
+    """'3 Mar 2026'."""
+    if value is None:
+        return ""
+    return f"{value.day} {value:%b %Y}"
+
+
+def init_app(app: Flask) -> None:
+    """Register the filters."""
+    app.add_template_filter(dose, "dose")
+    app.add_template_filter(signed, "signed")
+    app.add_template_filter(long_date, "long_date")
+    app.add_template_filter(short_date, "short_date")
+    app.add_template_global(band_for, "band_for")

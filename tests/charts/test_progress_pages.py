@@ -1,0 +1,270 @@
+"""Progress pages, chart images, the PDF, the cache and the clinician's overview."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from taper.charts import cache
+from taper.extensions import db
+from taper.models import Alert, CareTeamLink, DailyLog, Role, User
+from taper.services import progress
+from tests.conftest import PASSWORD_HASH, login_as
+from tests.helpers import log_form, patient_today
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    cache.charts.clear()
+
+
+def test_patient_sees_own_chart_with_alt_text_and_numbers(client, patient, active_plan):
+    login_as(client, patient)
+    client.post("/log", data=log_form(patient_today(patient), score=1))
+    page = client.get("/progress").get_data(as_text=True)
+    alt = re.search(r'<img src="([^"]+)"\s+alt="([^"]+)"', page)
+    assert "Dose 10 mg → 7.5 mg" in alt.group(2)
+    assert "Show the numbers" in page
+    assert "<td>17</td>" in page  # today's score in the table
+    image = client.get(alt.group(1).replace("&amp;", "&"))
+    assert image.status_code == 200
+    assert image.data.startswith(PNG)
+    assert image.headers["Content-Type"] == "image/png"
+    assert image.headers["Cache-Control"] == "no-store"
+    svg = client.get(f"/charts/{patient.id}/progress.svg?range=plan")
+    assert svg.data.startswith(b"<?xml")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/charts/{id}/progress.png",
+        "/charts/{id}/progress.svg",
+        "/charts/{id}/symptoms.png",
+        "/reports/{id}.pdf",
+        "/clinician/patients/{id}/progress",
+    ],
+)
+def test_someone_elses_chart_or_report_is_404_with_no_bytes(client, patient, make_user, url):
+    login_as(client, make_user(Role.CLINICIAN))
+    response = client.get(url.format(id=patient.id))
+    assert response.status_code == 404
+    assert not response.data.startswith((PNG, b"<?xml", b"%PDF"))
+    other = make_user(name="Other Patient")
+    login_as(client, other)
+    response = client.get(url.format(id=patient.id))
+    assert response.status_code in (403, 404)
+    assert not response.data.startswith((PNG, b"<?xml", b"%PDF"))
+
+
+def test_admin_sees_no_charts(client, patient, admin):
+    login_as(client, admin)
+    assert client.get(f"/charts/{patient.id}/progress.png").status_code == 403
+    assert client.get(f"/reports/{patient.id}.pdf").status_code == 403
+
+
+def test_unknown_format_is_404(client, patient):
+    login_as(client, patient)
+    assert client.get(f"/charts/{patient.id}/progress.gif").status_code == 404
+
+
+def test_cache_key_changes_when_a_log_is_added_or_corrected(app, client, patient, active_plan):
+    login_as(client, patient)
+    day = patient_today(patient)
+
+    def key():
+        with app.app_context():
+            user = db.session.get(User, patient.id)
+            return progress.progress_data(user, "30", simple=True).cache_key("png")
+
+    empty = key()
+    client.post("/log", data=log_form(day, score=1))
+    logged = key()
+    client.post("/log", data=log_form(day, score=2))
+    corrected = key()
+    assert len({empty, logged, corrected}) == 3
+    assert key() == corrected  # same data, same key
+
+
+def test_cached_image_is_served_again_and_new_data_renders_anew(client, patient, active_plan):
+    login_as(client, patient)
+    url = f"/charts/{patient.id}/progress.png"
+    first = client.get(url).data
+    assert client.get(url).data == first
+    assert (cache.charts.hits, cache.charts.misses) == (1, 1)
+    client.post("/log", data=log_form(patient_today(patient), score=3))
+    assert client.get(url).data != first
+    assert cache.charts.misses == 2
+
+
+def test_pdf_report_for_clinician_and_for_the_patient(client, patient, clinician, active_plan):
+    login_as(client, patient)
+    client.post("/log", data=log_form(patient_today(patient), score=1, note="$x$ \\frac"))
+    own = client.get(f"/reports/{patient.id}.pdf")
+    assert own.status_code == 200
+    assert own.data.startswith(b"%PDF-")
+    assert own.headers["Content-Type"] == "application/pdf"
+    assert own.headers["Cache-Control"] == "no-store"
+    login_as(client, clinician)
+    assert client.get(f"/reports/{patient.id}.pdf").data.startswith(b"%PDF-")
+
+
+def test_clinician_progress_page_has_heatmap(client, clinician, patient, active_plan):
+    login_as(client, clinician)
+    page = client.get(f"/clinician/patients/{patient.id}/progress?range=90").get_data(as_text=True)
+    assert "Symptoms by day" in page
+    assert client.get(f"/charts/{patient.id}/symptoms.png?range=90").data.startswith(PNG)
+    login_as(client, patient)
+    assert client.get(f"/charts/{patient.id}/symptoms.png").status_code == 403
+
+
+def seed_care_team(app, clinician, count: int) -> None:
+    """``count`` patients on the clinician's team, each with an active plan and a week of logs;
+    every tenth has an urgent alert."""
+    import uuid
+    from datetime import date
+    from decimal import Decimal
+
+    from taper.models import PlanRevision, PlanStatus, TaperPlan, TaperStep
+
+    today = date.today()
+    with app.app_context():
+        patients = [
+            User(
+                email=f"bulk{i}-{uuid.uuid4().hex[:6]}@example.org",
+                name=f"Bulk Patient {i:04d}",
+                role=Role.PATIENT,
+                password_hash=PASSWORD_HASH,
+                timezone="UTC",
+            )
+            for i in range(count)
+        ]
+        db.session.add_all(patients)
+        db.session.flush()
+        for i, patient in enumerate(patients):
+            db.session.add(CareTeamLink(clinician_id=clinician.id, patient_id=patient.id))
+            plan = TaperPlan(
+                patient_id=patient.id,
+                medication="diazepam",
+                created_by_id=clinician.id,
+                status=PlanStatus.ACTIVE,
+            )
+            revision = PlanRevision(
+                plan=plan,
+                number=1,
+                author_id=clinician.id,
+                steps=[
+                    TaperStep(start_date=today - timedelta(days=10), total=Decimal("10")),
+                    TaperStep(start_date=today + timedelta(days=4), total=Decimal("7.5")),
+                ],
+            )
+            db.session.add_all([plan, revision])
+            db.session.flush()
+            plan.current_revision = revision
+            for back in range(7):
+                db.session.add(
+                    DailyLog(
+                        patient_id=patient.id,
+                        day=today - timedelta(days=back),
+                        version=1,
+                        submission_id=uuid.uuid4().hex,
+                        answers={},
+                        patient_total=10 + back,
+                        red_flags=[],
+                    )
+                )
+            if i % 10 == 0:
+                db.session.add(
+                    Alert(
+                        patient_id=patient.id,
+                        kind="red_flag",
+                        tier="urgent",
+                        reason="Red flag reported",
+                    )
+                )
+        db.session.commit()
+
+
+def test_overview_query_count_is_constant(app, client, clinician, make_user, count_queries):
+    """The overview costs the same number of queries for 5 patients as for 500."""
+    login_as(client, clinician)
+    seed_care_team(app, clinician, 5)
+    client.get("/clinician/patients")
+    with count_queries() as small:
+        assert client.get("/clinician/patients").status_code == 200
+    seed_care_team(app, clinician, 495)
+    with count_queries() as large:
+        page = client.get("/clinician/patients").get_data(as_text=True)
+    assert len(small) == len(large) <= 12
+    assert page.count("Bulk Patient") == 50  # a page at a time, most in need first
+    assert "page 1 of 10, 500 patients" in page
+    urgent_first = re.findall(r">(Bulk Patient \d+)</a>", page)[:50]
+    assert urgent_first[0] == "Bulk Patient 0000"  # every tenth has an urgent alert
+    last = client.get("/clinician/patients?page=10").get_data(as_text=True)
+    assert last.count("Bulk Patient") == 50
+    assert "Next page" not in last
+
+
+def test_overview_sorts_by_need_filters_and_searches(client, app, clinician, make_user):
+    calm = make_user(name="Aaron Calm", clinicians=(clinician,))
+    review = make_user(name="Bea Review", clinicians=(clinician,))
+    urgent = make_user(name="Zed Urgent", clinicians=(clinician,))
+    missed = make_user(name="Cy Missed", clinicians=(clinician,))
+    with app.app_context():
+        db.session.add_all(
+            [
+                Alert(patient_id=urgent.id, kind="red_flag", tier="urgent", reason="x"),
+                Alert(patient_id=review.id, kind="high_score", tier="review", reason="x"),
+                Alert(patient_id=missed.id, kind="missed_logs", tier="info", reason="x"),
+            ]
+        )
+        db.session.commit()
+    login_as(client, clinician)
+    page = client.get("/clinician/patients").get_data(as_text=True)
+    order = [page.index(p.name) for p in (urgent, review, missed, calm)]
+    assert order == sorted(order)
+    urgent_only = client.get("/clinician/patients?alerts=urgent").get_data(as_text=True)
+    assert urgent.name in urgent_only
+    assert calm.name not in urgent_only
+    none_only = client.get("/clinician/patients?alerts=none").get_data(as_text=True)
+    assert calm.name in none_only
+    assert urgent.name not in none_only
+    found = client.get("/clinician/patients?q=bea").get_data(as_text=True)
+    assert review.name in found
+    assert calm.name not in found
+    for nasty in ("' OR 1=1--", "%", "_", "\\"):
+        response = client.get("/clinician/patients", query_string={"q": nasty, "alerts": nasty})
+        assert response.status_code == 200
+        assert calm.name not in response.get_data(as_text=True)
+
+
+def test_overview_shows_dose_days_since_change_and_last_log(
+    client, clinician, patient, active_plan
+):
+    login_as(client, patient)
+    client.post("/log", data=log_form(patient_today(patient), score=2))
+    login_as(client, clinician)
+    page = client.get("/clinician/patients").get_data(as_text=True)
+    row = page[page.index(patient.name) :]
+    row = row[: row.index("</tr>")]
+    assert "7.5 mg diazepam" in row
+    assert "<td>3</td>" in row  # days since the cut
+    assert "34" in row
+    with client.application.app_context():
+        assert db.session.scalars(select(DailyLog)).first().patient_total == 34
+
+
+def test_alert_inbox_query_count_is_constant(app, client, clinician, count_queries):
+    """No N+1: the inbox costs the same for 1 open alert as for 50."""
+    login_as(client, clinician)
+    seed_care_team(app, clinician, 10)
+    client.get("/clinician/alerts")
+    with count_queries() as small:
+        assert client.get("/clinician/alerts").get_data(as_text=True).count("alert-card") == 1
+    seed_care_team(app, clinician, 490)
+    with count_queries() as large:
+        assert client.get("/clinician/alerts").get_data(as_text=True).count("alert-card") == 50
+    assert len(small) == len(large) <= 8

@@ -1,0 +1,84 @@
+"""Test helpers: typed plan rows and daily-log forms as the pages post them."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+from taper.domain.instrument import CIWA_B
+from taper.domain.schedule import local_today
+from taper.extensions import db
+from taper.models import TaperPlan
+
+
+def plan_form(steps, *, medication="diazepam", reason="", version=None, password=None):
+    """Form data as the plan editor posts it. ``steps`` = [(start, total, {part: dose}, note)]."""
+    data = {"medication": medication, "reason": reason}
+    if version is not None:
+        data["version"] = str(version)
+    if password is not None:
+        data["password"] = password
+    for i, (start, total, parts, note) in enumerate(steps):
+        data[f"steps-{i}-start"] = start if isinstance(start, str) else start.isoformat()
+        data[f"steps-{i}-total"] = total
+        for name, value in (parts or {}).items():
+            data[f"steps-{i}-{name}"] = value
+        data[f"steps-{i}-note"] = note
+    return data
+
+
+def six_steps(first: date):
+    """A 6-step diazepam plan typed by a clinician, two weeks a step."""
+    doses = ["20", "17.5", "15", "12.5", "10", "7.5"]
+    return [
+        (first + timedelta(days=14 * i), dose, {}, f"Step {i + 1}") for i, dose in enumerate(doses)
+    ]
+
+
+def version_of(app, plan_id: int) -> int:
+    with app.app_context():
+        return db.session.get(TaperPlan, plan_id).version
+
+
+def patient_today(patient) -> date:
+    return local_today(datetime.now(UTC), patient.timezone)
+
+
+def log_form(
+    day: date,
+    *,
+    score: int = 1,
+    took: str | None = "yes",
+    dose_taken: str = "",
+    sleep: str = "7",
+    note: str = "",
+    flags=(),
+    submission: str | None = None,
+):
+    """A complete daily-log form; every item answered with ``score``."""
+    data = {item.key: str(score) for item in CIWA_B.patient_items}
+    data.update(
+        {
+            "day": day.isoformat(),
+            "sleep_hours": sleep,
+            "note": note,
+            "submission_id": submission or uuid.uuid4().hex,
+        }
+    )
+    if took is not None:
+        data["took_as_scheduled"] = took
+    data["dose_taken"] = dose_taken
+    if flags:
+        data["red_flags"] = list(flags)
+    return data
+
+
+def submission_of(page: str) -> str:
+    return re.search(r'name="submission_id" value="([0-9a-f]{32})"', page).group(1)
+
+
+def field_error(page: str, field_id: str) -> str:
+    """The error text rendered beside one field (empty when there is none)."""
+    match = re.search(rf'id="{field_id}-error">(.*?)</p>', page, re.S)
+    return match.group(1).strip() if match else ""

@@ -1,0 +1,139 @@
+"""Parallel submissions, escaping, who sees which logs, and visit assessments."""
+
+import threading
+from pathlib import Path
+
+import pytest
+from markupsafe import escape
+from sqlalchemy import select
+
+from taper.extensions import db
+from taper.models import DailyLog, Role, VisitAssessment
+from tests.conftest import login_as
+from tests.helpers import log_form, patient_today
+
+XSS = ["<script>alert(1)</script>", '"><svg onload=alert(1)>', "{{7*7}}"]
+
+
+@pytest.fixture
+def shared_app(app_factory, database_url, tmp_path: Path):
+    """An app whose database several threads can share: the test PostgreSQL database, or a
+    SQLite file (an in-memory SQLite database lives on one connection)."""
+    if database_url.startswith("sqlite"):
+        return app_factory(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'parallel.db'}")
+    return app_factory()
+
+
+def test_ten_parallel_identical_posts_save_one_log(shared_app):
+    """F2: the same form sent ten times at once (double clicks, retries) is one log."""
+    from taper.services import accounts
+
+    app = shared_app
+    with app.app_context():
+        clinician = accounts.create_user(
+            None, email="c@par.example.org", name="Dr C", role=Role.CLINICIAN
+        )
+        patient = accounts.create_user(None, email="p@par.example.org", name="P", role=Role.PATIENT)
+        accounts.add_to_care_team(None, clinician, patient)
+        db.session.commit()
+        db.session.refresh(patient)
+        db.session.expunge(patient)
+    data = log_form(patient_today(patient), took=None)
+    clients = [app.test_client() for _ in range(10)]
+    for client in clients:
+        login_as(client, patient)
+    barrier = threading.Barrier(len(clients))
+    statuses: list[int] = []
+
+    def post(client):
+        barrier.wait()
+        statuses.append(client.post("/log", data=data).status_code)
+
+    threads = [threading.Thread(target=post, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(statuses) == [302] * 10  # each sees "saved" or "already saved"
+    with app.app_context():
+        assert len(db.session.scalars(select(DailyLog)).all()) == 1
+
+
+@pytest.mark.parametrize("payload", XSS)
+def test_note_is_escaped_in_every_view(client, patient, clinician, active_plan, payload):
+    """C3: the note is shown as text, never as markup."""
+    login_as(client, patient)
+    day = patient_today(patient)
+    assert client.post("/log", data=log_form(day, note=payload)).status_code == 302
+    pages = [client.get(f"/history/{day.isoformat()}").get_data(as_text=True)]
+    login_as(client, clinician)
+    pages.append(
+        client.get(f"/clinician/patients/{patient.id}/logs/{day.isoformat()}").get_data(
+            as_text=True
+        )
+    )
+    for page in pages:
+        shown = page.split("<strong>Note:</strong>")[1].split("</p>")[0].strip()
+        if payload.startswith("{{"):
+            assert shown == payload  # shown literally, never evaluated
+        else:
+            assert payload not in page
+            assert shown == escape(payload)
+
+
+def test_patient_history_holds_only_their_own_logs(client, patient, make_user, clinician):
+    other = make_user(name="Other Person", clinicians=(clinician,))
+    login_as(client, other)
+    client.post("/log", data=log_form(patient_today(other), took=None, note="other's secret"))
+    login_as(client, patient)
+    assert "other's secret" not in client.get("/history").get_data(as_text=True)
+    assert client.get(f"/history/{patient_today(other).isoformat()}").status_code == 404
+
+
+LOG_ROUTES = [
+    "/clinician/patients/{id}/logs",
+    "/clinician/patients/{id}/logs/{day}",
+    "/clinician/patients/{id}/assessments/new",
+    "/clinician/patients/{id}/alert-settings",
+]
+
+
+@pytest.mark.parametrize("route", LOG_ROUTES)
+def test_other_clinician_gets_404_for_logs_and_settings(client, patient, make_user, route):
+    login_as(client, patient)
+    day = patient_today(patient)
+    client.post("/log", data=log_form(day, took=None, note="private words"))
+    login_as(client, make_user(Role.CLINICIAN))
+    response = client.get(route.format(id=patient.id, day=day.isoformat()))
+    assert response.status_code == 404
+    assert "private words" not in response.get_data(as_text=True)
+    assert patient.name not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("route", ["/log", "/help", "/history"])
+def test_clinicians_and_admins_cannot_use_patient_pages(client, make_user, route):
+    for role in (Role.CLINICIAN, Role.ADMIN):
+        login_as(client, make_user(role))
+        assert client.get(route).status_code == 403
+
+
+def test_clinician_records_a_full_visit_assessment(client, app, clinician, patient):
+    from taper.domain.instrument import CIWA_B
+
+    login_as(client, clinician)
+    url = f"/clinician/patients/{patient.id}/assessments/new"
+    answers = {item.key: "2" for item in CIWA_B.items}
+    answers["sweating"] = ""
+    response = client.post(url, data=answers)
+    assert response.status_code == 400
+    assert 'id="sweating-error"' in response.get_data(as_text=True)
+    assert 'id="tremor-2" name="tremor" value="2" checked' in response.get_data(as_text=True)
+    answers["sweating"] = "3"
+    page = client.post(
+        url, data={**answers, "note": "Tremor visible"}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "Assessment saved: total 41 of 80 (severe)." in page
+    with app.app_context():
+        (visit,) = db.session.scalars(select(VisitAssessment)).all()
+        assert visit.total == 41
+        assert len(visit.answers) == 20

@@ -1,0 +1,242 @@
+"""Red flags reach urgent care at once; alerts reach the care team; nothing is lost."""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from taper.extensions import db
+from taper.models import Alert, AlertStatus, DailyLog, OutboxMessage, RedFlagReport, Role
+from taper.services import notify
+from tests.conftest import login_as
+from tests.helpers import log_form, patient_today
+from tests.tools.smtp import free_port, smtp_server
+
+URGENT = "Call 911 now or go to the nearest emergency department."
+
+
+def all_rows(app, model):
+    with app.app_context():
+        return db.session.scalars(select(model).order_by(model.id)).all()
+
+
+def test_help_button_is_on_every_patient_page(client, patient, active_plan):
+    login_as(client, patient)
+    for url in ("/today", "/log", "/history", "/help", "/password"):
+        page = client.get(url).get_data(as_text=True)
+        assert 'class="help-now" href="/help">I need help now</a>' in page, url
+
+
+def test_red_flag_list_is_at_the_top_of_the_daily_log(client, patient):
+    login_as(client, patient)
+    page = client.get("/log").get_data(as_text=True)
+    assert page.index("Is any of this happening now?") < page.index("Which day is this for?")
+    assert 'value="seizure"' in page
+
+
+def test_seizure_from_help_button_shows_urgent_care_and_stores_urgent_alert(
+    client, app, patient, clinician, active_plan
+):
+    login_as(client, patient)
+    page = client.get("/help").get_data(as_text=True)
+    token = re.search(r'name="submission_id" value="(\w+)"', page).group(1)
+    response = client.post("/help", data={"red_flags": ["seizure"], "submission_id": token})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert URGENT in body
+    assert "call or text 988" in body
+    assert "Do not stop or change your dose on your own." in body
+    assert 'href="tel:911"' in body
+    (report,) = all_rows(app, RedFlagReport)
+    assert report.flags == ["seizure"]
+    (alert,) = all_rows(app, Alert)
+    assert (alert.kind, alert.tier, alert.report_id) == ("red_flag", "urgent", report.id)
+    (message,) = all_rows(app, OutboxMessage)
+    assert message.to_email == clinician.email
+    assert "seizure" not in message.body.lower()
+    assert patient.name not in message.body
+    assert "/clinician/alerts" in message.body
+
+
+def test_help_without_a_tick_asks_again(client, app, patient):
+    login_as(client, patient)
+    response = client.post("/help", data={"submission_id": "a" * 32})
+    assert response.status_code == 400
+    assert "Tick what is happening" in response.get_data(as_text=True)
+    assert all_rows(app, Alert) == []
+
+
+def test_red_flag_in_the_daily_log_saves_log_and_alert_together(client, app, patient, active_plan):
+    login_as(client, patient)
+    data = log_form(patient_today(patient), flags=["suicidal", "not-a-flag"])
+    body = client.post("/log", data=data).get_data(as_text=True)
+    assert URGENT in body
+    (entry,) = all_rows(app, DailyLog)
+    assert entry.red_flags == ["suicidal"]
+    (alert,) = all_rows(app, Alert)
+    assert (alert.tier, alert.log_id) == ("urgent", entry.id)
+
+
+@pytest.mark.app_config(URGENT_EMERGENCY_TEXT="Ring 112 now.", URGENT_EMERGENCY_NUMBER="112")
+def test_the_clinic_sets_its_own_urgent_text(client, patient):
+    login_as(client, patient)
+    body = client.post("/help", data={"red_flags": "drowsy", "submission_id": "b" * 32}).get_data(
+        as_text=True
+    )
+    assert "Ring 112 now." in body
+    assert 'href="tel:112"' in body
+    assert "whoever is with them" in body
+
+
+def test_a_broken_notifier_loses_neither_the_page_nor_the_alert(
+    client, app, patient, monkeypatch, active_plan
+):
+    """F7: the e-mail step blows up after the commit; the patient still sees urgent care."""
+
+    def explode(*_args, **_kwargs):
+        raise RuntimeError("mail system on fire")
+
+    monkeypatch.setattr(notify, "_send", explode)
+    login_as(client, patient)
+    response = client.post("/log", data=log_form(patient_today(patient), flags=["seizure"]))
+    assert response.status_code == 200
+    assert URGENT in response.get_data(as_text=True)
+    assert [a.tier for a in all_rows(app, Alert)] == ["urgent"]
+    assert len(all_rows(app, DailyLog)) == 1
+    assert all_rows(app, OutboxMessage)[0].sent_at is None
+
+
+SMTP_PORT = free_port()
+
+
+@pytest.mark.app_config(SMTP_PORT=SMTP_PORT, PUBLIC_URL="https://taper.example.org")
+def test_urgent_alert_email_arrives_at_a_real_smtp_server(app, client, patient, clinician):
+    with smtp_server(SMTP_PORT) as inbox:
+        login_as(client, patient)
+        client.post("/help", data={"red_flags": "confusion", "submission_id": "c" * 32})
+    (envelope,) = inbox.messages
+    assert envelope.rcpt_tos == [clinician.email]
+    text = envelope.content.decode()
+    assert "https://taper.example.org/clinician/alerts#alert-" in text
+    assert "confusion" not in text.lower()
+    assert all_rows(app, OutboxMessage)[0].sent_at is not None
+
+
+DEAD_PORT = free_port()
+
+
+@pytest.mark.app_config(SMTP_PORT=DEAD_PORT, SMTP_TIMEOUT=2)
+def test_dead_smtp_server_loses_nothing_and_cron_retries(app, client, runner, patient):
+    login_as(client, patient)
+    assert "Get urgent help now" in client.post(
+        "/help", data={"red_flags": "seizure", "submission_id": "d" * 32}
+    ).get_data(as_text=True)
+    (message,) = all_rows(app, OutboxMessage)
+    assert message.sent_at is None
+    assert message.attempts == 1
+    assert message.last_error
+
+    # Later the server is back: `flask notify send` delivers once the backoff has passed.
+    with smtp_server(DEAD_PORT) as inbox:
+        result = runner.invoke(args=["notify", "send"])
+        assert "Sent 0" in result.output  # still inside the backoff
+        with app.app_context():
+            sent, failed = notify.send_pending(datetime.now(UTC) + timedelta(minutes=5))
+        assert (sent, failed) == (1, 0)
+    assert len(inbox.messages) == 1
+    assert len(all_rows(app, Alert)) == 1
+
+
+def test_one_open_alert_per_kind_and_a_new_one_after_resolving(
+    client, app, patient, clinician, active_plan
+):
+    login_as(client, patient)
+    for token in ("e" * 32, "f" * 32):
+        client.post("/help", data={"red_flags": "agitation", "submission_id": token})
+    assert len(all_rows(app, Alert)) == 1
+    assert len(all_rows(app, RedFlagReport)) == 2
+    alert = all_rows(app, Alert)[0]
+    login_as(client, clinician)
+    client.post(f"/clinician/alerts/{alert.id}/resolve", data={"note": "Called, now calm"})
+    login_as(client, patient)
+    client.post("/help", data={"red_flags": "agitation", "submission_id": "9" * 32})
+    assert [a.status for a in all_rows(app, Alert)] == [AlertStatus.RESOLVED, AlertStatus.OPEN]
+
+
+def test_inbox_orders_by_tier_and_records_who_acknowledged(
+    client, app, patient, clinician, make_user, active_plan
+):
+    login_as(client, patient)
+    client.post("/log", data=log_form(patient_today(patient), took="no", dose_taken="5"))
+    client.post("/help", data={"red_flags": "seizure", "submission_id": "1" * 32})
+    with app.app_context():
+        app.test_cli_runner().invoke(args=["alerts", "scan"])
+    login_as(client, clinician)
+    page = client.get("/clinician/alerts").get_data(as_text=True)
+    assert page.index("Red flag") < page.index("Dose deviation")
+    assert 'Alerts <span class="count">2' in page
+    urgent = next(a for a in all_rows(app, Alert) if a.tier == "urgent")
+    client.post(f"/clinician/alerts/{urgent.id}/acknowledge", data={"note": "Calling now"})
+    with app.app_context():
+        saved = db.session.get(Alert, urgent.id)
+        assert saved.status is AlertStatus.ACKNOWLEDGED
+        assert saved.acknowledged_by_id == clinician.id
+        assert saved.acknowledged_at is not None
+        assert "Calling now" in saved.note
+    login_as(client, patient)
+    assert "Your care team saw your urgent report" in client.get("/today").get_data(as_text=True)
+
+
+def test_resolving_needs_a_note(client, app, patient, clinician):
+    login_as(client, patient)
+    client.post("/help", data={"red_flags": "seizure", "submission_id": "2" * 32})
+    alert = all_rows(app, Alert)[0]
+    login_as(client, clinician)
+    page = client.post(
+        f"/clinician/alerts/{alert.id}/resolve", data={"note": " "}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "Write a short note" in page
+    assert all_rows(app, Alert)[0].status is AlertStatus.OPEN
+
+
+def test_other_clinicians_cannot_see_or_touch_alerts(client, app, patient, make_user):
+    login_as(client, patient)
+    client.post("/help", data={"red_flags": "seizure", "submission_id": "3" * 32})
+    alert = all_rows(app, Alert)[0]
+    outsider = make_user(Role.CLINICIAN)
+    login_as(client, outsider)
+    assert patient.name not in client.get("/clinician/alerts").get_data(as_text=True)
+    for action in ("acknowledge", "resolve"):
+        response = client.post(f"/clinician/alerts/{alert.id}/{action}", data={"note": "x"})
+        assert response.status_code == 404
+    assert all_rows(app, Alert)[0].status is AlertStatus.OPEN
+
+
+def test_missed_log_scan_is_safe_to_run_twice(app, runner, patient, active_plan):
+    first = runner.invoke(args=["alerts", "scan"])
+    second = runner.invoke(args=["alerts", "scan"])
+    assert "raised: 1" in first.output
+    assert "raised: 0" in second.output
+    (alert,) = all_rows(app, Alert)
+    assert (alert.kind, alert.tier) == ("missed_logs", "info")
+
+
+def test_clinician_tunes_thresholds_and_the_rules_follow(
+    client, app, patient, clinician, active_plan
+):
+    login_as(client, clinician)
+    page = client.get(f"/clinician/patients/{patient.id}/alert-settings").get_data(as_text=True)
+    assert 'value="41"' in page
+    bad = client.post(
+        f"/clinician/patients/{patient.id}/alert-settings",
+        data={"high_score": "0", "rising_points": "10", "missed_days": "2"},
+    )
+    assert bad.status_code == 400
+    client.post(
+        f"/clinician/patients/{patient.id}/alert-settings",
+        data={"high_score": "30", "rising_points": "10", "missed_days": "2"},
+    )
+    login_as(client, patient)
+    client.post("/log", data=log_form(patient_today(patient), score=2))  # 34 points
+    assert [a.kind for a in all_rows(app, Alert)] == ["high_score"]

@@ -1,0 +1,92 @@
+"""A clinician writes, activates, holds and revises a plan; the patient sees the right dose."""
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import time_machine
+
+from taper.extensions import db
+from taper.models import PlanRevision, PlanStatus, TaperPlan
+from tests.conftest import login_as
+from tests.helpers import plan_form, six_steps, version_of
+
+START = date(2026, 3, 2)
+
+
+def test_six_step_plan_hold_and_revision_end_to_end(client, app, clinician, patient, write_plan):
+    login_as(client, clinician)
+    plan_id = write_plan(patient, six_steps(START))
+
+    page = client.get(f"/clinician/plans/{plan_id}").get_data(as_text=True)
+    assert "−2.5 mg (−12.5 %)" in page  # 20 -> 17.5, for information only
+    assert "14 days" in page
+
+    # Hold today's dose until a date the clinician types.
+    with time_machine.travel(datetime(2026, 3, 20, 15, tzinfo=UTC), tick=False):
+        login_as(client, clinician)
+        response = client.post(
+            f"/clinician/plans/{plan_id}/hold",
+            data={
+                "until": "2026-04-10",
+                "reason": "Symptoms up after the last cut",
+                "version": version_of(app, plan_id),
+            },
+        )
+        assert response.headers["Location"] == f"/clinician/plans/{plan_id}"
+
+    # Revise: the clinician types the remaining steps again with new dates.
+    login_as(client, clinician)
+    steps = six_steps(START)
+    steps[3] = (date(2026, 4, 13), "12.5", {"morning": "5", "bedtime": "7.5"}, "Split it")
+    steps[4] = (date(2026, 4, 27), "10", {}, "")
+    steps[5] = (date(2026, 5, 11), "0", {}, "Stopped")
+    response = client.post(
+        f"/clinician/plans/{plan_id}/edit",
+        data=plan_form(steps, reason="Slower after hold", version=version_of(app, plan_id)),
+    )
+    assert response.headers["Location"] == f"/clinician/plans/{plan_id}"
+
+    with app.app_context():
+        plan = db.session.get(TaperPlan, plan_id)
+        assert plan.status is PlanStatus.ACTIVE
+        assert [r.number for r in plan.revisions] == [1, 2, 3]
+        assert plan.current_revision.hold_start == date(2026, 3, 20)
+        first = db.session.get(PlanRevision, plan.revisions[0].id)
+        assert [s.total for s in first.steps] == [
+            Decimal(x) for x in ["20", "17.5", "15", "12.5", "10", "7.5"]
+        ]
+
+    expected = {
+        date(2026, 3, 1): "starts on",
+        date(2026, 3, 2): "20 mg",
+        date(2026, 3, 16): "17.5 mg",
+        date(2026, 3, 31): "17.5 mg",  # held
+        date(2026, 4, 13): "12.5 mg",
+        date(2026, 5, 11): "0 mg",
+        date(2026, 5, 12): "no step after",
+    }
+    for day, text in expected.items():
+        with time_machine.travel(
+            datetime(day.year, day.month, day.day, 17, tzinfo=UTC), tick=False
+        ):
+            login_as(client, patient)
+            page = client.get("/today").get_data(as_text=True)
+        assert text in page, (day, page)
+
+
+def test_patient_sees_notice_after_a_change_once(client, app, clinician, patient, write_plan):
+    login_as(client, clinician)
+    plan_id = write_plan(patient, six_steps(date.today() - timedelta(days=3)))
+    client.post(
+        f"/clinician/plans/{plan_id}/edit",
+        data=plan_form(
+            six_steps(date.today() - timedelta(days=3))[:5],
+            reason="Shorter plan",
+            version=version_of(app, plan_id),
+        ),
+    )
+    login_as(client, patient)
+    first = client.get("/today").get_data(as_text=True)
+    assert "Changed by Dr Ada Quinn" in first
+    assert "reason: Shorter plan" in first
+    assert "Changed by" not in client.get("/today").get_data(as_text=True)

@@ -1,0 +1,215 @@
+"""Revisions are immutable, concurrent edits conflict, schedule changes need a fresh password."""
+
+import re
+import time
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from taper.extensions import db
+from taper.models import AuditEvent, PlanRevision, Role, TaperPlan
+from tests.conftest import PASSWORD, login_as
+from tests.helpers import plan_form, six_steps, version_of
+
+START = date(2026, 3, 2)
+
+
+def test_second_clinician_saving_a_stale_plan_gets_409_and_keeps_their_typing(
+    client, app, clinician, patient, make_user, write_plan
+):
+    """F3: both opened the editor at the same version; the second save is refused."""
+    colleague = make_user(Role.CLINICIAN, name="Dr Second")
+    with app.app_context():
+        from taper.models import CareTeamLink
+
+        db.session.add(CareTeamLink(clinician_id=colleague.id, patient_id=patient.id))
+        db.session.commit()
+    login_as(client, clinician)
+    plan_id = write_plan(patient, six_steps(START))
+    seen_version = version_of(app, plan_id)
+
+    first = six_steps(START)[:5]
+    response = client.post(
+        f"/clinician/plans/{plan_id}/edit",
+        data=plan_form(first, reason="First edit", version=seen_version),
+    )
+    assert response.status_code == 302
+
+    other = app.test_client()
+    login_as(other, colleague)
+    mine = six_steps(START)
+    mine[5] = (mine[5][0], "8.125", {}, "My typed note")
+    response = other.post(
+        f"/clinician/plans/{plan_id}/edit",
+        data=plan_form(mine, reason="Second edit", version=seen_version),
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert "Someone else changed this plan" in page
+    assert 'value="8.125"' in page
+    assert "My typed note" in page
+    assert "Second edit" in page
+    assert "The plan as it is now (revision 2)" in page
+    with app.app_context():
+        plan = db.session.get(TaperPlan, plan_id)
+        assert [r.reason for r in plan.revisions] == ["", "First edit"]
+
+    # Having seen the current plan, the colleague saves again and it goes through.
+    new_version = re.search(r'name="version" type="hidden" value="(\d+)"', page).group(1)
+    response = other.post(
+        f"/clinician/plans/{plan_id}/edit",
+        data=plan_form(mine, reason="Second edit", version=new_version),
+    )
+    assert response.status_code == 302
+
+
+def test_stale_hold_is_refused_with_409(client, app, clinician, patient, write_plan):
+    login_as(client, clinician)
+    plan_id = write_plan(patient, six_steps(date.today()))
+    stale = version_of(app, plan_id) - 1
+    response = client.post(
+        f"/clinician/plans/{plan_id}/hold", data={"reason": "x", "version": stale}
+    )
+    assert response.status_code == 409
+    with app.app_context():
+        assert db.session.get(TaperPlan, plan_id).current_revision.hold_start is None
+
+
+def test_history_stays_intact_after_many_edits(client, app, clinician, patient, write_plan):
+    """F4: every revision keeps exactly the steps saved in it."""
+    login_as(client, clinician)
+    plan_id = write_plan(patient, six_steps(START))
+    saved = {1: [Decimal(x) for x in ("20", "17.5", "15", "12.5", "10", "7.5")]}
+    for n in range(2, 22):
+        last = f"{7 + n * 0.125:.3f}"
+        steps = six_steps(START)
+        steps[5] = (steps[5][0], last, {}, f"edit {n}")
+        response = client.post(
+            f"/clinician/plans/{plan_id}/edit",
+            data=plan_form(steps, reason=f"Edit {n}", version=version_of(app, plan_id)),
+        )
+        assert response.status_code == 302
+        saved[n] = [*saved[1][:5], Decimal(last)]
+    with app.app_context():
+        revisions = db.session.scalars(
+            select(PlanRevision).where(PlanRevision.plan_id == plan_id)
+        ).all()
+        assert {r.number: [s.total for s in r.steps] for r in revisions} == saved
+        assert {r.number: r.reason for r in revisions if r.number > 1} == {
+            n: f"Edit {n}" for n in range(2, 22)
+        }
+
+
+def test_revisions_page_compares_two_side_by_side(client, app, clinician, patient, write_plan):
+    login_as(client, clinician)
+    plan_id = write_plan(patient, six_steps(START))
+    steps = six_steps(START)
+    steps[5] = (steps[5][0], "8", {}, "")
+    client.post(
+        f"/clinician/plans/{plan_id}/edit",
+        data=plan_form(steps, reason="Gentler last step", version=version_of(app, plan_id)),
+    )
+    page = client.get(f"/clinician/plans/{plan_id}/revisions?a=1&b=2").get_data(as_text=True)
+    assert "Steps of revision 1" in page
+    assert "Steps of revision 2" in page
+    assert "Gentler last step" in page
+    assert ">7.5<" in page
+    assert ">8<" in page
+    bad = client.get(f"/clinician/plans/{plan_id}/revisions?a=abc&b=' OR 1=1--")
+    assert bad.status_code == 200
+
+
+def test_schedule_change_asks_for_password_after_the_window(
+    client, app, clinician, patient, write_plan
+):
+    """A9: an old session types the password inline; nothing typed is lost."""
+    login_as(client, clinician)
+    plan_id = write_plan(patient, six_steps(START))
+    with client.session_transaction() as session:
+        session["auth_at"] = time.time() - 3600
+    steps = six_steps(START)
+    steps[0] = (steps[0][0], "20", {}, "Typed while stale")
+    data = plan_form(steps, reason="Needs fresh login", version=version_of(app, plan_id))
+    response = client.post(f"/clinician/plans/{plan_id}/edit", data=data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Type your password to confirm this change." in page
+    assert "Typed while stale" in page
+    assert len(db_revisions(app, plan_id)) == 1
+
+    response = client.post(
+        f"/clinician/plans/{plan_id}/edit", data={**data, "password": "wrong password here"}
+    )
+    assert "That is not your password." in response.get_data(as_text=True)
+    assert len(db_revisions(app, plan_id)) == 1
+
+    response = client.post(f"/clinician/plans/{plan_id}/edit", data={**data, "password": PASSWORD})
+    assert response.status_code == 302
+    assert len(db_revisions(app, plan_id)) == 2
+
+
+def test_status_changes_follow_the_allowed_path(client, app, clinician, patient, write_plan):
+    login_as(client, clinician)
+    plan_id = write_plan(patient, six_steps(START))  # draft -> active
+    for status, expected in [
+        ("paused", "paused"),
+        ("active", "active"),
+        ("completed", "completed"),
+        ("active", "completed"),
+    ]:
+        client.post(
+            f"/clinician/plans/{plan_id}/status",
+            data={"status": status, "version": version_of(app, plan_id)},
+        )
+        with app.app_context():
+            assert db.session.get(TaperPlan, plan_id).status.value == expected
+    assert client.get(f"/clinician/plans/{plan_id}/edit").status_code == 302
+
+
+def test_every_change_and_view_is_audited(client, app, clinician, patient, write_plan):
+    login_as(client, clinician)
+    plan_id = write_plan(patient, six_steps(date.today()))
+    client.post(
+        f"/clinician/plans/{plan_id}/hold",
+        data={"reason": "Hold", "version": version_of(app, plan_id)},
+    )
+    client.post(
+        f"/clinician/plans/{plan_id}/release-hold",
+        data={"reason": "Better", "version": version_of(app, plan_id)},
+    )
+    client.get(f"/clinician/plans/{plan_id}")
+    login_as(client, patient)
+    client.get("/today")
+    with app.app_context():
+        events = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.object_type == "taper_plan").order_by(AuditEvent.id)
+        ).all()
+        actions = [(e.action, e.actor_id) for e in events]
+    assert ("plan.create", clinician.id) in actions
+    assert ("plan.status", clinician.id) in actions
+    assert ("plan.hold", clinician.id) in actions
+    assert ("plan.release_hold", clinician.id) in actions
+    assert ("plan.view", clinician.id) in actions
+    assert ("plan.view", patient.id) in actions
+    assert all(e.patient_id == patient.id for e in events)
+
+
+def test_hold_until_a_past_date_is_refused(client, app, clinician, patient, write_plan):
+    login_as(client, clinician)
+    plan_id = write_plan(patient, six_steps(date.today()))
+    yesterday = (datetime.now(UTC) - timedelta(days=3)).date().isoformat()
+    response = client.post(
+        f"/clinician/plans/{plan_id}/hold",
+        data={"reason": "x", "until": yesterday, "version": version_of(app, plan_id)},
+        follow_redirects=True,
+    )
+    assert "Choose today or a later date." in response.get_data(as_text=True)
+    assert len(db_revisions(app, plan_id)) == 1
+
+
+def db_revisions(app, plan_id):
+    with app.app_context():
+        return db.session.scalars(
+            select(PlanRevision.id).where(PlanRevision.plan_id == plan_id)
+        ).all()

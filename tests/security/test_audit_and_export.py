@@ -1,0 +1,84 @@
+"""D5: append-only audit trail with an admin page; F6: a patient's own export, formula-safe."""
+
+import csv
+import io
+import pathlib
+import re
+
+from sqlalchemy import select
+
+from taper.extensions import db
+from taper.models import AuditEvent
+from tests.conftest import login_as
+from tests.helpers import log_form, patient_today
+
+
+def test_viewing_a_patients_data_writes_audit_rows(app, client, clinician, patient, active_plan):
+    login_as(client, patient)
+    day = patient_today(patient)
+    client.post("/log", data=log_form(day))
+    login_as(client, clinician)
+    before = _count(app)
+    for url in (
+        f"/clinician/patients/{patient.id}",
+        f"/clinician/patients/{patient.id}/logs",
+        f"/clinician/patients/{patient.id}/logs/{day.isoformat()}",
+        f"/clinician/plans/{active_plan}",
+    ):
+        client.get(url)
+    with app.app_context():
+        rows = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()[before:]
+    assert [(r.action, r.actor_id, r.patient_id) for r in rows] == [
+        ("patient.view", clinician.id, patient.id),
+        ("log.history", clinician.id, patient.id),
+        ("log.view", clinician.id, patient.id),
+        ("plan.view", clinician.id, patient.id),
+    ]
+
+
+def _count(app) -> int:
+    with app.app_context():
+        return len(db.session.scalars(select(AuditEvent.id)).all())
+
+
+def test_no_code_path_updates_or_deletes_audit_rows():
+    root = pathlib.Path(__file__).resolve().parents[2] / "taper"
+    for path in root.rglob("*.py"):
+        text = path.read_text()
+        assert not re.search(r"(update|delete)\(\s*AuditEvent", text), path
+        assert "AuditEvent.query" not in text or "delete" not in text, path
+
+
+def test_admin_audit_page_shows_who_saw_which_patient(client, admin, clinician, patient, make_user):
+    other = make_user(name="Other Patient Name")
+    login_as(client, clinician)
+    client.get(f"/clinician/patients/{patient.id}")
+    login_as(client, admin)
+    page = client.get(f"/admin/audit?patient={patient.id}").get_data(as_text=True)
+    assert "patient.view" in page
+    assert f"{clinician.name} (clinician)" in page
+    assert other.name not in page.split("</select>")[1]
+    assert client.get("/admin/audit?patient=' OR 1=1--").status_code == 200
+    login_as(client, clinician)
+    assert client.get("/admin/audit").status_code == 403
+
+
+def test_export_holds_only_own_rows_and_neutralises_formulas(
+    client, patient, make_user, clinician, active_plan
+):
+    other = make_user(clinicians=(clinician,))
+    login_as(client, other)
+    client.post("/log", data=log_form(patient_today(other), took=None, note="other's note"))
+    login_as(client, patient)
+    day = patient_today(patient)
+    client.post("/log", data=log_form(day, note='=HYPERLINK("http://evil","x")'))
+    client.post("/log", data=log_form(day, note="+1 then -2 and @me"))
+    response = client.get("/export.csv")
+    assert response.headers["Content-Type"].startswith("text/csv")
+    assert response.headers["Cache-Control"] == "no-store"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [r["version"] for r in rows] == ["1", "2"]
+    assert rows[0]["note"] == '\'=HYPERLINK("http://evil","x")'
+    assert rows[1]["note"] == "'+1 then -2 and @me"
+    assert "other's note" not in response.get_data(as_text=True)
+    assert rows[0]["irritable"] == "1"

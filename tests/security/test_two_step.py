@@ -1,0 +1,121 @@
+"""A1: two-step login for clinicians and admins; a password alone reaches nothing; codes once."""
+
+import re
+import time
+
+import pyotp
+import pytest
+
+from taper.extensions import db
+from taper.models import Role, TwoFactor
+from taper.services import twofactor
+from tests.conftest import PASSWORD, login_as, real_login
+
+
+def turn_on(client, user) -> tuple[str, list[str]]:
+    """Go through the set-up page; return the secret and the recovery codes."""
+    login_as(client, user)
+    page = client.get("/account/two-step").get_data(as_text=True)
+    secret = re.search(r'<code class="secret">(\w+)</code>', page).group(1)
+    qr = client.get("/account/two-step/qr.svg")
+    assert qr.headers["Content-Type"] == "image/svg+xml"
+    assert b"<svg" in qr.data
+    code = pyotp.TOTP(secret).at(time.time() - 30)  # the previous step, allowed for drift
+    page = client.post("/account/two-step", data={"code": code}).get_data(as_text=True)
+    codes = re.findall(r"<li><code>([0-9a-f-]+)</code></li>", page)
+    assert len(codes) == 10
+    client.post("/logout")
+    return secret, codes
+
+
+def test_password_without_code_reaches_no_clinical_page(app, client, clinician, patient):
+    secret, _ = turn_on(client, clinician)
+    fresh = app.test_client()
+    response = real_login(fresh, clinician.email)
+    assert response.headers["Location"] == "/login/code"
+    for url in ("/clinician/patients", f"/clinician/patients/{patient.id}", "/clinician/alerts"):
+        assert fresh.get(url).headers["Location"].startswith("/login")
+    done = fresh.post("/login/code", data={"code": pyotp.TOTP(secret).now()})
+    assert done.headers["Location"] == "/"
+    assert fresh.get("/clinician/patients").status_code == 200
+
+
+def test_a_code_works_only_once(app, client, clinician):
+    secret, _ = turn_on(client, clinician)
+    code = pyotp.TOTP(secret).now()
+    first = app.test_client()
+    real_login(first, clinician.email)
+    assert first.post("/login/code", data={"code": code}).status_code == 302
+    second = app.test_client()
+    real_login(second, clinician.email)
+    reused = second.post("/login/code", data={"code": code})
+    assert reused.status_code == 200
+    assert "Codes work once" in reused.get_data(as_text=True)
+
+
+def test_recovery_code_works_once(app, client, clinician):
+    _, codes = turn_on(client, clinician)
+    first = app.test_client()
+    real_login(first, clinician.email)
+    assert first.post("/login/code", data={"code": codes[0].upper()}).status_code == 302
+    second = app.test_client()
+    real_login(second, clinician.email)
+    assert second.post("/login/code", data={"code": codes[0]}).status_code == 200
+    with app.app_context():
+        assert len(db.session.get(TwoFactor, clinician.id).recovery_hashes) == 9
+
+
+def test_wrong_setup_code_and_wrong_login_code(app, client, admin):
+    login_as(client, admin)
+    client.get("/account/two-step")
+    bad = client.post("/account/two-step", data={"code": "000000"})
+    assert "did not match" in bad.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(TwoFactor, admin.id) is None
+
+
+def test_patients_are_not_offered_two_step(client, patient):
+    login_as(client, patient)
+    assert client.get("/account/two-step").status_code == 403
+    assert "Two-step login" not in client.get("/today").get_data(as_text=True)
+
+
+def test_code_step_expires_and_is_throttled(app, client, clinician):
+    turn_on(client, clinician)
+    fresh = app.test_client()
+    real_login(fresh, clinician.email)
+    for _ in range(5):
+        assert fresh.post("/login/code", data={"code": "123456"}).status_code == 200
+    assert fresh.post("/login/code", data={"code": "123456"}).status_code == 429
+    other = app.test_client()
+    real_login(other, clinician.email)
+    with other.session_transaction() as session:
+        session["2fa_since"] = time.time() - 600
+    assert other.get("/login/code").headers["Location"] == "/login"
+
+
+def test_turning_off_needs_password_and_code(app, client, clinician):
+    secret, codes = turn_on(client, clinician)
+    real_login(client, clinician.email)
+    client.post("/login/code", data={"code": codes[0]})
+    with app.app_context():
+        db.session.get(TwoFactor, clinician.id).last_step = 0  # let the current code count
+        db.session.commit()
+    wrong = client.post(
+        "/account/two-step/off",
+        data={"password": "nope nope nope", "code": pyotp.TOTP(secret).now()},
+    )
+    assert wrong.status_code == 400
+    ok = client.post(
+        "/account/two-step/off", data={"password": PASSWORD, "code": pyotp.TOTP(secret).now()}
+    )
+    assert ok.status_code == 302
+    with app.app_context():
+        assert db.session.get(TwoFactor, clinician.id) is None
+
+
+def test_service_refuses_a_second_enable_and_other_roles(app, make_user):
+    with app.app_context():
+        patient = db.session.merge(make_user(Role.PATIENT))
+        with pytest.raises(Exception, match="clinicians and admins"):
+            twofactor.enable(patient, twofactor.new_secret(), "000000")

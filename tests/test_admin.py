@@ -1,0 +1,433 @@
+"""Admin: creating accounts, set-password links, care-team assignments and deactivation,
+through real requests. Admins manage accounts; nobody else may."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+from markupsafe import escape
+from sqlalchemy import func, select
+
+from taper.extensions import db
+from taper.models import AuditEvent, CareTeamLink, Role, User
+from tests.conftest import login_as, real_login
+from tests.helpers import field_error
+
+NEW_PASSWORD = "a long sentence only I know"
+XSS_NAMES = ["<script>alert(1)</script>", '"><svg onload=alert(1)>']
+ADMIN_ROUTES = [
+    ("GET", "/admin/accounts"),
+    ("POST", "/admin/accounts/new"),
+    ("POST", "/admin/accounts/{id}/link"),
+    ("POST", "/admin/accounts/{id}/deactivate"),
+    ("POST", "/admin/care-team"),
+    ("GET", "/admin/audit"),
+]
+
+
+@pytest.fixture
+def as_admin(client, admin):
+    login_as(client, admin)
+    return client
+
+
+def account_form(**overrides) -> dict[str, str]:
+    form = {
+        "name": "Dr Jordan Ellis",
+        "email": "jordan.ellis@example.org",
+        "role": "clinician",
+        "timezone": "Europe/London",
+    }
+    return form | overrides
+
+
+def link_path(page: str) -> str:
+    """The path of the set-password link shown on a link page."""
+    link = re.search(r'id="link" class="link-box" type="text" readonly value="([^"]+)"', page)
+    assert link, page
+    parts = urlsplit(link.group(1))
+    assert parts.scheme == "http"
+    assert parts.path.startswith("/set-password/")
+    return parts.path
+
+
+def totals(app, *models) -> tuple[int, ...]:
+    with app.app_context():
+        return tuple(db.session.scalar(select(func.count()).select_from(m)) for m in models)
+
+
+def stored(app, email: str) -> User | None:
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == email))
+        if user is not None:
+            db.session.expunge(user)
+        return user
+
+
+def set_password_via(app, path: str, password: str = NEW_PASSWORD):
+    """Open the link in a fresh browser and set a password; returns (client, response)."""
+    visitor = app.test_client()
+    form = visitor.get(path)
+    assert form.status_code == 200
+    assert "Set your password" in form.get_data(as_text=True)
+    return visitor, visitor.post(path, data={"password": password, "confirm": password})
+
+
+# --- creating accounts -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "home"),
+    [("clinician", "/clinician/patients"), ("patient", "/today"), ("admin", "/admin/accounts")],
+)
+def test_admin_creates_an_account_whose_link_works_once(app, as_admin, admin, role, home):
+    email = f"new.{role}@example.org"
+    response = as_admin.post("/admin/accounts/new", data=account_form(email=email, role=role))
+
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Account ready: Dr Jordan Ellis" in page
+    user = stored(app, email)
+    assert (user.role.value, user.name, user.timezone, user.password_hash) == (
+        role,
+        "Dr Jordan Ellis",
+        "Europe/London",
+        None,
+    )
+
+    path = link_path(page)
+    visitor, done = set_password_via(app, path)
+    assert done.status_code == 302
+    assert done.headers["Location"] == "/"
+    landed = visitor.get("/", follow_redirects=True)
+    assert landed.request.path == home
+    assert landed.status_code == 200
+
+    again = app.test_client().get(path)
+    assert again.status_code == 400
+    assert "already been used" in again.get_data(as_text=True)
+    assert real_login(app.test_client(), email, NEW_PASSWORD).status_code == 302
+    with app.app_context():
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.create"))
+        assert (event.actor_id, event.object_id) == (admin.id, user.id)
+
+
+def test_created_account_cannot_log_in_before_the_link_is_used(app, as_admin):
+    as_admin.post("/admin/accounts/new", data=account_form())
+
+    response = real_login(app.test_client(), "jordan.ellis@example.org", "")
+    assert response.status_code == 200
+    response = real_login(app.test_client(), "jordan.ellis@example.org", NEW_PASSWORD)
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"name": ""}, "name", "Enter a name."),
+        ({"name": "    "}, "name", "Enter a name"),
+        ({"name": "n" * 121}, "name", "120 characters"),
+        ({"name": "Nul\x00Name"}, "name", "cannot be saved"),
+        ({"email": "nul\x00@example.org"}, "email", "cannot be saved"),
+        ({"email": ""}, "email", "Enter an email address."),
+        ({"email": "not-an-email"}, "email", "Enter an email address like name@example.org."),
+        ({"email": "jordan@"}, "email", "Enter an email address like name@example.org."),
+        ({"email": "taken@example.org"}, "email", "An account with this email already exists."),
+        ({"email": "TAKEN@Example.org"}, "email", "An account with this email already exists."),
+        ({"role": "superuser"}, "role", "Not a valid choice"),
+        ({"role": ""}, "role", "Not a valid choice"),
+        ({"timezone": "Mars/Olympus_Mons"}, "timezone", "Not a valid choice"),
+        ({"timezone": ""}, "timezone", "Not a valid choice"),
+    ],
+    ids=[
+        "empty-name",
+        "blank-name",
+        "long-name",
+        "nul-in-name",
+        "nul-in-email",
+        "empty-email",
+        "bad-email",
+        "half-email",
+        "duplicate-email",
+        "duplicate-email-other-case",
+        "unknown-role",
+        "empty-role",
+        "unknown-timezone",
+        "empty-timezone",
+    ],
+)
+def test_bad_new_account_is_refused_beside_the_field_with_values_kept(
+    app, as_admin, make_user, overrides, field, message
+):
+    make_user(Role.PATIENT, email="taken@example.org")
+    before = totals(app, User, AuditEvent)
+    data = account_form(**overrides)
+
+    response = as_admin.post("/admin/accounts/new", data=data)
+
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert message in field_error(page, field)
+    assert 'aria-invalid="true"' in page
+    assert "Please fix the problem below." in page
+    for kept in ("name", "email"):
+        if data[kept].strip():
+            assert f'value="{escape(data[kept])}"' in page
+    if field != "timezone":
+        assert '<option selected value="Europe/London">' in page
+    if field != "role":
+        assert '<option selected value="clinician">' in page
+    assert totals(app, User, AuditEvent) == before
+
+
+def test_mass_assigned_fields_on_a_new_account_are_ignored(app, as_admin):
+    data = account_form(active="false", session_version="7", password_hash="x", id="999")
+
+    assert as_admin.post("/admin/accounts/new", data=data).status_code == 200
+
+    user = stored(app, "jordan.ellis@example.org")
+    assert (user.active, user.session_version, user.password_hash) == (True, 1, None)
+    assert user.id != 999
+
+
+@pytest.mark.app_config(WTF_CSRF_ENABLED=True)
+def test_new_account_needs_the_csrf_token(app, as_admin):
+    refused = as_admin.post("/admin/accounts/new", data=account_form())
+    assert refused.status_code == 400
+    assert totals(app, User) == (1,)
+
+    page = as_admin.get("/admin/accounts").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    accepted = as_admin.post("/admin/accounts/new", data=account_form(csrf_token=token))
+    assert accepted.status_code == 200
+    assert totals(app, User) == (2,)
+
+
+def test_admin_issues_a_fresh_link_for_an_existing_account(app, as_admin, make_user):
+    invited = make_user(Role.PATIENT, password_hash=None, email="late@example.org")
+
+    response = as_admin.post(f"/admin/accounts/{invited.id}/link")
+
+    assert response.status_code == 200
+    _, done = set_password_via(app, link_path(response.get_data(as_text=True)))
+    assert done.status_code == 302
+    assert real_login(app.test_client(), "late@example.org", NEW_PASSWORD).status_code == 302
+
+
+def test_link_for_an_unknown_account_is_404(as_admin):
+    assert as_admin.post("/admin/accounts/987654/link").status_code == 404
+
+
+# --- care teams ------------------------------------------------------------------------------
+
+
+def test_admin_assigns_a_patient_who_then_appears_in_the_clinicians_list(
+    app, client, admin, make_user
+):
+    doctor = make_user(Role.CLINICIAN, name="Dr Lee Park")
+    person = make_user(Role.PATIENT, name="Morgan Assigned")
+    login_as(client, admin)
+
+    response = client.post("/admin/care-team", data={"clinician": doctor.id, "patient": person.id})
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/admin/accounts"
+    page = client.get("/admin/accounts").get_data(as_text=True)
+    assert "Morgan Assigned is now on Dr Lee Park&#39;s care team." in page
+    assert re.search(r"<td>Morgan Assigned</td>.*?<td>Dr Lee Park</td>", page, re.DOTALL)
+    with app.app_context():
+        link = db.session.get(CareTeamLink, (doctor.id, person.id))
+        assert link.added_by_id == admin.id
+
+    clinician_view = app.test_client()
+    login_as(clinician_view, doctor)
+    assert "Morgan Assigned" in clinician_view.get("/clinician/patients").get_data(as_text=True)
+    assert clinician_view.get(f"/clinician/patients/{person.id}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("clinician_key", "patient_key"),
+    [
+        ("doctor", "other_doctor"),
+        ("doctor", "admin"),
+        ("person", "person"),
+        ("person", "doctor"),
+        ("admin", "person"),
+        ("doctor", "missing"),
+        ("missing", "person"),
+        ("doctor", "gone"),
+    ],
+)
+def test_wrong_care_team_assignment_is_refused_and_nothing_saved(
+    app, client, admin, make_user, clinician_key, patient_key
+):
+    people = {
+        "admin": admin,
+        "doctor": make_user(Role.CLINICIAN),
+        "other_doctor": make_user(Role.CLINICIAN),
+        "person": make_user(Role.PATIENT),
+        "gone": make_user(Role.PATIENT, active=False),
+    }
+    ids = {key: user.id for key, user in people.items()} | {"missing": 987654}
+    login_as(client, admin)
+
+    response = client.post(
+        "/admin/care-team",
+        data={"clinician": ids[clinician_key], "patient": ids[patient_key]},
+    )
+
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    field = "patient" if clinician_key == "doctor" else "clinician"
+    assert field_error(page, field)
+    assert totals(app, CareTeamLink, AuditEvent) == (0, 0)
+
+
+def test_assigning_twice_keeps_one_link(app, as_admin, make_user):
+    doctor = make_user(Role.CLINICIAN)
+    person = make_user(Role.PATIENT)
+
+    for _ in range(2):
+        response = as_admin.post(
+            "/admin/care-team", data={"clinician": doctor.id, "patient": person.id}
+        )
+        assert response.status_code == 302
+
+    assert totals(app, CareTeamLink, AuditEvent) == (1, 1)
+
+
+# --- deactivation ----------------------------------------------------------------------------
+
+
+def test_admin_deactivates_an_account_and_its_sessions_end(app, client, admin, patient):
+    patient_browser = app.test_client()
+    login_as(patient_browser, patient)
+    assert patient_browser.get("/today").status_code == 200
+    login_as(client, admin)
+
+    response = client.post(f"/admin/accounts/{patient.id}/deactivate", follow_redirects=True)
+
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Robin Patient can no longer log in." in page
+    assert re.search(r"<td>Robin Patient</td>.*?<td>Deactivated</td>", page, re.DOTALL)
+    after = stored(app, patient.email)
+    assert after.active is False
+    assert after.session_version == patient.session_version + 1
+    assert patient_browser.get("/today").headers["Location"].startswith("/login")
+    assert real_login(app.test_client(), patient.email).status_code == 200
+    with app.app_context():
+        event = db.session.scalar(select(AuditEvent))
+        assert (event.action, event.actor_id, event.object_id, event.patient_id) == (
+            "user.deactivate",
+            admin.id,
+            patient.id,
+            patient.id,
+        )
+
+
+def test_admin_cannot_deactivate_own_account(app, client, admin):
+    login_as(client, admin)
+
+    response = client.post(f"/admin/accounts/{admin.id}/deactivate", follow_redirects=True)
+
+    assert "You cannot deactivate your own account." in response.get_data(as_text=True)
+    assert stored(app, admin.email).active is True
+    assert totals(app, AuditEvent) == (0,)
+    assert client.get("/admin/accounts").status_code == 200  # still signed in
+
+
+def test_deactivating_an_unknown_account_is_404(as_admin):
+    assert as_admin.post("/admin/accounts/987654/deactivate").status_code == 404
+
+
+# --- who may use the admin pages -------------------------------------------------------------
+
+
+def test_the_route_grid_covers_every_admin_route(app):
+    rules = {
+        (method, re.sub(r"<int:\w+>", "{id}", rule.rule))
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("admin.")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert rules == set(ADMIN_ROUTES)
+
+
+@pytest.mark.parametrize("role", [Role.CLINICIAN, Role.PATIENT])
+@pytest.mark.parametrize(("method", "url"), ADMIN_ROUTES)
+def test_clinicians_and_patients_get_403_on_every_admin_route(
+    app, client, make_user, role, method, url
+):
+    doctor = make_user(Role.CLINICIAN)
+    person = make_user(Role.PATIENT)
+    login_as(client, make_user(role))
+    before = totals(app, User, CareTeamLink, AuditEvent)
+    data = account_form() | {"clinician": doctor.id, "patient": person.id}
+
+    response = client.open(url.format(id=person.id), method=method, data=data)
+
+    assert response.status_code == 403
+    assert "You cannot open this page" in response.get_data(as_text=True)
+    assert totals(app, User, CareTeamLink, AuditEvent) == before
+    assert stored(app, person.email).active is True
+
+
+@pytest.mark.parametrize(("method", "url"), ADMIN_ROUTES)
+def test_anonymous_visitors_are_sent_to_the_login_page(app, client, patient, method, url):
+    before = totals(app, User, CareTeamLink, AuditEvent)
+
+    response = client.open(url.format(id=patient.id), method=method, data=account_form())
+
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+    assert totals(app, User, CareTeamLink, AuditEvent) == before
+
+
+# --- escaping --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("payload", XSS_NAMES)
+def test_names_with_markup_are_escaped_on_admin_and_clinician_pages(
+    app, client, admin, clinician, payload
+):
+    login_as(client, admin)
+    created = client.post(
+        "/admin/accounts/new",
+        data=account_form(name=payload, email="xss@example.org", role="patient"),
+    )
+    assert created.status_code == 200
+    person = stored(app, "xss@example.org")
+    assigned = client.post(
+        "/admin/care-team", data={"clinician": clinician.id, "patient": person.id}
+    )
+    assert assigned.status_code == 302
+
+    clinician_browser = app.test_client()
+    login_as(clinician_browser, clinician)
+    pages = {
+        "link page": created.get_data(as_text=True),
+        "accounts": client.get("/admin/accounts").get_data(as_text=True),
+        "new link": client.post(f"/admin/accounts/{person.id}/link").get_data(as_text=True),
+        "audit trail": client.get(f"/admin/audit?patient={person.id}").get_data(as_text=True),
+        "patients": clinician_browser.get("/clinician/patients").get_data(as_text=True),
+    }
+
+    assert person.name == payload
+    for name, page in pages.items():
+        assert payload not in page, name
+        assert "<svg" not in page, name
+        assert "<script>" not in page, name
+        assert str(escape(payload)) in page, name
+
+
+@pytest.mark.parametrize("payload", XSS_NAMES)
+def test_markup_in_a_refused_form_is_escaped_when_shown_again(as_admin, payload):
+    response = as_admin.post("/admin/accounts/new", data=account_form(name=payload, email=payload))
+
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert payload not in page
+    assert f'value="{escape(payload)}"' in page

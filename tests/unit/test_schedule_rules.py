@@ -1,0 +1,203 @@
+"""Schedule rules, without an app: parsing typed doses, checking steps, dose on a date."""
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from taper.domain.schedule import (
+    DoseError,
+    Hold,
+    StepInput,
+    dose_on,
+    last_reduction,
+    local_today,
+    next_change,
+    parse_dose,
+    step_facts,
+    validate_steps,
+)
+
+D = Decimal
+STEPS = [
+    StepInput(date(2026, 3, 1), D("10")),
+    StepInput(date(2026, 3, 15), D("7.5")),
+    StepInput(date(2026, 3, 29), D("5")),
+    StepInput(date(2026, 4, 12), D("0")),
+]
+
+
+@pytest.mark.parametrize("text", ["7.5", " 10 ", "0", "0.125", "7.50", ".5", "9999999.999"])
+def test_parse_dose_keeps_what_was_typed(text):
+    assert parse_dose(text) == D(text.strip())
+    assert str(parse_dose(text)) == str(D(text.strip()))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "ten",
+        "NaN",
+        "nan",
+        "inf",
+        "-inf",
+        "1e309",
+        "1e2",
+        "-1",
+        "0.0001",
+        "1,5",
+        "10000000",
+        "7.5mg",
+        "٣",
+        "0x10",
+        "+5",
+        " ",
+    ],
+)
+def test_parse_dose_refuses_what_cannot_be_a_typed_dose(text):
+    with pytest.raises(DoseError):
+        parse_dose(text)
+
+
+def test_parse_dose_optional_blank_is_none():
+    assert parse_dose("  ", required=False) is None
+    assert parse_dose(None, required=False) is None
+
+
+def test_valid_plans_have_no_errors():
+    split = StepInput(date(2026, 5, 1), D("10"), (("morning", D("2.5")), ("bedtime", D("7.5"))))
+    assert validate_steps(STEPS) == []
+    assert validate_steps([StepInput(date(2026, 2, 1), D("12"), ()), split]) == []
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        ([], [(-1, "steps")]),
+        ([STEPS[0], StepInput(date(2026, 3, 1), D("5"))], [(1, "start")]),
+        ([STEPS[1], STEPS[0]], [(1, "start")]),
+        ([StepInput(date(2026, 3, 1), D("0")), STEPS[1]], [(0, "total")]),
+        ([StepInput(date(2026, 3, 1), D("-1"))], [(0, "total")]),
+        ([StepInput(date(2026, 3, 1), D("10"), (("morning", D("5")),))], [(0, "split")]),
+        ([StepInput(date(2026, 3, 1), D("10"), (("noon", D("10")),))], [(0, "split")]),
+        (
+            [StepInput(date(2026, 3, 1), D("10"), (("morning", D("5")), ("morning", D("5"))))],
+            [(0, "split")],
+        ),
+        ([StepInput(date(2026, 3, 1), D("1"), note="x" * 2001)], [(0, "note")]),
+        ([STEPS[1], STEPS[0], StepInput(date(2026, 2, 1), D("0"))], [(1, "start"), (2, "start")]),
+    ],
+)
+def test_validate_steps_names_row_and_field(steps, expected):
+    assert [(e.index, e.field) for e in validate_steps(steps)] == expected
+
+
+def test_split_error_names_both_numbers():
+    (error,) = validate_steps(
+        [StepInput(date(2026, 3, 1), D("10"), (("morning", D("5")), ("bedtime", D("2.5"))))]
+    )
+    assert error.message == "The parts add up to 7.5 mg, but the total is 10 mg."
+
+
+def test_split_equal_in_value_but_not_in_digits_is_fine():
+    assert (
+        validate_steps(
+            [StepInput(date(2026, 3, 1), D("10.0"), (("morning", D("5.00")), ("evening", D("5"))))]
+        )
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("day", "status", "dose"),
+    [
+        (date(2026, 2, 28), "not_started", None),
+        (date(2026, 3, 1), "active", "10"),
+        (date(2026, 3, 14), "active", "10"),
+        (date(2026, 3, 15), "active", "7.5"),
+        (date(2026, 4, 12), "active", "0"),
+        (date(2026, 4, 13), "ended", "0"),
+        (date(2027, 1, 1), "ended", "0"),
+    ],
+)
+def test_dose_on_looks_up_the_step_in_force(day, status, dose):
+    found = dose_on(STEPS, day)
+    assert found.status == status
+    assert (found.step.total if found.step else None) == (D(dose) if dose else None)
+
+
+def test_dose_on_returns_the_clinicians_own_step_object():
+    """No dose is ever computed: the result is one of the input steps."""
+    for offset in range(0, 60):
+        day = date.fromordinal(date(2026, 2, 25).toordinal() + offset)
+        found = dose_on(STEPS, day)
+        assert found.step is None or any(found.step is step for step in STEPS)
+
+
+def test_hold_keeps_the_dose_in_force_on_its_first_day():
+    hold = Hold(date(2026, 3, 10), date(2026, 3, 20))
+    assert dose_on(STEPS, date(2026, 3, 16), hold).status == "held"
+    assert dose_on(STEPS, date(2026, 3, 16), hold).step is STEPS[0]
+    assert dose_on(STEPS, date(2026, 3, 21), hold).step is STEPS[1]
+    assert next_change(STEPS, date(2026, 3, 16), hold) is STEPS[2]
+
+
+def test_open_hold_lasts_past_the_last_step_and_has_no_next_change():
+    hold = Hold(date(2026, 3, 30), None)
+    found = dose_on(STEPS, date(2026, 6, 1), hold)
+    assert (found.status, found.step) == ("held", STEPS[2])
+    assert next_change(STEPS, date(2026, 6, 1), hold) is None
+
+
+def test_hold_before_the_plan_starts_changes_nothing():
+    hold = Hold(date(2026, 2, 1), date(2026, 2, 20))
+    assert dose_on(STEPS, date(2026, 2, 10), hold).status == "not_started"
+
+
+def test_next_change_is_the_next_typed_step():
+    assert next_change(STEPS, date(2026, 2, 1)) is STEPS[0]
+    assert next_change(STEPS, date(2026, 3, 14)) is STEPS[1]
+    assert next_change(STEPS, date(2026, 4, 12)) is None
+
+
+def test_step_facts_are_information_about_typed_steps():
+    facts = step_facts(STEPS)
+    assert facts[0].change_mg is None
+    assert (facts[1].change_mg, facts[1].change_pct, facts[1].length_days) == (
+        D("-2.5"),
+        D("-25.0"),
+        14,
+    )
+    assert facts[3].length_days is None
+    rising = step_facts([StepInput(date(2026, 1, 1), D("0")), StepInput(date(2026, 1, 2), D("1"))])
+    assert rising[1].change_pct is None
+
+
+def test_last_reduction_is_the_latest_lower_step_on_or_before_the_day():
+    assert last_reduction(STEPS, date(2026, 3, 10)) is None
+    assert last_reduction(STEPS, date(2026, 3, 20)) == date(2026, 3, 15)
+    assert last_reduction(STEPS, date(2026, 4, 1)) == date(2026, 3, 29)
+
+
+@pytest.mark.parametrize(
+    ("now", "zone", "expected"),
+    [
+        (datetime(2026, 3, 8, 6, 59, tzinfo=UTC), "America/New_York", date(2026, 3, 8)),
+        (datetime(2026, 3, 8, 4, 59, tzinfo=UTC), "America/New_York", date(2026, 3, 7)),
+        (datetime(2026, 11, 1, 4, 30, tzinfo=UTC), "America/New_York", date(2026, 11, 1)),
+        (datetime(2026, 11, 2, 4, 30, tzinfo=UTC), "America/New_York", date(2026, 11, 1)),
+        (datetime(2026, 3, 29, 0, 30, tzinfo=UTC), "Europe/London", date(2026, 3, 29)),
+        (datetime(2026, 3, 7, 11, 30, tzinfo=UTC), "Pacific/Auckland", date(2026, 3, 8)),
+        (datetime(2026, 3, 8, 7, 59, tzinfo=UTC), "America/Los_Angeles", date(2026, 3, 7)),
+    ],
+)
+def test_local_today_follows_the_patients_clock(now, zone, expected):
+    assert local_today(now, zone) == expected
+
+
+def test_local_today_refuses_naive_times_and_unknown_zones():
+    with pytest.raises(ValueError, match="aware"):
+        local_today(datetime(2026, 1, 1), "UTC")  # noqa: DTZ001
+    with pytest.raises(ValueError, match="unknown"):
+        local_today(datetime(2026, 1, 1, tzinfo=UTC), "Mars/Olympus")
