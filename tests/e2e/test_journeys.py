@@ -182,7 +182,11 @@ def test_patient_logs_a_day_by_keyboard_then_reports_a_seizure(new_page, mailbox
     patient.get_by_role("link", name="Progress").click()
     chart = patient.get_by_role("img", name=re.compile("Dose 1.5 mg"))
     expect(chart).to_be_visible()
-    assert patient.evaluate("document.querySelector('figure img').naturalWidth") > 300
+    # The image has loaded and decoded (a broken image has no natural width).
+    patient.wait_for_function(
+        "() => { const i = document.querySelector('figure img');"
+        " return i && i.complete && i.naturalWidth > 300; }"
+    )
     assert_accessible(patient)
     clinician.get_by_role("link", name="Patients").click()
     expect(clinician.locator("table.overview tbody tr").first).to_contain_text("Kim Day")
