@@ -164,13 +164,14 @@ def _details(rows: dict[int, Row]) -> None:
             row.status = {"held": "on hold", "ended": "ended", "not_started": "not started"}[
                 found.status
             ]
-    last_days = dict(
-        db.session.execute(
-            select(DailyLog.patient_id, func.max(DailyLog.day))
-            .where(DailyLog.patient_id.in_(ids))
-            .group_by(DailyLog.patient_id)
-        ).all()
+    # One index seek per patient on (patient_id, day, ...), where GROUP BY reads every log.
+    last_day = (
+        select(func.max(DailyLog.day))
+        .where(DailyLog.patient_id == User.id)
+        .correlate(User)
+        .scalar_subquery()
     )
+    last_days = dict(db.session.execute(select(User.id, last_day).where(User.id.in_(ids))).all())
     since = datetime.now(UTC).date() - timedelta(days=8)
     scores: dict[int, dict[date, tuple[int, int | None]]] = defaultdict(dict)
     for patient_id, day, version, total in db.session.execute(

@@ -257,6 +257,26 @@ def test_overview_shows_dose_days_since_change_and_last_log(
         assert db.session.scalars(select(DailyLog)).first().patient_total == 34
 
 
+def test_overview_last_log_is_each_patients_latest_day(
+    client, clinician, patient, active_plan, make_user
+):
+    silent = make_user(Role.PATIENT, name="Silent Sam", clinicians=(clinician,))
+    today = patient_today(patient)
+    login_as(client, patient)
+    for day in (today - timedelta(days=2), today - timedelta(days=1)):
+        assert client.post("/log", data=log_form(day, score=2)).status_code == 302
+    login_as(client, clinician)
+    page = client.get("/clinician/patients").get_data(as_text=True)
+
+    def row_of(name):
+        row = page[page.index(name) :]
+        return row[: row.index("</tr>")]
+
+    yesterday = today - timedelta(days=1)
+    assert f"<td>{yesterday.day} {yesterday:%b %Y}" in row_of(patient.name)
+    assert "<td>never" in row_of(silent.name)
+
+
 def test_alert_inbox_query_count_is_constant(app, client, clinician, count_queries):
     """No N+1: the inbox costs the same for 1 open alert as for 50."""
     login_as(client, clinician)
