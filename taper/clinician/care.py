@@ -32,13 +32,17 @@ def _alert_count():
 @bp.get("/alerts", endpoint="alerts")
 def alerts_inbox():
     """Open alerts of your care team: urgent first, then review, then info."""
-    items = alerts.inbox(current_user)
+    page = alerts.inbox(current_user, request.args.get("page", 1, type=int))
     audit.record_views(
-        current_user, "alert.view", "alert", [(alert.id, alert.patient_id) for alert in items]
+        current_user, "alert.view", "alert", [(alert.id, alert.patient_id) for alert in page.rows]
     )
     db.session.commit()
     return render_template(
-        "clinician/alerts.html", alerts=items, form=AlertNoteForm(), flag_labels=FLAG_LABELS
+        "clinician/alerts.html",
+        page=page,
+        alerts=page.rows,
+        form=AlertNoteForm(),
+        flag_labels=FLAG_LABELS,
     )
 
 

@@ -24,6 +24,7 @@ from taper.models import (
     User,
 )
 from taper.services import ServiceError, audit, plans
+from taper.services.paging import PAGE_SIZE, Page, page_of
 
 log = logging.getLogger(__name__)
 TUNABLE = ("high_score", "rising_points", "missed_days")
@@ -194,18 +195,27 @@ def open_alert_count(clinician: User) -> int:
 TIER_RANK = {"urgent": 0, "review": 1, "info": 2}
 
 
-def inbox(clinician: User) -> list[Alert]:
-    """Unresolved alerts of the care team: urgent first, then review, then info; newest first."""
+def inbox(clinician: User, page: int = 1) -> Page[Alert]:
+    """Unresolved alerts of the care team, a page at a time: urgent first, then review, then
+    info; newest first."""
+    unresolved = (
+        select(Alert)
+        .join(CareTeamLink, CareTeamLink.patient_id == Alert.patient_id)
+        .where(CareTeamLink.clinician_id == clinician.id, Alert.status != AlertStatus.RESOLVED)
+    )
+    result = page_of(
+        db.session.scalar(select(func.count()).select_from(unresolved.subquery())) or 0, page
+    )
     rank = case(TIER_RANK, value=Alert.tier, else_=3)
-    return list(
+    result.rows = list(
         db.session.scalars(
-            select(Alert)
-            .join(CareTeamLink, CareTeamLink.patient_id == Alert.patient_id)
-            .where(CareTeamLink.clinician_id == clinician.id, Alert.status != AlertStatus.RESOLVED)
-            .options(selectinload(Alert.patient), selectinload(Alert.acknowledged_by))
+            unresolved.options(selectinload(Alert.patient), selectinload(Alert.acknowledged_by))
             .order_by(rank, Alert.created_at.desc(), Alert.id.desc())
+            .limit(PAGE_SIZE)
+            .offset(result.offset)
         )
     )
+    return result
 
 
 def recent_urgent(patient: User, since: date) -> Alert | None:

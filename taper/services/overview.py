@@ -1,8 +1,8 @@
 """The clinician's overview of their care team, sorted by need, a page at a time.
 
-Sorting needs only two cheap aggregates over the whole care team (open alerts by tier and
-kind); the details (dose, last log, scores) are loaded for the patients on the page only, so a
-page costs the same however large the team, in a fixed number of queries."""
+The database sorts, filters and pages the team by its open alerts (one small aggregate); the
+details (dose, last log, scores) are loaded for the patients on the page only, so a page costs
+about the same however large the team, in a fixed number of queries."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select, true
 
 from taper.domain.schedule import Hold, StepInput, dose_on, local_today
 from taper.extensions import db
@@ -26,6 +26,7 @@ from taper.models import (
     TaperStep,
     User,
 )
+from taper.services.paging import PAGE_SIZE, Page, page_of
 
 FILTERS = {
     "all": "All patients",
@@ -34,7 +35,6 @@ FILTERS = {
     "open": "Any open alert",
     "none": "No open alerts",
 }
-PAGE_SIZE = 50
 TREND_POINTS = 3
 
 
@@ -57,58 +57,69 @@ class Row:
     latest_score: int | None = None
     trend: str = ""  # "rising" | "falling" | "steady" | ""
 
-    @property
-    def need(self) -> tuple:
-        """Sort key: urgent alerts, then review, then missed logs, then the rest by name."""
-        return (
-            -self.alerts.get("urgent", 0),
-            -self.alerts.get("review", 0),
-            not self.missed,
-            self.name.lower(),
-            self.patient_id,
-        )
-
-
-@dataclass
-class Page:
-    rows: list[Row]
-    number: int
-    pages: int
-    total: int
-
 
 def overview(
     clinician: User, *, alert_filter: str = "all", search: str = "", page: int = 1
-) -> Page:
-    """The care team sorted by need, filtered, searched, one page of details."""
-    query = (
-        select(User.id, User.name, User.timezone, User.password_hash.is_not(None))
+) -> Page[Row]:
+    """The care team sorted by need (urgent alerts, then review alerts, then missed logs, then
+    by name), filtered and searched in SQL; details only for the page's rows."""
+    open_alerts = (
+        select(
+            Alert.patient_id,
+            *(
+                func.sum(case((Alert.tier == tier, 1), else_=0)).label(tier)
+                for tier in ("urgent", "review", "info")
+            ),
+            func.max(case((Alert.kind == "missed_logs", 1), else_=0)).label("missed"),
+        )
+        .join(CareTeamLink, CareTeamLink.patient_id == Alert.patient_id)
+        .where(CareTeamLink.clinician_id == clinician.id, Alert.status != AlertStatus.RESOLVED)
+        .group_by(Alert.patient_id)
+        .subquery()
+    )
+    urgent, review, info, missed = (
+        func.coalesce(open_alerts.c[name], 0) for name in ("urgent", "review", "info", "missed")
+    )
+    team = (
+        select(User.id)
         .join(CareTeamLink, CareTeamLink.patient_id == User.id)
+        .outerjoin(open_alerts, open_alerts.c.patient_id == User.id)
         .where(CareTeamLink.clinician_id == clinician.id)
     )
     search = search.strip()[:100]
     if search:
         escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(User.name.ilike(f"%{escaped}%", escape="\\"))
-    rows = {
-        pid: Row(pid, name, tz, bool(has_pw)) for pid, name, tz, has_pw in db.session.execute(query)
-    }
-    for patient_id, tier, kind, count in db.session.execute(
-        select(Alert.patient_id, Alert.tier, Alert.kind, func.count(Alert.id))
-        .join(CareTeamLink, CareTeamLink.patient_id == Alert.patient_id)
-        .where(CareTeamLink.clinician_id == clinician.id, Alert.status != AlertStatus.RESOLVED)
-        .group_by(Alert.patient_id, Alert.tier, Alert.kind)
-    ):
-        row = rows.get(patient_id)
-        if row is not None:
-            row.alerts[tier] = row.alerts.get(tier, 0) + count
-            row.missed = row.missed or kind == "missed_logs"
-    chosen = sorted((r for r in rows.values() if _matches(r, alert_filter)), key=lambda r: r.need)
-    pages = max((len(chosen) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-    number = min(max(page, 1), pages)
-    shown = chosen[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
-    _details({r.patient_id: r for r in shown})
-    return Page(shown, number, pages, len(chosen))
+        team = team.where(User.name.ilike(f"%{escaped}%", escape="\\"))
+    team = team.where(
+        {
+            "urgent": urgent > 0,
+            "review": review > 0,
+            "open": open_alerts.c.patient_id.is_not(None),
+            "none": open_alerts.c.patient_id.is_(None),
+        }.get(alert_filter, true())
+    )
+    result = page_of(db.session.scalar(select(func.count()).select_from(team.subquery())), page)
+    shown = db.session.execute(
+        team.with_only_columns(
+            User.id,
+            User.name,
+            User.timezone,
+            User.password_hash.is_not(None),
+            urgent,
+            review,
+            info,
+            missed,
+        )
+        .order_by(urgent.desc(), review.desc(), missed.desc(), func.lower(User.name), User.id)
+        .limit(PAGE_SIZE)
+        .offset(result.offset)
+    )
+    for patient_id, name, timezone, has_password, *counts, has_missed in shown:
+        alerts = {t: n for t, n in zip(("urgent", "review", "info"), counts, strict=True) if n}
+        row = Row(patient_id, name, timezone, bool(has_password), alerts, bool(has_missed))
+        result.rows.append(row)
+    _details({r.patient_id: r for r in result.rows})
+    return result
 
 
 def _details(rows: dict[int, Row]) -> None:
@@ -201,13 +212,3 @@ def _trend(last_week: list[int]) -> str:
     if before - after >= TREND_POINTS:
         return "falling"
     return "steady"
-
-
-def _matches(row: Row, alert_filter: str) -> bool:
-    open_count = sum(row.alerts.values())
-    return {
-        "urgent": row.alerts.get("urgent", 0) > 0,
-        "review": row.alerts.get("review", 0) > 0,
-        "open": open_count > 0,
-        "none": open_count == 0,
-    }.get(alert_filter, True)

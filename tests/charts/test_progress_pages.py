@@ -4,11 +4,11 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from taper.charts import cache
 from taper.extensions import db
-from taper.models import Alert, CareTeamLink, DailyLog, Role, User
+from taper.models import Alert, AlertStatus, AuditEvent, CareTeamLink, DailyLog, Role, User
 from taper.services import progress
 from tests.conftest import PASSWORD_HASH, login_as
 from tests.helpers import log_form, patient_today
@@ -240,6 +240,20 @@ def test_overview_sorts_by_need_filters_and_searches(client, app, clinician, mak
         assert response.status_code == 200
         assert calm.name not in response.get_data(as_text=True)
 
+    def shown(alert_filter):
+        page = client.get("/clinician/patients", query_string={"alerts": alert_filter})
+        return [p.name for p in (calm, review, urgent, missed) if p.name in page.text]
+
+    assert shown("review") == [review.name]
+    assert shown("open") == [review.name, urgent.name, missed.name]
+    assert shown("nonsense") == shown("all") == [calm.name, review.name, urgent.name, missed.name]
+    with app.app_context():  # a resolved alert no longer counts
+        alert = db.session.scalar(select(Alert).where(Alert.patient_id == urgent.id))
+        alert.status = AlertStatus.RESOLVED
+        db.session.commit()
+    assert shown("urgent") == []
+    assert urgent.name in shown("none")
+
 
 def test_overview_shows_dose_days_since_change_and_last_log(
     client, clinician, patient, active_plan
@@ -288,3 +302,43 @@ def test_alert_inbox_query_count_is_constant(app, client, clinician, count_queri
     with count_queries() as large:
         assert client.get("/clinician/alerts").get_data(as_text=True).count("alert-card") == 50
     assert len(small) == len(large) <= 8
+
+
+def test_alert_inbox_pages_fifty_at_a_time_most_urgent_first(app, client, clinician):
+    """120 open alerts: 50 per page, every urgent one before any review one."""
+    login_as(client, clinician)
+    seed_care_team(app, clinician, 120)  # every tenth patient has an urgent alert
+    with app.app_context():
+        for link in db.session.scalars(
+            select(CareTeamLink).where(CareTeamLink.clinician_id == clinician.id)
+        ):
+            db.session.add(
+                Alert(
+                    patient_id=link.patient_id,
+                    kind="rising_score",
+                    tier="review",
+                    reason="Score rising",
+                )
+            )
+        db.session.commit()
+
+    def tiers(number):
+        page = client.get("/clinician/alerts", query_string={"page": number})
+        assert page.status_code == 200
+        return re.findall(r'class="alert-card tier-(\w+)"', page.get_data(as_text=True))
+
+    first, third, beyond = tiers(1), tiers(3), tiers(99)
+    assert first == ["urgent"] * 12 + ["review"] * 38
+    assert len(tiers(2)) == 50
+    assert third == ["review"] * 32
+    assert beyond == third  # a page past the end shows the last one
+    assert tiers("two") == first
+    page = client.get("/clinician/alerts").get_data(as_text=True)
+    assert "132 open alerts" in page
+    assert "page 1 of 3" in page
+    assert 'href="?page=2">Next page</a>' in page
+    with app.app_context():
+        viewed = db.session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "alert.view")
+        )
+    assert viewed == 50 * 4 + 32 * 2  # a row for each alert shown (six pages), no more
