@@ -27,6 +27,18 @@ def _sqlite_foreign_keys(dbapi_connection, _record) -> None:
         cursor.close()
 
 
+@event.listens_for(Engine, "savepoint")
+def _sqlite_savepoint_inside_a_transaction(connection, _name) -> None:
+    """pysqlite issues BEGIN only before a data change, so a SAVEPOINT opened first starts a
+    transaction of its own and its RELEASE commits everything so far: a log would then be
+    stored even when the request fails later. Opening the transaction first keeps the use
+    case one transaction (SECURITY.md F1)."""
+    if connection.dialect.name == "sqlite":
+        raw = connection.connection.dbapi_connection
+        if not raw.in_transaction:
+            raw.execute("BEGIN")
+
+
 def create_app(test_config: dict[str, Any] | None = None, config_name: str | None = None) -> Flask:
     """Build the app: config, extensions, blueprints, CLI, error pages, security headers."""
     from config import CONFIGS

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from taper.extensions import db
 from taper.models.types import UTCDateTime, utc_now
 
-OPEN_WHERE = text("status <> 'resolved'")
+# One unresolved alert per kind and patient, except urgent ones: every red flag is its own alert.
+OPEN_WHERE = text("status <> 'resolved' AND tier <> 'urgent'")
 
 
 def _enum(cls, name: str) -> Enum:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
@@ -20,7 +21,7 @@ from flask_login import current_user
 
 from taper import access
 from taper.domain.instrument import CIWA_B
-from taper.domain.red_flags import RED_FLAGS
+from taper.domain.red_flags import RED_FLAGS, parse_red_flags
 from taper.domain.schedule import dose_on, local_today, next_change
 from taper.extensions import db
 from taper.models import PlanStatus, Role
@@ -116,11 +117,15 @@ def daily_log():
         return _log_form(day, values=_answers_of(previous[0]), flags=previous[0].red_flags)
     form = request.form
     flags = form.getlist("red_flags")
+    submission = form.get("submission_id", "")
     try:
         saved = logs.save_log(patient, form, flags, _today())
         db.session.commit()
     except logs.LogInputError as error:
         db.session.rollback()
+        if parse_red_flags(flags):
+            # Red flags never wait for the rest of the form (clinical-reference.md).
+            return _send_red_flags(patient, flags, submission, log_unsaved=True)
         try:
             day = date.fromisoformat(form.get("day", ""))
         except ValueError:
@@ -129,6 +134,9 @@ def daily_log():
         return _log_form(day, 400, values=values, flags=flags, errors=error.errors)
     except logs.AlreadySaved:
         db.session.rollback()
+        sent = logs.flags_already_sent(submission)
+        if sent:
+            return render_template("patient/urgent.html", flags=sent)
         flash("This log was already saved. Nothing was saved twice.")
         return redirect(url_for("patient.history"))
     if saved.urgent:
@@ -161,32 +169,37 @@ def _notify_now(saved: logs.Saved) -> None:
             log.exception("immediate notification failed for alert %s", alert.id)
 
 
+def _send_red_flags(patient, flags: list[str], submission: str, *, log_unsaved: bool = False):
+    """Store red flags as a report, alert the care team and show urgent care. A stale or
+    missing submission id never stops a red flag: it gets a fresh one."""
+    if not re.fullmatch(r"[0-9a-f]{32}", submission or ""):
+        submission = uuid.uuid4().hex
+    try:
+        saved = logs.report_red_flags(patient, flags, submission, _today())
+        db.session.commit()
+    except logs.AlreadySaved:
+        db.session.rollback()
+        return render_template(
+            "patient/urgent.html", flags=logs.flags_already_sent(submission) or flags
+        )
+    _notify_now(saved)
+    return render_template("patient/urgent.html", flags=saved.log.flags, log_unsaved=log_unsaved)
+
+
 @bp.route("/help", methods=["GET", "POST"])
 def help_now():
     """ "I need help now": the red-flag list; ticking any shows urgent care at once."""
     patient = current_user._get_current_object()
     if request.method == "POST":
-        try:
-            saved = logs.report_red_flags(
-                patient,
-                request.form.getlist("red_flags"),
-                request.form.get("submission_id", ""),
-                _today(),
-            )
-            db.session.commit()
-        except logs.LogInputError as error:
-            db.session.rollback()
-            return render_template(
-                "patient/help.html",
-                red_flags=RED_FLAGS,
-                errors=error.errors,
-                submission_id=uuid.uuid4().hex,
-            ), 400
-        except logs.AlreadySaved:
-            db.session.rollback()
-            return render_template("patient/urgent.html", flags=request.form.getlist("red_flags"))
-        _notify_now(saved)
-        return render_template("patient/urgent.html", flags=saved.log.flags)
+        flags = request.form.getlist("red_flags")
+        if parse_red_flags(flags):
+            return _send_red_flags(patient, flags, request.form.get("submission_id", ""))
+        return render_template(
+            "patient/help.html",
+            red_flags=RED_FLAGS,
+            errors={"red_flags": "Tick what is happening, or call for help now."},
+            submission_id=uuid.uuid4().hex,
+        ), 400
     return render_template(
         "patient/help.html", red_flags=RED_FLAGS, errors={}, submission_id=uuid.uuid4().hex
     )

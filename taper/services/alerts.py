@@ -59,19 +59,22 @@ def raise_alert(
     log_id: int | None = None,
     report_id: int | None = None,
 ) -> Alert | None:
-    """Store the finding unless an unresolved alert of its kind exists (then return None).
+    """Store the finding; a review or info finding is dropped (None) while an unresolved
+    alert of its kind exists. Urgent findings are never merged: each red flag reaches the care
+    team as an alert and e-mails of its own, whatever earlier alerts are still open.
 
     A savepoint keeps a race with another request from undoing the caller's work: the
-    partial unique index lets only one unresolved alert per kind and patient exist."""
-    existing = db.session.scalar(
-        select(Alert.id).where(
-            Alert.patient_id == patient.id,
-            Alert.kind == finding.kind,
-            Alert.status != AlertStatus.RESOLVED,
+    partial unique index lets only one unresolved non-urgent alert per kind and patient exist."""
+    if finding.tier != "urgent":
+        existing = db.session.scalar(
+            select(Alert.id).where(
+                Alert.patient_id == patient.id,
+                Alert.kind == finding.kind,
+                Alert.status != AlertStatus.RESOLVED,
+            )
         )
-    )
-    if existing is not None:
-        return None
+        if existing is not None:
+            return None
     alert = Alert(
         patient_id=patient.id,
         kind=finding.kind,

@@ -225,6 +225,17 @@ def _raise_alerts(patient: User, entry: DailyLog, scheduled: Scheduled | None) -
     return [alert for alert in raised if alert is not None]
 
 
+def flags_already_sent(submission: str) -> list[str]:
+    """The red flags stored under a submission id (a daily log's or a help report's), so a
+    repeated submit shows the urgent-care page again rather than a plain "already saved"."""
+    for model in (DailyLog, RedFlagReport):
+        column = model.red_flags if model is DailyLog else model.flags
+        stored = db.session.scalar(select(column).where(model.submission_id == submission))
+        if stored:
+            return list(stored)
+    return []
+
+
 def report_red_flags(patient: User, keys: Iterable[str], submission: str, today: date) -> Saved:
     """Store red flags sent from "I need help now" and raise the urgent alert."""
     flags = parse_red_flags(keys)

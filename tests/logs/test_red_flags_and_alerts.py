@@ -78,6 +78,61 @@ def test_red_flag_in_the_daily_log_saves_log_and_alert_together(client, app, pat
     assert (alert.tier, alert.log_id) == ("urgent", entry.id)
 
 
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"sleep_hours": "lots"},  # a wrong answer elsewhere on the form
+        {"day": "2000-01-01"},  # a day that may not be logged
+        {"submission_id": "stale"},  # an out-of-date form
+        "only the flag",  # nothing but the red flag and the day
+    ],
+)
+def test_a_red_flag_on_the_daily_log_never_waits_for_the_rest(
+    client, app, patient, active_plan, broken
+):
+    """clinical-reference.md: the red flag works without filling in the whole log."""
+    login_as(client, patient)
+    data = log_form(patient_today(patient), flags=["seizure"])
+    if broken == "only the flag":
+        data = {"red_flags": "seizure", "day": data["day"]}
+    else:
+        data.update(broken)
+    response = client.post("/log", data=data)
+    assert response.status_code == 200
+    assert URGENT in response.text
+    assert "The rest of your daily log was not saved" in response.text
+    assert all_rows(app, DailyLog) == []
+    (report,) = all_rows(app, RedFlagReport)
+    assert report.flags == ["seizure"]
+    (alert,) = all_rows(app, Alert)
+    assert (alert.tier, alert.report_id) == ("urgent", report.id)
+
+
+def test_a_repeated_red_flag_log_shows_urgent_care_again_and_saves_once(
+    client, app, patient, active_plan
+):
+    login_as(client, patient)
+    complete = log_form(patient_today(patient), flags=["seizure"])
+    broken = dict(log_form(patient_today(patient), flags=["confusion"]), sleep_hours="lots")
+    for data in (complete, complete, broken, broken):
+        response = client.post("/log", data=data)
+        assert response.status_code == 200
+        assert URGENT in response.text
+    assert len(all_rows(app, DailyLog)) == 1
+    assert len(all_rows(app, RedFlagReport)) == 1
+    assert [a.tier for a in all_rows(app, Alert)] == ["urgent", "urgent"]
+
+
+def test_a_form_error_without_red_flags_still_keeps_the_answers(client, app, patient, active_plan):
+    login_as(client, patient)
+    data = log_form(patient_today(patient), score=3, note="Rough night", flags=["not-a-flag"])
+    data["sleep_hours"] = "lots"
+    response = client.post("/log", data=data)
+    assert response.status_code == 400
+    assert "Rough night" in response.text
+    assert all_rows(app, Alert) == all_rows(app, RedFlagReport) == []
+
+
 @pytest.mark.app_config(URGENT_EMERGENCY_TEXT="Ring 112 now.", URGENT_EMERGENCY_NUMBER="112")
 def test_the_clinic_sets_its_own_urgent_text(client, patient):
     login_as(client, patient)
@@ -148,20 +203,43 @@ def test_dead_smtp_server_loses_nothing_and_cron_retries(app, client, runner, pa
     assert len(all_rows(app, Alert)) == 1
 
 
-def test_one_open_alert_per_kind_and_a_new_one_after_resolving(
-    client, app, patient, clinician, active_plan
-):
+def test_every_red_flag_report_is_an_alert_of_its_own(client, app, patient, clinician):
+    """An open or acknowledged red-flag alert never swallows a new red flag."""
     login_as(client, patient)
     for token in ("e" * 32, "f" * 32):
         client.post("/help", data={"red_flags": "agitation", "submission_id": token})
-    assert len(all_rows(app, Alert)) == 1
-    assert len(all_rows(app, RedFlagReport)) == 2
-    alert = all_rows(app, Alert)[0]
+    first, second = all_rows(app, Alert)
     login_as(client, clinician)
-    client.post(f"/clinician/alerts/{alert.id}/resolve", data={"note": "Called, now calm"})
+    client.post(f"/clinician/alerts/{first.id}/acknowledge", data={"note": "Calling now"})
     login_as(client, patient)
-    client.post("/help", data={"red_flags": "agitation", "submission_id": "9" * 32})
+    page = client.post("/help", data={"red_flags": "suicidal", "submission_id": "9" * 32})
+    assert "Your care team has been alerted" in page.text
+    alerts = all_rows(app, Alert)
+    assert [(a.tier, a.status) for a in alerts] == [
+        ("urgent", AlertStatus.ACKNOWLEDGED),
+        ("urgent", AlertStatus.OPEN),
+        ("urgent", AlertStatus.OPEN),
+    ]
+    assert alerts[2].report_id == all_rows(app, RedFlagReport)[2].id
+    assert [m.alert_id for m in all_rows(app, OutboxMessage)] == [a.id for a in alerts]
+
+
+def test_one_open_review_alert_per_kind_and_a_new_one_after_resolving(
+    client, app, patient, clinician, active_plan
+):
+    login_as(client, patient)
+    today = patient_today(patient)
+    for back in (1, 0):
+        form = log_form(today - timedelta(days=back), took="no", dose_taken="5")
+        assert client.post("/log", data=form).status_code == 302
+    (alert,) = all_rows(app, Alert)
+    assert alert.tier == "review"
+    login_as(client, clinician)
+    client.post(f"/clinician/alerts/{alert.id}/resolve", data={"note": "Agreed a slower cut"})
+    login_as(client, patient)
+    client.post("/log", data=log_form(today, took="no", dose_taken="5"))
     assert [a.status for a in all_rows(app, Alert)] == [AlertStatus.RESOLVED, AlertStatus.OPEN]
+    assert all_rows(app, OutboxMessage) == []  # review alerts wait for the inbox
 
 
 def test_inbox_orders_by_tier_and_records_who_acknowledged(

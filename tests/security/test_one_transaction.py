@@ -1,0 +1,57 @@
+"""F1: a log, its alerts, their e-mails and the audit row commit together; when the commit
+fails the patient gets a 503 and no table holds any part of it (SQLite and PostgreSQL)."""
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
+
+from taper.extensions import db
+from taper.models import Alert, AuditEvent, DailyLog, OutboxMessage, RedFlagReport
+from tests.conftest import login_as
+from tests.helpers import log_form, patient_today
+
+MODELS = (DailyLog, RedFlagReport, Alert, OutboxMessage, AuditEvent)
+
+
+def counts(app) -> dict[str, int]:
+    with app.app_context():
+        return {m.__name__: db.session.scalar(select(func.count()).select_from(m)) for m in MODELS}
+
+
+def fail(_connection):
+    """The database goes away at the final COMMIT (savepoint releases come before it)."""
+    raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+
+@pytest.mark.parametrize(
+    ("post", "retried"),
+    [
+        (lambda p: ("/log", log_form(patient_today(p), flags=["seizure"])), 200),  # urgent page
+        (lambda p: ("/log", log_form(patient_today(p), took="no", dose_taken="2")), 302),
+        (lambda p: ("/help", {"red_flags": "seizure", "submission_id": "c" * 32}), 200),
+    ],
+    ids=["red-flag-log", "dose-deviation-log", "help-report"],
+)
+def test_a_failed_commit_leaves_nothing_half_written(
+    app, client, patient, clinician, active_plan, post, retried
+):
+    login_as(client, patient)
+    before = counts(app)
+    url, data = post(patient)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "commit", fail)
+    try:
+        response = client.post(url, data=data)
+    finally:
+        event.remove(engine, "commit", fail)
+
+    assert response.status_code == 503
+    assert "Nothing was saved" in response.text
+    assert counts(app) == before
+    # The same form sent again once the database is back is saved in full.
+    assert client.post(url, data=data).status_code == retried
+    after = counts(app)
+    assert after["AuditEvent"] > before["AuditEvent"]
+    assert after["Alert"] == before["Alert"] + 1
