@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from flask import Flask
 
 from taper.domain.instrument import band_for
+from taper.domain.schedule import local_today
 
 
 def dose(value: Decimal | None) -> str:
@@ -39,10 +40,17 @@ def short_date(value: date | None) -> str:
     return f"{value.day} {value:%b %Y}"
 
 
+def local_day(moment: datetime | None, tz_name: str) -> date | None:
+    """The calendar day a stored (UTC) moment fell on in a time zone: a change saved at
+    23:30 in New York is on that day there, whatever the UTC date."""
+    return None if moment is None else local_today(moment, tz_name)
+
+
 def init_app(app: Flask) -> None:
     """Register the filters."""
     app.add_template_filter(dose, "dose")
     app.add_template_filter(signed, "signed")
     app.add_template_filter(long_date, "long_date")
     app.add_template_filter(short_date, "short_date")
+    app.add_template_filter(local_day, "local_day")
     app.add_template_global(band_for, "band_for")

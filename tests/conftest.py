@@ -73,6 +73,15 @@ def app(app_factory, request) -> Flask:
 
 
 @pytest.fixture
+def shared_app(app_factory, database_url: str, tmp_path):
+    """An app whose database several threads can share: the test PostgreSQL database, or a
+    SQLite file (an in-memory SQLite database lives on one connection)."""
+    if database_url.startswith("sqlite"):
+        return app_factory(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'parallel.db'}")
+    return app_factory()
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import SelectChoice
 
@@ -131,7 +132,10 @@ def plan_page(plan_id: int):
     today = local_today(datetime.now(UTC), patient.timezone)
     audit.record(current_user, "plan.view", "taper_plan", plan.id, patient_id=patient.id)
     db.session.commit()
-    status_form = StatusForm(version=plan.version)
+    forms = [StatusForm(), HoldForm(), ReleaseHoldForm()]
+    for form in forms:  # never the version a refused request posted: the plan's as it is now
+        form.version.data = str(plan.version)
+    status_form, hold_form, release_form = forms
     status_form.status.choices = _status_choices(plan)
     return render_template(
         "clinician/plan.html",
@@ -142,8 +146,8 @@ def plan_page(plan_id: int):
         hold=hold,
         today=today,
         now=dose_on(steps, today, hold),
-        hold_form=HoldForm(version=plan.version),
-        release_form=ReleaseHoldForm(version=plan.version),
+        hold_form=hold_form,
+        release_form=release_form,
         status_form=status_form,
         needs_password=not fresh.is_recent(),
     )
@@ -187,7 +191,8 @@ def edit_plan(plan_id: int):
                 general=_show_errors(form, error.errors),
                 status=400,
             )
-        except (Conflict, StaleDataError):
+        except (Conflict, StaleDataError, IntegrityError):
+            # IntegrityError: a save at the same instant took this revision number.
             db.session.rollback()
             # Keep everything typed; the next save is made against the plan as it is now.
             form.version.data = str(plan.version)
@@ -214,7 +219,7 @@ def _plan_action(plan_id: int, form_class, action):
         try:
             message = action(plan, form)
             db.session.commit()
-        except (Conflict, StaleDataError):
+        except (Conflict, StaleDataError, IntegrityError):
             db.session.rollback()
             flash(plans.CONFLICT_MESSAGE)
             return plan_page(plan_id), CONFLICT_STATUS

@@ -153,15 +153,30 @@ def dose_on(steps: Sequence[StepInput], day: date, hold: Hold | None = None) -> 
     return DoseOnDate("active", steps[index], index)
 
 
+@dataclass(frozen=True)
+class NextChange:
+    """The next day the dose in force changes, and the clinician's step in force from then."""
+
+    day: date
+    step: StepInput
+
+
 def next_change(
     steps: Sequence[StepInput], day: date, hold: Hold | None = None
-) -> StepInput | None:
-    """The first step the clinician typed to start after ``day`` (after a dated hold's end)."""
-    if hold is not None and _held(hold, day):
-        if hold.until is None:
-            return None
-        day = max(day, hold.until)
-    return next((step for step in steps if step.start > day), None)
+) -> NextChange | None:
+    """The first day after ``day`` whose dose in force (``dose_on``, hold included) is another
+    of the clinician's steps: a step's start date, or the day after a dated hold ends (when
+    the step due by date then takes over). None while an open hold lasts or after the last
+    step."""
+    current = dose_on(steps, day, hold).step
+    candidates = {step.start for step in steps if step.start > day}
+    if hold is not None and hold.until is not None and hold.until >= day:
+        candidates.add(date.fromordinal(hold.until.toordinal() + 1))
+    for candidate in sorted(candidates):
+        found = dose_on(steps, candidate, hold)
+        if found.step is not None and found.step is not current:
+            return NextChange(candidate, found.step)
+    return None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,6 @@
 """Parallel submissions, escaping, who sees which logs, and visit assessments."""
 
 import threading
-from pathlib import Path
 
 import pytest
 from markupsafe import escape
@@ -13,15 +12,6 @@ from tests.conftest import login_as
 from tests.helpers import log_form, patient_today
 
 XSS = ["<script>alert(1)</script>", '"><svg onload=alert(1)>', "{{7*7}}"]
-
-
-@pytest.fixture
-def shared_app(app_factory, database_url, tmp_path: Path):
-    """An app whose database several threads can share: the test PostgreSQL database, or a
-    SQLite file (an in-memory SQLite database lives on one connection)."""
-    if database_url.startswith("sqlite"):
-        return app_factory(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'parallel.db'}")
-    return app_factory()
 
 
 def test_ten_parallel_identical_posts_save_one_log(shared_app):

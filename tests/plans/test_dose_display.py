@@ -104,3 +104,23 @@ def test_today_shows_split_note_and_next_change(client, clinician, patient, plan
     assert "Bedtime: <strong>7.5 mg</strong>" in page
     assert "Take with food" in page
     assert "Next change: <strong>11.25 mg</strong> from Sunday 8 March 2026." in page
+
+
+def test_change_notice_dates_are_in_the_patients_time_zone(
+    client, app, clinician, patient, write_plan
+):
+    """Saved at 23:30 on 9 March in New York (03:30 UTC on the 10th): "on 9 Mar"."""
+    late_evening = datetime(2026, 3, 10, 3, 30, tzinfo=UTC)
+    with time_machine.travel(late_evening, tick=False):
+        login_as(client, clinician)
+        plan_id = write_plan(patient, TYPED)
+        changed = client.post(
+            f"/clinician/plans/{plan_id}/edit",
+            data=plan_form(TYPED, reason="Late change", version=version_of(app, plan_id)),
+        )
+        assert changed.status_code == 302
+    with time_machine.travel(datetime(2026, 3, 10, 14, tzinfo=UTC), tick=False):
+        login_as(client, patient)
+        page = client.get("/today").text
+    assert patient.timezone == "America/New_York"
+    assert "on 9 Mar 2026, reason: Late change." in page

@@ -1,6 +1,7 @@
 """Revisions are immutable, concurrent edits conflict, schedule changes need a fresh password."""
 
 import re
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -74,6 +75,85 @@ def test_stale_hold_is_refused_with_409(client, app, clinician, patient, write_p
     assert response.status_code == 409
     with app.app_context():
         assert db.session.get(TaperPlan, plan_id).current_revision.hold_start is None
+
+
+def test_after_a_409_the_page_offers_the_current_version(
+    client, app, clinician, patient, write_plan
+):
+    login_as(client, clinician)
+    plan_id = write_plan(patient, six_steps(date.today()))
+    current = version_of(app, plan_id)
+    refused = client.post(
+        f"/clinician/plans/{plan_id}/hold", data={"reason": "x", "version": current - 1}
+    )
+    assert refused.status_code == 409
+    offered = set(re.findall(r'name="version" type="hidden" value="(\d+)"', refused.text))
+    assert offered == {str(current)}
+    again = client.post(
+        f"/clinician/plans/{plan_id}/hold", data={"reason": "Re-sent", "version": current}
+    )
+    assert again.status_code == 302
+    with app.app_context():
+        assert db.session.get(TaperPlan, plan_id).current_revision.hold_start == date.today()
+
+
+def test_two_saves_at_the_same_instant_give_one_revision_and_one_409(shared_app, monkeypatch):
+    """Both requests pass the version check before either writes: the database decides."""
+    from taper.services import accounts
+    from taper.services import plans as plan_service
+
+    app = shared_app
+    with app.app_context():
+        first, second, patient = (
+            accounts.create_user(None, email=f"{name}@race.example.org", name=name, role=role)
+            for name, role in (("a", Role.CLINICIAN), ("b", Role.CLINICIAN), ("p", Role.PATIENT))
+        )
+        for clinician in (first, second):
+            accounts.add_to_care_team(None, clinician, patient)
+        db.session.commit()
+        people = [db.session.get(type(first), u.id) for u in (first, second, patient)]
+        for user in people:
+            db.session.expunge(user)
+    first, second, patient = people
+    writer = app.test_client()
+    login_as(writer, first)
+    steps = six_steps(date(2026, 3, 2))
+    created = writer.post(f"/clinician/patients/{patient.id}/plans/new", data=plan_form(steps))
+    plan_id = int(created.headers["Location"].rsplit("/", 1)[1])
+    version = version_of(app, plan_id)
+
+    barrier = threading.Barrier(2, timeout=10)
+    check = plan_service._check_version
+
+    def check_then_wait(plan, expected):
+        check(plan, expected)
+        barrier.wait()
+
+    monkeypatch.setattr(plan_service, "_check_version", check_then_wait)
+    statuses = {}
+
+    def save(user, note):
+        browser = app.test_client()
+        login_as(browser, user)
+        typed = [*steps[:5], (steps[5][0], "0", {}, note)]
+        response = browser.post(
+            f"/clinician/plans/{plan_id}/edit",
+            data=plan_form(typed, reason=note, version=version),
+        )
+        statuses[note] = (response.status_code, note in response.text)
+
+    threads = [threading.Thread(target=save, args=a) for a in ((first, "by A"), (second, "by B"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(code for code, _ in statuses.values()) == [302, 409]
+    loser = next(note for note, (code, _) in statuses.items() if code == 409)
+    assert statuses[loser][1]  # what the loser typed is still on their page
+    with app.app_context():
+        plan = db.session.get(TaperPlan, plan_id)
+        assert plan.current_revision.number == 2
+        assert len(plan.revisions) == 2
 
 
 def test_history_stays_intact_after_many_edits(client, app, clinician, patient, write_plan):

@@ -8,6 +8,7 @@ import pytest
 from taper.domain.schedule import (
     DoseError,
     Hold,
+    NextChange,
     StepInput,
     dose_on,
     last_reduction,
@@ -140,7 +141,32 @@ def test_hold_keeps_the_dose_in_force_on_its_first_day():
     assert dose_on(STEPS, date(2026, 3, 16), hold).status == "held"
     assert dose_on(STEPS, date(2026, 3, 16), hold).step is STEPS[0]
     assert dose_on(STEPS, date(2026, 3, 21), hold).step is STEPS[1]
-    assert next_change(STEPS, date(2026, 3, 16), hold) is STEPS[2]
+    # The next change is the day after the hold, to the step due by date then.
+    assert next_change(STEPS, date(2026, 3, 16), hold) == NextChange(date(2026, 3, 21), STEPS[1])
+    assert next_change(STEPS, date(2026, 3, 5), hold) == NextChange(date(2026, 3, 21), STEPS[1])
+    assert next_change(STEPS, date(2026, 3, 21), hold) == NextChange(date(2026, 3, 29), STEPS[2])
+
+
+def test_a_hold_ending_inside_the_same_step_moves_nothing():
+    hold = Hold(date(2026, 3, 16), date(2026, 3, 20))
+    assert next_change(STEPS, date(2026, 3, 17), hold) == NextChange(date(2026, 3, 29), STEPS[2])
+
+
+@pytest.mark.parametrize(
+    "hold",
+    [None, Hold(date(2026, 3, 10), date(2026, 3, 20)), Hold(date(2026, 3, 20), date(2026, 4, 20))],
+)
+def test_next_change_always_agrees_with_dose_on(hold):
+    """Whatever the day, the dose shown from the next change's day is that day's dose."""
+    for offset in range(80):
+        day = date.fromordinal(date(2026, 2, 20).toordinal() + offset)
+        found = next_change(STEPS, day, hold)
+        if found is None:
+            continue
+        assert dose_on(STEPS, found.day, hold).step is found.step
+        for between in range(day.toordinal() + 1, found.day.toordinal()):
+            same = dose_on(STEPS, date.fromordinal(between), hold).step
+            assert same is dose_on(STEPS, day, hold).step
 
 
 def test_open_hold_lasts_past_the_last_step_and_has_no_next_change():
@@ -156,8 +182,8 @@ def test_hold_before_the_plan_starts_changes_nothing():
 
 
 def test_next_change_is_the_next_typed_step():
-    assert next_change(STEPS, date(2026, 2, 1)) is STEPS[0]
-    assert next_change(STEPS, date(2026, 3, 14)) is STEPS[1]
+    assert next_change(STEPS, date(2026, 2, 1)) == NextChange(STEPS[0].start, STEPS[0])
+    assert next_change(STEPS, date(2026, 3, 14)) == NextChange(STEPS[1].start, STEPS[1])
     assert next_change(STEPS, date(2026, 4, 12)) is None
 
 
