@@ -119,6 +119,9 @@ def _security_headers(response):
 
 def _error_response(code: int):
     title, text = ERROR_TEXT.get(code, ERROR_TEXT[500])
+    if code >= 500 and request.method == "POST" and request.form.getlist("red_flags"):
+        # A red flag that could not be stored still gets the urgent-care screen.
+        return render_template("patient/urgent.html", unsent=True), code
     if access.wants_json():
         return jsonify(error=title.lower().replace(" ", "_"), message=text), code
     if request.url_rule is None and code == 400:

@@ -163,7 +163,7 @@ def _notify_now(saved: logs.Saved) -> None:
         if alert.tier != "urgent":
             continue
         try:
-            notify.send_pending(alert_id=alert.id)
+            notify.send_pending(alert_id=alert.id, immediate=True)
         except Exception:  # noqa: BLE001  (the patient must see the urgent page whatever happens)
             db.session.rollback()
             log.exception("immediate notification failed for alert %s", alert.id)

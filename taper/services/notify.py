@@ -15,6 +15,7 @@ from taper.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=1)
+IMMEDIATE_TIMEOUT = 3  # seconds, for the attempt made while the patient waits
 
 
 def backoff(attempts: int) -> timedelta:
@@ -22,16 +23,14 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
-def _send(message: OutboxMessage) -> None:
+def _send(message: OutboxMessage, timeout: float) -> None:
     config = current_app.config
     email = EmailMessage()
     email["From"] = config["MAIL_SENDER"]
     email["To"] = message.to_email
     email["Subject"] = message.subject
     email.set_content(message.body)
-    with smtplib.SMTP(
-        config["SMTP_HOST"], config["SMTP_PORT"], timeout=config["SMTP_TIMEOUT"]
-    ) as smtp:
+    with smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"], timeout=timeout) as smtp:
         if config["SMTP_STARTTLS"]:
             smtp.starttls()
         if config["SMTP_USERNAME"]:
@@ -39,12 +38,19 @@ def _send(message: OutboxMessage) -> None:
         smtp.send_message(email)
 
 
-def send_pending(now: datetime | None = None, *, alert_id: int | None = None) -> tuple[int, int]:
+def send_pending(
+    now: datetime | None = None, *, alert_id: int | None = None, immediate: bool = False
+) -> tuple[int, int]:
     """Send every message that is due (or those of one alert); return (sent, failed).
 
     Each message is committed on its own, so a crash loses nothing that was sent. Rows are
-    locked while sending (SKIP LOCKED on PostgreSQL) so two senders never send one twice."""
+    locked while sending (SKIP LOCKED on PostgreSQL) so two senders never send one twice.
+    ``immediate`` (inside a patient's request): a short timeout, and the first failure leaves
+    the rest to `flask notify send`, so a dead mail server never holds the urgent page."""
     now = now or datetime.now(UTC)
+    timeout = current_app.config["SMTP_TIMEOUT"]
+    if immediate:
+        timeout = min(timeout, IMMEDIATE_TIMEOUT)
     query = select(OutboxMessage.id).where(
         OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= now
     )
@@ -61,13 +67,16 @@ def send_pending(now: datetime | None = None, *, alert_id: int | None = None) ->
             db.session.rollback()
             continue
         try:
-            _send(message)
+            _send(message, timeout)
         except (OSError, smtplib.SMTPException) as error:
             message.attempts += 1
             message.next_attempt_at = now + backoff(message.attempts)
             message.last_error = type(error).__name__
             failed += 1
             log.warning("outbox message %s not sent (%s)", message.id, type(error).__name__)
+            if immediate:
+                db.session.commit()
+                break
         else:
             message.attempts += 1
             message.sent_at = datetime.now(UTC)

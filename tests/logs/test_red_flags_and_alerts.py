@@ -11,7 +11,7 @@ from taper.models import Alert, AlertStatus, DailyLog, OutboxMessage, RedFlagRep
 from taper.services import notify
 from tests.conftest import login_as
 from tests.helpers import log_form, patient_today
-from tests.tools.smtp import free_port, smtp_server
+from tests.tools.smtp import free_port, silent_server, smtp_server
 
 URGENT = "Call 911 now or go to the nearest emergency department."
 
@@ -179,6 +179,29 @@ def test_urgent_alert_email_arrives_at_a_real_smtp_server(app, client, patient, 
 
 
 DEAD_PORT = free_port()
+
+
+HUNG_PORT = free_port()
+
+
+@pytest.mark.app_config(SMTP_PORT=HUNG_PORT, SMTP_TIMEOUT=60)
+def test_a_hung_mail_server_holds_the_urgent_page_for_one_short_try(
+    app, client, make_user, monkeypatch
+):
+    """Three clinicians to e-mail and a server that never answers: one short attempt while
+    the patient waits, the rest left queued for `flask notify send`."""
+    monkeypatch.setattr(notify, "IMMEDIATE_TIMEOUT", 0.5)
+    team = [make_user(Role.CLINICIAN) for _ in range(3)]
+    patient = make_user(Role.PATIENT, clinicians=tuple(team))
+    login_as(client, patient)
+    with silent_server(HUNG_PORT) as taken:
+        response = client.post("/help", data={"red_flags": "seizure", "submission_id": "d" * 32})
+        assert len(taken) == 1
+    assert URGENT in response.text
+    messages = all_rows(app, OutboxMessage)
+    assert [m.sent_at for m in messages] == [None] * 3
+    assert [m.attempts for m in messages] == [1, 0, 0]
+    assert messages[0].last_error == "SMTPServerDisconnected"  # "timed out"
 
 
 @pytest.mark.app_config(SMTP_PORT=DEAD_PORT, SMTP_TIMEOUT=2)

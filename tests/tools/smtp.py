@@ -37,3 +37,36 @@ def smtp_server(port: int) -> Iterator[Mailbox]:
         yield box
     finally:
         controller.stop()
+
+
+@contextmanager
+def silent_server(port: int) -> Iterator[list]:
+    """A server that takes connections and never says a word (a hung mail server); yields the
+    list of connections it has taken."""
+    import threading
+
+    taken: list = []
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(16)
+    listener.settimeout(0.1)
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                taken.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield taken
+    finally:
+        stop.set()
+        thread.join(2)
+        for connection in taken:
+            connection.close()
+        listener.close()
