@@ -6,6 +6,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from taper.extensions import db
@@ -229,6 +230,59 @@ def test_schedule_change_asks_for_password_after_the_window(
     assert len(db_revisions(app, plan_id)) == 2
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda plan_id, version, patient: (
+            f"/clinician/patients/{patient.id}/plans/new",
+            plan_form(six_steps(START), medication="clonazepam"),
+        ),
+        lambda plan_id, version, patient: (
+            f"/clinician/plans/{plan_id}/edit",
+            plan_form(six_steps(START), reason="Stale session", version=version),
+        ),
+        lambda plan_id, version, patient: (
+            f"/clinician/plans/{plan_id}/hold",
+            {"reason": "Stale session", "version": version},
+        ),
+        lambda plan_id, version, patient: (
+            f"/clinician/plans/{plan_id}/release-hold",
+            {"reason": "Stale session", "version": version},
+        ),
+        lambda plan_id, version, patient: (
+            f"/clinician/plans/{plan_id}/status",
+            {"status": "paused", "version": version},
+        ),
+    ],
+    ids=["new", "edit", "hold", "release-hold", "status"],
+)
+def test_every_schedule_change_needs_a_recent_password(
+    client, app, clinician, patient, write_plan, change
+):
+    """A9 on every route that changes a schedule: after the window, nothing changes
+    without the password."""
+    login_as(client, clinician)
+    plan_id = write_plan(patient, six_steps(date.today()))
+    client.post(  # a hold in place, so that releasing it is a real change
+        f"/clinician/plans/{plan_id}/hold",
+        data={"reason": "Hold", "version": version_of(app, plan_id)},
+    )
+    with client.session_transaction() as session:
+        session["auth_at"] = time.time() - 3600
+
+    def schedule():
+        with app.app_context():
+            plans = db.session.scalars(select(TaperPlan).order_by(TaperPlan.id)).all()
+            return [(p.id, p.version, p.status, len(p.revisions)) for p in plans]
+
+    before = schedule()
+    url, data = change(plan_id, version_of(app, plan_id), patient)
+    client.post(url, data=data)
+    assert schedule() == before
+    client.post(url, data={**data, "password": PASSWORD})
+    assert schedule() != before
+
+
 def test_status_changes_follow_the_allowed_path(client, app, clinician, patient, write_plan):
     login_as(client, clinician)
     plan_id = write_plan(patient, six_steps(START))  # draft -> active
@@ -258,6 +312,10 @@ def test_every_change_and_view_is_audited(client, app, clinician, patient, write
         f"/clinician/plans/{plan_id}/release-hold",
         data={"reason": "Better", "version": version_of(app, plan_id)},
     )
+    client.post(
+        f"/clinician/plans/{plan_id}/edit",
+        data=plan_form(six_steps(date.today()), reason="Same", version=version_of(app, plan_id)),
+    )
     client.get(f"/clinician/plans/{plan_id}")
     login_as(client, patient)
     client.get("/today")
@@ -270,6 +328,7 @@ def test_every_change_and_view_is_audited(client, app, clinician, patient, write
     assert ("plan.status", clinician.id) in actions
     assert ("plan.hold", clinician.id) in actions
     assert ("plan.release_hold", clinician.id) in actions
+    assert ("plan.revise", clinician.id) in actions
     assert ("plan.view", clinician.id) in actions
     assert ("plan.view", patient.id) in actions
     assert all(e.patient_id == patient.id for e in events)
