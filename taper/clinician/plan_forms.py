@@ -46,6 +46,7 @@ class PlanForm(PasswordConfirmMixin, TaperForm):
     reason = TextAreaField("Reason for this change", [Optional(), Length(max=1000)])
     version = HiddenField()
     add_rows = SubmitField("Add more steps")
+    check = SubmitField("Check the steps (saves nothing)")
     submit = SubmitField("Save plan")
 
 

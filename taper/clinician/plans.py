@@ -20,7 +20,7 @@ from taper.clinician.plan_forms import (
     StatusForm,
 )
 from taper.clinician.views import bp
-from taper.domain.schedule import dose_on, local_today, step_facts
+from taper.domain.schedule import StepInput, dose_on, local_today, step_facts
 from taper.extensions import db
 from taper.models import COMMON_MEDICATIONS, PlanStatus, TaperPlan
 from taper.services import Conflict, ServiceError, audit, plans
@@ -81,7 +81,27 @@ def _version(form) -> int | None:
     return int(form.version.data) if (form.version.data or "").isdigit() else None
 
 
+def _check_rows(form: PlanForm) -> list[str]:
+    """On "Check the steps": each problem beside its field, as saving would show them."""
+    if not form.check.data:
+        return []
+    try:
+        plans.parse_rows(_rows(form))
+    except plans.PlanInputError as error:
+        return _show_errors(form, error.errors)
+    return []
+
+
+def _typed_steps(form: PlanForm) -> list[StepInput]:
+    """The rows as typed, when they all make valid steps (for the facts table), else []."""
+    try:
+        return [step for _, step in plans.parse_rows(_rows(form))]
+    except plans.PlanInputError:
+        return []
+
+
 def _editor(form: PlanForm, *, patient, plan=None, general=(), status=200, conflict=False):
+    typed = _typed_steps(form)
     return render_template(
         "clinician/plan_edit.html",
         form=form,
@@ -91,6 +111,7 @@ def _editor(form: PlanForm, *, patient, plan=None, general=(), status=200, confl
         medications=COMMON_MEDICATIONS,
         needs_password=not fresh.is_recent(),
         conflict=conflict,
+        typed=list(zip(typed, step_facts(typed), strict=True)),
     ), status
 
 
@@ -102,9 +123,10 @@ def new_plan(patient_id: int):
     if not form.is_submitted():
         _add_blank_rows(form, 6)
         return _editor(form, patient=patient)
-    if form.add_rows.data:
-        _add_blank_rows(form)
-        return _editor(form, patient=patient)
+    if form.add_rows.data or form.check.data:
+        if form.add_rows.data:
+            _add_blank_rows(form)
+        return _editor(form, patient=patient, general=_check_rows(form))
     if form.validate() and fresh.confirm(form):
         try:
             plan = plans.create_plan(
@@ -168,9 +190,10 @@ def edit_plan(plan_id: int):
             form.steps.append_entry(_typed_row(step))
         _add_blank_rows(form)
         return _editor(form, patient=plan.patient, plan=plan)
-    if form.add_rows.data:
-        _add_blank_rows(form)
-        return _editor(form, patient=plan.patient, plan=plan)
+    if form.add_rows.data or form.check.data:
+        if form.add_rows.data:
+            _add_blank_rows(form)
+        return _editor(form, patient=plan.patient, plan=plan, general=_check_rows(form))
     if form.validate() and fresh.confirm(form):
         try:
             plans.revise_plan(

@@ -165,3 +165,41 @@ def test_extra_fields_cannot_assign_plan_to_another_patient(
         assert plan.patient_id == patient.id
         assert plan.status.value == "draft"
         assert plan.created_by_id == clinician.id
+
+
+def test_check_the_steps_shows_changes_and_lengths_and_saves_nothing(
+    client, app, clinician, patient
+):
+    """Issue 3: while writing, each step's change (mg and %) and length, for information."""
+    login_as(client, clinician)
+    data = plan_form(six_steps(date(2026, 3, 2)))
+    data["check"] = "Check the steps (saves nothing)"
+    response = client.post(f"/clinician/patients/{patient.id}/plans/new", data=data)
+    assert response.status_code == 200
+    table = response.text[response.text.index('id="typed-facts"') :]
+    table = table[: table.index("</table>")]
+    rows = re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]
+    cells = [re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S) for row in rows]
+    assert [c[2] for c in cells] == ["20", "17.5", "15", "12.5", "10", "7.5"]
+    assert cells[0][3:] == ["–", "14 days"]
+    assert cells[1][3:] == ["−2.5 mg (−12.5 %)", "14 days"]
+    assert cells[5][3:] == ["−2.5 mg (−25 %)", "last step"]
+    assert count(app, TaperPlan) == 0
+
+
+def test_check_the_steps_puts_problems_beside_the_fields(client, app, clinician, patient):
+    login_as(client, clinician)
+    data = plan_form([("2026-03-02", "10", {}, ""), ("2026-03-01", "ten", {}, "")])
+    data["check"] = "Check the steps (saves nothing)"
+    page = client.post(f"/clinician/patients/{patient.id}/plans/new", data=data).text
+    assert field_error(page, "steps-1-total").startswith("Enter a number")
+    assert 'id="typed-facts"' not in page
+    assert count(app, TaperPlan) == 0
+
+
+def test_the_editor_shows_the_saved_steps_facts(client, app, clinician, patient, write_plan):
+    login_as(client, clinician)
+    plan_id = write_plan(patient, six_steps(date(2026, 3, 2)))
+    page = client.get(f"/clinician/plans/{plan_id}/edit").text
+    assert 'id="typed-facts"' in page
+    assert "−2.5 mg (−12.5 %)" in page
