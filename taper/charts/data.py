@@ -83,3 +83,64 @@ def summary(data: ProgressData) -> str:
         return f"No data between {_day(data.start)} and {_day(data.end)}."
     text = "; ".join(parts)
     return text[0].upper() + text[1:] + "."
+
+
+def _mean(values: list[int]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def heatmap_summary(data: HeatmapData, rise: float = 1.0) -> str:
+    """What the heatmap shows, in words: the items whose mean rose by ``rise`` points or more
+    in the 7 days from each dose change, against the 7 days before it."""
+    if not data.days:
+        return "No days in this range."
+    first, last = data.days[0], data.days[-1]
+    logged = [any(row[i] is not None for row in data.values) for i in range(len(data.days))]
+    if not any(logged):
+        return f"No logs between {_day(first)} and {_day(last)}."
+    parts = []
+
+    def mean_between(item: int, start: date, end: date) -> float | None:
+        row = data.values[item]
+        return _mean(
+            [v for d, v in zip(data.days, row, strict=True) if start <= d < end and v is not None]
+        )
+
+    for change in data.dose_changes:
+        rises = []
+        for item, label in enumerate(data.items):
+            before = mean_between(item, change - timedelta(days=7), change)
+            after = mean_between(item, change, change + timedelta(days=7))
+            if before is not None and after is not None and after - before >= rise:
+                rises.append((after - before, f"{label} {before:.1f} → {after:.1f}"))
+        rises.sort(key=lambda r: -r[0])
+        if rises:
+            parts.append(
+                f"in the 7 days from the dose change on {_day(change)}, "
+                + ", ".join(text for _, text in rises[:4])
+                + (f" and {len(rises) - 4} more rose" if len(rises) > 4 else " rose")
+            )
+        else:
+            parts.append(f"no symptom rose by {rise:g} point or more after {_day(change)}")
+    if not data.dose_changes:
+        means = [
+            (mean_between(item, first, last + timedelta(days=1)), label)
+            for item, label in enumerate(data.items)
+        ]
+        worst = sorted(((m, label) for m, label in means if m), reverse=True)[:3]
+        parts.append(
+            "no dose change in this range"
+            + (
+                "; highest on average: " + ", ".join(f"{label} {m:.1f}" for m, label in worst)
+                if worst
+                else ""
+            )
+        )
+    hours = [float(h) for _, h in data.sleep]
+    if hours:
+        parts.append(f"sleep {sum(hours) / len(hours):.1f} hours a night on average")
+    text = (
+        f"Symptoms 0 to 4 by day, {_day(first)} to {_day(last)}, {sum(logged)} days logged: "
+        + "; ".join(parts)
+    )
+    return text + "."

@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from taper import access
 from taper.charts import cache, render
-from taper.charts.data import summary
+from taper.charts.data import heatmap_summary, summary
 from taper.charts.report import ReportData, visit_report
 from taper.domain.red_flags import RED_FLAGS
 from taper.domain.schedule import local_today
@@ -87,16 +87,20 @@ def patient_progress(patient_id: int):
 
 def _progress_page(patient):
     range_name = _range()
-    data = progress.progress_data(patient, range_name, simple=current_user.role is Role.PATIENT)
+    own = current_user.role is Role.PATIENT
+    data = progress.progress_data(patient, range_name, simple=own)
+    heat = None if own else progress.heatmap_data(patient, range_name)
     audit.record(current_user, "progress.view", "user", patient.id, patient_id=patient.id)
     db.session.commit()
     return render_template(
         "progress.html",
         patient=patient,
         data=data,
+        heat=heat,
+        heat_alt=heatmap_summary(heat) if heat else "",
         alt=summary(data),
         range_name=range_name,
-        own=current_user.role is Role.PATIENT,
+        own=own,
         flag_days=set(data.red_flag_days),
         taken=dict(data.taken),
         scores=dict(data.scores),

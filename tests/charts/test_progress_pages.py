@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from taper.charts import cache
+from taper.domain.instrument import CIWA_B
 from taper.extensions import db
 from taper.models import Alert, AlertStatus, AuditEvent, CareTeamLink, DailyLog, Role, User
 from taper.services import progress
@@ -113,9 +114,43 @@ def test_pdf_report_for_clinician_and_for_the_patient(client, patient, clinician
 
 
 def test_clinician_progress_page_has_heatmap(client, clinician, patient, active_plan):
+    """The heatmap has words (alt) and numbers (a table); the cut 3 days ago is named."""
+    import uuid
+
+    today = patient_today(patient)
+    with client.application.app_context():  # older days than a patient may still log
+        for back in (5, 4):
+            db.session.add(
+                DailyLog(
+                    patient_id=patient.id,
+                    day=today - timedelta(days=back),
+                    version=1,
+                    submission_id=uuid.uuid4().hex,
+                    answers={item.key: 1 for item in CIWA_B.patient_items},
+                    patient_total=17,
+                    red_flags=[],
+                )
+            )
+        db.session.commit()
+    login_as(client, patient)
+    for back in (2, 1):
+        form = log_form(today - timedelta(days=back), score=3)
+        assert client.post("/log", data=form).status_code == 302
     login_as(client, clinician)
     page = client.get(f"/clinician/patients/{patient.id}/progress?range=90").get_data(as_text=True)
     assert "Symptoms by day" in page
+    alt = re.search(r'<img src="/charts/\d+/symptoms.png[^>]*alt="([^"]*)"', page).group(1)
+    cut = today - timedelta(days=3)
+    assert f"from the dose change on {cut.day} {cut:%B}, " in alt
+    assert "Irritable 1.0 → 3.0, Tired 1.0 → 3.0" in alt
+    assert "and 13 more rose" in alt
+    table = page[page.index('class="heat-numbers"') :]
+    yesterday = today - timedelta(days=1)
+    cells = re.search(
+        rf'<th scope="row">{yesterday.day} {yesterday:%b %Y}</th>(.*?)</tr>', table
+    ).group(1)
+    assert re.findall(r"<td>(.*?)</td>", cells) == ["3"] * 17 + ["7"]
+    assert f"{cut.day} {cut:%b %Y} (dose change)</th>" in table
     assert client.get(f"/charts/{patient.id}/symptoms.png?range=90").data.startswith(PNG)
     login_as(client, patient)
     assert client.get(f"/charts/{patient.id}/symptoms.png").status_code == 403
