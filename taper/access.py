@@ -9,12 +9,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, abort, jsonify, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import exists, select
 
 from taper.extensions import db
 from taper.models import CareTeamLink, PlanStatus, Role, TaperPlan, User
+
+log = logging.getLogger(__name__)
 
 PUBLIC_ENDPOINTS = frozenset(
     {"static", "auth.login", "auth.login_code", "auth.set_password", "main.health", "main.ping"}
@@ -39,6 +43,20 @@ def enforce_login():
     return redirect(url_for("auth.login"))
 
 
+def deny(code: int) -> None:
+    """Refuse, and log it as a security event (SECURITY.md D4): who, where, which id; never
+    names or health data. Ids and endpoints are plain, so no newline reaches the log."""
+    log.warning(
+        "access denied status=%s user=%s role=%s endpoint=%s ids=%s",
+        code,
+        getattr(current_user, "id", None),
+        getattr(getattr(current_user, "role", None), "value", None),
+        request.endpoint,
+        {k: v for k, v in (request.view_args or {}).items() if isinstance(v, int)},
+    )
+    abort(code)
+
+
 def admit_only(blueprint: Blueprint, role: Role) -> None:
     """Let only users of one role into a blueprint (403 for the others)."""
 
@@ -47,7 +65,7 @@ def admit_only(blueprint: Blueprint, role: Role) -> None:
         if not current_user.is_authenticated:
             return enforce_login()
         if current_user.role is not role:
-            abort(403)
+            deny(403)
         return None
 
 
@@ -80,7 +98,7 @@ def patient_or_404(user: User, patient_id: int) -> User:
     """Load a patient the user may see, or 404."""
     patient = db.session.get(User, patient_id)
     if patient is None or not can_see_patient(user, patient):
-        abort(404)
+        deny(404)
     return patient
 
 
@@ -88,7 +106,7 @@ def account_or_404(user: User, account_id: int) -> User:
     """Load an account for account management (admins only), or 404."""
     account = db.session.get(User, account_id)
     if account is None or user.role is not Role.ADMIN:
-        abort(404)
+        deny(404)
     return account
 
 
@@ -96,8 +114,8 @@ def plan_or_404(user: User, plan_id: int) -> TaperPlan:
     """Load a taper plan whose patient the user may see, or 404 (patients never see drafts)."""
     plan = db.session.get(TaperPlan, plan_id)
     if plan is None:
-        abort(404)
+        deny(404)
     patient_or_404(user, plan.patient_id)
     if user.role is Role.PATIENT and plan.status is PlanStatus.DRAFT:
-        abort(404)
+        deny(404)
     return plan

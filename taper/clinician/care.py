@@ -49,7 +49,7 @@ def alerts_inbox():
 def _alert_or_404(alert_id: int) -> Alert:
     alert = db.session.get(Alert, alert_id)
     if alert is None:
-        abort(404)
+        access.deny(404)
     access.patient_or_404(current_user, alert.patient_id)
     return alert
 

@@ -29,6 +29,10 @@ def patients():
         search=search,
         page=request.args.get("page", 1, type=int),
     )
+    audit.record_views(  # D5: the page shows each listed patient's dose, logs and scores
+        current_user, "overview.view", "user", [(r.patient_id, r.patient_id) for r in page.rows]
+    )
+    db.session.commit()
     return render_template(
         "clinician/patients.html",
         page=page,

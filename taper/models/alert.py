@@ -56,6 +56,7 @@ class Alert(db.Model):
     patient = relationship("User", foreign_keys=[patient_id])
     acknowledged_by = relationship("User", foreign_keys=[acknowledged_by_id])
     resolved_by = relationship("User", foreign_keys=[resolved_by_id])
+    log = relationship("DailyLog")
 
     __table_args__ = (
         Index(

@@ -27,7 +27,7 @@ FLAG_LABELS = {f.key: f.label for f in RED_FLAGS}
 @bp.before_request
 def _patients_and_clinicians_only():
     if current_user.is_authenticated and current_user.role not in (Role.PATIENT, Role.CLINICIAN):
-        abort(403)
+        access.deny(403)
 
 
 def _range() -> str:
@@ -59,7 +59,7 @@ def progress_image(patient_id: int, fmt: str):
 def heatmap_image(patient_id: int, fmt: str):
     """Symptoms by day with sleep (clinicians)."""
     if current_user.role is not Role.CLINICIAN:
-        abort(403)
+        access.deny(403)
     patient = access.patient_or_404(current_user, patient_id)
     if fmt not in render.FORMATS:
         abort(404)
@@ -73,7 +73,7 @@ def heatmap_image(patient_id: int, fmt: str):
 def my_progress():
     """The patient's own progress: the chart, its summary and the numbers."""
     if current_user.role is not Role.PATIENT:
-        abort(403)
+        access.deny(403)
     return _progress_page(current_user._get_current_object())
 
 
@@ -81,7 +81,7 @@ def my_progress():
 def patient_progress(patient_id: int):
     """A patient's progress for their clinician, with the symptom heatmap."""
     if current_user.role is not Role.CLINICIAN:
-        abort(403)
+        access.deny(403)
     return _progress_page(access.patient_or_404(current_user, patient_id))
 
 

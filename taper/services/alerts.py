@@ -212,7 +212,11 @@ def inbox(clinician: User, page: int = 1) -> Page[Alert]:
     rank = case(TIER_RANK, value=Alert.tier, else_=3)
     result.rows = list(
         db.session.scalars(
-            unresolved.options(selectinload(Alert.patient), selectinload(Alert.acknowledged_by))
+            unresolved.options(
+                selectinload(Alert.patient),
+                selectinload(Alert.acknowledged_by),
+                selectinload(Alert.log),
+            )
             .order_by(rank, Alert.created_at.desc(), Alert.id.desc())
             .limit(PAGE_SIZE)
             .offset(result.offset)

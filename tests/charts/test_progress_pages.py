@@ -238,9 +238,26 @@ def test_overview_query_count_is_constant(app, client, clinician, make_user, cou
     assert "page 1 of 10, 500 patients" in page
     urgent_first = re.findall(r">(Bulk Patient \d+)</a>", page)[:50]
     assert urgent_first[0] == "Bulk Patient 0000"  # every tenth has an urgent alert
+
+    def overview_views():
+        with app.app_context():
+            return (
+                db.session.execute(
+                    select(User.name)
+                    .join(AuditEvent, AuditEvent.patient_id == User.id)
+                    .where(AuditEvent.action == "overview.view")
+                )
+                .scalars()
+                .all()
+            )
+
+    before = overview_views()
     last = client.get("/clinician/patients?page=10").get_data(as_text=True)
     assert last.count("Bulk Patient") == 50
     assert "Next page" not in last
+    shown = re.findall(r">(Bulk Patient \d+)</a>", last)
+    after = overview_views()
+    assert sorted(after[len(before) :]) == sorted(shown)  # D5: one audit row per patient shown
 
 
 def test_overview_sorts_by_need_filters_and_searches(client, app, clinician, make_user):

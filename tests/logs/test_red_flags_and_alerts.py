@@ -277,6 +277,11 @@ def test_inbox_orders_by_tier_and_records_who_acknowledged(
     page = client.get("/clinician/alerts").get_data(as_text=True)
     assert page.index("Red flag") < page.index("Dose deviation")
     assert 'Alerts <span class="count">2' in page
+    # A log's alert links to that day's log; a help report's to the patient's logs.
+    day = patient_today(patient).isoformat()
+    assert f'href="/clinician/patients/{patient.id}/logs/{day}">See the log of' in page
+    assert f'href="/clinician/patients/{patient.id}/logs">See the logs' in page
+    assert page.count('<label for="ack-note-') == 2  # a note can go with "Acknowledge"
     urgent = next(a for a in all_rows(app, Alert) if a.tier == "urgent")
     client.post(f"/clinician/alerts/{urgent.id}/acknowledge", data={"note": "Calling now"})
     with app.app_context():

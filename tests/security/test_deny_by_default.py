@@ -150,3 +150,25 @@ def test_mass_assignment_is_ignored(app, client, clinician):
         links = db.session.query(CareTeamLink).filter_by(patient_id=user.id).all()
         assert [link.clinician_id for link in links] == [clinician.id]
         assert db.session.get(User, user.id).password_hash is None
+
+
+def test_denied_access_is_logged_without_names_or_health_data(
+    client, app, clinician, patient, active_plan, make_user, caplog
+):
+    """D4: refusals are security events: who, where and which id, nothing clinical."""
+    import logging
+
+    stranger = make_user(Role.CLINICIAN, name="Dr Stranger")
+    with caplog.at_level(logging.WARNING, logger="taper.access"):
+        login_as(client, stranger)
+        assert client.get(f"/clinician/patients/{patient.id}").status_code == 404
+        login_as(client, patient)
+        assert client.get("/clinician/patients").status_code == 403
+    denied = [r.getMessage() for r in caplog.records if r.name == "taper.access"]
+    assert denied == [
+        f"access denied status=404 user={stranger.id} role=clinician "
+        f"endpoint=clinician.patient ids={{'patient_id': {patient.id}}}",
+        f"access denied status=403 user={patient.id} role=patient "
+        "endpoint=clinician.patients ids={}",
+    ]
+    assert patient.name not in "".join(denied)
