@@ -6,6 +6,7 @@ Run with ``make e2e`` (installs Chromium and axe-core if missing). Never ``playw
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,8 +49,9 @@ def mailbox() -> Iterator[Mailbox]:
 
 @pytest.fixture(scope="session")
 def live_server(mailbox) -> Iterator[str]:
-    """The app, migrated and with an admin account, served on 127.0.0.1 in a thread."""
-    with fresh_database(None) as url:
+    """The app, migrated and with an admin account, served on 127.0.0.1 in a thread, on a
+    fresh database: PostgreSQL when TEST_DATABASE_URL names one, else a SQLite file."""
+    with fresh_database(os.environ.get("TEST_DATABASE_URL")) as url:
         app = create_app(
             {"SQLALCHEMY_DATABASE_URI": url, "WTF_CSRF_ENABLED": True, "SMTP_PORT": mailbox.port}
         )
