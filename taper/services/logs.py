@@ -119,6 +119,9 @@ def _parse_note(text: str, errors: dict[str, str]) -> str:
     return text
 
 
+VERSION_TRIES = 5
+
+
 def save_log(
     patient: User, form: Mapping[str, str], red_flags: Iterable[str], today: date
 ) -> Saved:
@@ -154,18 +157,9 @@ def save_log(
     if db.session.scalar(select(DailyLog.id).where(DailyLog.submission_id == submission)):
         raise AlreadySaved("This log was already saved.")
 
-    version = (
-        db.session.scalar(
-            select(func.max(DailyLog.version)).where(
-                DailyLog.patient_id == patient.id, DailyLog.day == day
-            )
-        )
-        or 0
-    ) + 1
-    entry = DailyLog(
+    fields = dict(
         patient_id=patient.id,
         day=day,
-        version=version,
         submission_id=submission,
         scale=SCALE.code,
         answers=answers,
@@ -178,12 +172,28 @@ def save_log(
         sleep_hours=sleep,
         note=note,
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(entry)
-            db.session.flush()
-    except IntegrityError:
-        raise AlreadySaved("This log was already saved.") from None
+    for _ in range(VERSION_TRIES):
+        version = (
+            db.session.scalar(
+                select(func.max(DailyLog.version)).where(
+                    DailyLog.patient_id == patient.id, DailyLog.day == day
+                )
+            )
+            or 0
+        ) + 1
+        entry = DailyLog(version=version, **fields)
+        try:
+            with db.session.begin_nested():
+                db.session.add(entry)
+                db.session.flush()
+            break
+        except IntegrityError:
+            # The same form again (a double submit) is one log; another form for the same
+            # day saved at this instant took the version number: take the next one.
+            if db.session.scalar(select(DailyLog.id).where(DailyLog.submission_id == submission)):
+                raise AlreadySaved("This log was already saved.") from None
+    else:  # nothing was lost to a double submit: say so with a 500, never "already saved"
+        raise RuntimeError("no free version number for the day's log")
     raised = _raise_alerts(patient, entry, scheduled)
     audit.record(
         patient,

@@ -127,3 +127,56 @@ def test_clinician_records_a_full_visit_assessment(client, app, clinician, patie
         (visit,) = db.session.scalars(select(VisitAssessment)).all()
         assert visit.total == 41
         assert len(visit.answers) == 20
+
+
+def test_two_different_logs_of_one_day_at_the_same_instant_are_both_kept(shared_app):
+    """Another device saves the same day between our version lookup and our insert: our log
+    becomes the next version instead of being dropped as "already saved"."""
+    from sqlalchemy import event, insert
+
+    from taper.services import accounts
+
+    app = shared_app
+    with app.app_context():
+        patient = accounts.create_user(None, email="p@day.example.org", name="P", role=Role.PATIENT)
+        db.session.commit()
+        db.session.refresh(patient)
+        db.session.expunge(patient)
+        engine = db.engine
+    day = patient_today(patient)
+    ours = log_form(day, took=None, note="From the phone", flags=["seizure"])
+    raced = []
+
+    def other_device_first(conn, cursor, statement, *_):
+        if statement.startswith("INSERT INTO daily_log") and not raced:
+            raced.append(True)
+            with engine.connect() as other:
+                other.execute(
+                    insert(DailyLog).values(
+                        patient_id=patient.id,
+                        day=day,
+                        version=1,
+                        submission_id="f" * 32,
+                        scale="ciwa-b",
+                        answers={},
+                        patient_total=0,
+                        red_flags=[],
+                        note="Laptop",
+                    )
+                )
+                other.commit()
+
+    event.listen(engine, "before_cursor_execute", other_device_first)
+    try:
+        client = app.test_client()
+        login_as(client, patient)
+        response = client.post("/log", data=ours)
+    finally:
+        event.remove(engine, "before_cursor_execute", other_device_first)
+    assert raced
+    assert response.status_code == 200  # the urgent-care page: the red flag was kept
+    with app.app_context():
+        kept = db.session.execute(
+            select(DailyLog.version, DailyLog.note, DailyLog.red_flags).order_by(DailyLog.version)
+        ).all()
+    assert [tuple(k) for k in kept] == [(1, "Laptop", []), (2, "From the phone", ["seizure"])]
