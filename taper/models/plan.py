@@ -16,8 +16,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from taper.domain.schedule import TIMES_OF_DAY
 from taper.extensions import db
@@ -165,3 +166,22 @@ class PlanReceipt(db.Model):
     patient_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     revision_id: Mapped[int] = mapped_column(ForeignKey("plan_revision.id"))
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
+
+
+class RevisionIsImmutable(RuntimeError):
+    """Raised when code tries to change or delete a saved revision or one of its steps."""
+
+
+@event.listens_for(PlanRevision, "before_update")
+@event.listens_for(TaperStep, "before_update")
+def _refuse_update(_mapper, _connection, target) -> None:
+    """A revision is what the clinician saved: a change is a new revision (SECURITY.md F4).
+    Adding steps to a revision being written is not a change to a saved row."""
+    if object_session(target).is_modified(target, include_collections=False):
+        raise RevisionIsImmutable(f"{type(target).__name__} {target.id} cannot be changed")
+
+
+@event.listens_for(PlanRevision, "before_delete")
+@event.listens_for(TaperStep, "before_delete")
+def _refuse_delete(_mapper, _connection, target) -> None:
+    raise RevisionIsImmutable(f"{type(target).__name__} {target.id} cannot be deleted")

@@ -352,3 +352,34 @@ def db_revisions(app, plan_id):
         return db.session.scalars(
             select(PlanRevision.id).where(PlanRevision.plan_id == plan_id)
         ).all()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda revision: setattr(revision.steps[0], "total", Decimal("25")),
+        lambda revision: setattr(revision.steps[0], "note", "Rewritten"),
+        lambda revision: setattr(revision, "reason", "Rewritten"),
+        lambda revision: setattr(revision, "hold_until", date(2030, 1, 1)),
+        lambda revision: db.session.delete(revision.steps[0]),
+        lambda revision: db.session.delete(revision),
+    ],
+    ids=["step-dose", "step-note", "reason", "hold", "delete-step", "delete-revision"],
+)
+def test_a_saved_revision_cannot_be_changed_or_deleted(
+    client, app, clinician, patient, write_plan, change
+):
+    """F4: what a clinician saved stays as saved; a change is a new revision."""
+    from taper.models.plan import RevisionIsImmutable
+
+    login_as(client, clinician)
+    plan_id = write_plan(patient, six_steps(START))
+    with app.app_context():
+        revision = db.session.get(TaperPlan, plan_id).current_revision
+        change(revision)
+        with pytest.raises(RevisionIsImmutable):
+            db.session.commit()
+        db.session.rollback()
+    with app.app_context():
+        steps = db.session.get(TaperPlan, plan_id).current_revision.steps
+        assert [s.total for s in steps] == [Decimal(d) for _, d, _, _ in six_steps(START)]
