@@ -32,6 +32,8 @@ FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 SCORE_MAX = 68  # CIWA-B patient-rated subtotal
 BANDS = ((1, 20), (21, 40), (41, 60), (61, 68))
 DPI = 80
+PATIENT_SIZE = (5, 5.6)  # inches at DPI: 400 x 448 px
+CLINICIAN_SIZE = (8, 5)  # 640 x 400 px
 
 
 def _x(day: date) -> int:
@@ -66,10 +68,13 @@ def _bytes(fig: Figure, fmt: str) -> bytes:
 
 def _progress_axes(simple: bool):
     """The figure, its two axes and the score bands: what every progress chart shares."""
-    fig = Figure(figsize=(8, 5.2 if simple else 5), dpi=DPI)
+    # The patient's chart is drawn phone-sized (400 px wide), so on a 360 px screen its text
+    # stays about as large as the page's; the clinician's is wider with more detail.
+    fig = Figure(figsize=PATIENT_SIZE if simple else CLINICIAN_SIZE, dpi=DPI)
     FigureCanvasAgg(fig)
     dose_ax, score_ax = fig.subplots(2, 1, sharex=True, height_ratios=(1, 1.15))
-    fig.subplots_adjust(left=0.09, right=0.985, top=0.93, bottom=0.09, hspace=0.12)
+    left = 0.15 if simple else 0.09
+    fig.subplots_adjust(left=left, right=0.97, top=0.92, bottom=0.09, hspace=0.14)
     fontsize = 13 if simple else 10
     style_axes(dose_ax, score_ax, fontsize)
     add_legends(dose_ax, score_ax, fontsize)

@@ -1,6 +1,7 @@
 """Progress pages, chart images, the PDF, the cache and the clinician's overview."""
 
 import re
+import struct
 from datetime import timedelta
 
 import pytest
@@ -26,7 +27,7 @@ def test_patient_sees_own_chart_with_alt_text_and_numbers(client, patient, activ
     login_as(client, patient)
     client.post("/log", data=log_form(patient_today(patient), score=1))
     page = client.get("/progress").get_data(as_text=True)
-    alt = re.search(r'<img src="([^"]+)"\s+alt="([^"]+)"', page)
+    alt = re.search(r'<img class="phone-chart" src="([^"]+)"\s+alt="([^"]+)"', page)
     assert "Dose 10 mg → 7.5 mg" in alt.group(2)
     assert "Show the numbers" in page
     assert "<td>17</td>" in page  # today's score in the table
@@ -34,6 +35,8 @@ def test_patient_sees_own_chart_with_alt_text_and_numbers(client, patient, activ
     assert image.status_code == 200
     assert image.data.startswith(PNG)
     assert image.headers["Content-Type"] == "image/png"
+    # Drawn phone-sized: 400 px wide, so a 360 px screen barely shrinks its text.
+    assert struct.unpack(">II", image.data[16:24]) == (400, 448)
     assert image.headers["Cache-Control"] == "no-store"
     svg = client.get(f"/charts/{patient.id}/progress.svg?range=plan")
     assert svg.data.startswith(b"<?xml")
