@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from taper.domain.red_flags import RED_FLAGS
 from taper.extensions import db
 from taper.models import Alert, AlertStatus, DailyLog, OutboxMessage, RedFlagReport, Role
 from taper.services import notify
@@ -41,7 +42,10 @@ def test_seizure_from_help_button_shows_urgent_care_and_stores_urgent_alert(
     login_as(client, patient)
     page = client.get("/help").get_data(as_text=True)
     token = re.search(r'name="submission_id" value="(\w+)"', page).group(1)
-    response = client.post("/help", data={"red_flags": ["seizure"], "submission_id": token})
+    # Each red flag is its own button: the press that opens urgent care is the second click.
+    buttons = re.findall(r'class="flag-button" name="red_flags" value="(\w+)"', page)
+    assert buttons == [flag.key for flag in RED_FLAGS]
+    response = client.post("/help", data={"red_flags": "seizure", "submission_id": token})
     body = response.get_data(as_text=True)
     assert response.status_code == 200
     assert URGENT in body
