@@ -55,6 +55,7 @@ class Config:
     SET_PASSWORD_LINK_HOURS = _env_int("SET_PASSWORD_LINK_HOURS", 72)
 
     # Login throttling (SECURITY.md A4); failed attempts only.
+    RATELIMIT_ENABLED = True  # explicit: the limiter object is shared by every app in a process
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_SWALLOW_ERRORS = False
     RATELIMIT_HEADERS_ENABLED = True

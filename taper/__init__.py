@@ -94,7 +94,9 @@ def create_app(test_config: dict[str, Any] | None = None, config_name: str | Non
     from taper.main import bp as main_bp
     from taper.patient.views import bp as patient_bp
     from taper.progress.views import bp as progress_bp
+    from taper.web import IdConverter
 
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     for blueprint in (main_bp, auth_bp, admin_bp, clinician_bp, patient_bp, progress_bp):
         app.register_blueprint(blueprint)
 

@@ -21,12 +21,30 @@ from flask import (
 from flask_login import login_user, logout_user
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from taper import access
 from taper.extensions import db, login_manager
 from taper.models import User
 
 log = logging.getLogger(__name__)
+MAX_ID = 2**31 - 1  # the largest id a PostgreSQL integer column holds
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every route: an id beyond any stored one is simply not found (404),
+    never an out-of-range error from the database."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def id_arg(name: str) -> int | None:
+    """A positive id from the query string, or None when absent, malformed or out of range."""
+    value = request.args.get(name, type=int)
+    return value if value is not None and 0 < value <= MAX_ID else None
+
 
 CSP = (
     "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
@@ -48,7 +66,7 @@ ERROR_TEXT = {
 def load_user(identity: str) -> User | None:
     """Load the signed-in user if the cookie's session version is still current."""
     user_id, _, version = identity.partition(":")
-    if not user_id.isdigit() or not version.isdigit():
+    if not (identity.isascii() and user_id.isdigit() and version.isdigit()):
         return None
     user = db.session.get(User, int(user_id))
     if user is None or not user.active or user.session_version != int(version):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectChoice
@@ -12,6 +12,7 @@ from taper.admin.forms import AssignForm, NewAccountForm
 from taper.extensions import db
 from taper.models import AuditEvent, CareTeamLink, Role, User
 from taper.services import ServiceError, accounts
+from taper.web import id_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 access.admit_only(bp, Role.ADMIN)
@@ -133,7 +134,7 @@ def audit_trail():
     patients = db.session.scalars(
         select(User).where(User.role == Role.PATIENT).order_by(User.name, User.id)
     ).all()
-    chosen = request.args.get("patient", type=int)
+    chosen = id_arg("patient")
     query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     if chosen:
         query = query.where(AuditEvent.patient_id == chosen)

@@ -78,7 +78,8 @@ def _show_errors(form: PlanForm, errors: dict) -> list[str]:
 
 
 def _version(form) -> int | None:
-    return int(form.version.data) if (form.version.data or "").isdigit() else None
+    text = form.version.data or ""
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def _check_rows(form: PlanForm) -> list[str]:

@@ -53,6 +53,8 @@ def _hash(code: str) -> str:
 
 def _matching_step(secret: str, code: str, now: float) -> int | None:
     """The time step (current one or one either side, for clock drift) the code belongs to."""
+    if not (code.isascii() and code.isdigit() and len(code) == 6):
+        return None  # compare_digest refuses non-ASCII text; no such code can match anyway
     totp = pyotp.TOTP(secret)
     current = int(now // STEP_SECONDS)
     for step in (current - 1, current, current + 1):

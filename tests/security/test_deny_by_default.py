@@ -1,6 +1,7 @@
 """B1/B2: deny by default, and each role reaches only its own pages."""
 
 import pytest
+from werkzeug.routing import IntegerConverter
 
 from taper.access import PUBLIC_ENDPOINTS
 from taper.models import Role
@@ -12,11 +13,8 @@ def concrete_urls(app):
     for rule in app.url_map.iter_rules():
         url = rule.rule
         for arg in rule.arguments:
-            converter = rule._converters[arg].__class__.__name__
-            url = url.replace(
-                f"<{'int:' if converter == 'IntegerConverter' else ''}{arg}>",
-                "1" if converter == "IntegerConverter" else "x",
-            )
+            number = isinstance(rule._converters[arg], IntegerConverter)
+            url = url.replace(f"<{'int:' if number else ''}{arg}>", "1" if number else "x")
         url = url.replace("<filename>", "css/app.css").replace("<path:filename>", "css/app.css")
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield rule.endpoint, method, url
