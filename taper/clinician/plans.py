@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -20,7 +20,13 @@ from taper.clinician.plan_forms import (
     StatusForm,
 )
 from taper.clinician.views import bp
-from taper.domain.schedule import StepInput, dose_on, local_today, step_facts
+from taper.domain.schedule import (
+    StepInput,
+    dose_on,
+    local_today,
+    step_facts,
+    steps_skipped_by_hold,
+)
 from taper.extensions import db
 from taper.models import COMMON_MEDICATIONS, PlanStatus, TaperPlan
 from taper.services import Conflict, ServiceError, audit, plans
@@ -169,6 +175,10 @@ def plan_page(plan_id: int):
         hold=hold,
         today=today,
         now=dose_on(steps, today, hold),
+        skipped=steps_skipped_by_hold(steps, hold),
+        after_hold=dose_on(steps, date.fromordinal(hold.until.toordinal() + 1)).step
+        if hold and hold.until
+        else None,
         hold_form=hold_form,
         release_form=release_form,
         status_form=status_form,

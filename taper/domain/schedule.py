@@ -179,6 +179,21 @@ def next_change(
     return None
 
 
+def steps_skipped_by_hold(steps: Sequence[StepInput], hold: Hold | None) -> list[StepInput]:
+    """The clinician's steps a dated hold passes over entirely: due while it lasts and already
+    replaced by a later step when it ends, so the patient never takes them (the next dose is
+    a bigger change than any one step). For the clinician's information; nothing is moved."""
+    if hold is None or hold.until is None:
+        return []
+    held = dose_on(steps, hold.start).step
+    after = dose_on(steps, date.fromordinal(hold.until.toordinal() + 1)).step
+    if held is None or after is None:
+        return []
+    first = next(i for i, s in enumerate(steps) if s is held)
+    last = next(i for i, s in enumerate(steps) if s is after)
+    return list(steps[first + 1 : last])
+
+
 @dataclass(frozen=True)
 class StepFacts:
     """Facts about a typed step, for the clinician's information only; never a dose."""

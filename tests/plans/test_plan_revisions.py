@@ -383,3 +383,21 @@ def test_a_saved_revision_cannot_be_changed_or_deleted(
     with app.app_context():
         steps = db.session.get(TaperPlan, plan_id).current_revision.steps
         assert [s.total for s in steps] == [Decimal(d) for _, d, _, _ in six_steps(START)]
+
+
+def test_plan_page_warns_when_a_dated_hold_skips_steps(client, app, clinician, patient, write_plan):
+    login_as(client, clinician)
+    plan_id = write_plan(patient, six_steps(date.today()))  # 20, 17.5, 15 ... two weeks apart
+    until = date.today() + timedelta(days=30)  # past the 17.5 and 15 mg steps' start dates
+    response = client.post(
+        f"/clinician/plans/{plan_id}/hold",
+        data={"reason": "Rough patch", "until": until.isoformat(), "version": version_of(app, plan_id)},
+    )
+    assert response.status_code == 302
+    page = client.get(f"/clinician/plans/{plan_id}").text
+    notice = page[page.index('id="hold-skips"') :]
+    notice = re.sub(r"\s+", " ", notice[: notice.index("</div>")])
+    assert "the patient skips 1 step." in notice
+    assert "12.5 mg (from" not in notice
+    assert "15 mg (from" in notice  # the step due by date the day after the hold
+    assert "Skipped: 17.5 mg from" in notice

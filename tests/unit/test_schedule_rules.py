@@ -16,6 +16,7 @@ from taper.domain.schedule import (
     next_change,
     parse_dose,
     step_facts,
+    steps_skipped_by_hold,
     validate_steps,
 )
 
@@ -227,3 +228,18 @@ def test_local_today_refuses_naive_times_and_unknown_zones():
         local_today(datetime(2026, 1, 1), "UTC")  # noqa: DTZ001
     with pytest.raises(ValueError, match="unknown"):
         local_today(datetime(2026, 1, 1, tzinfo=UTC), "Mars/Olympus")
+
+
+@pytest.mark.parametrize(
+    ("hold", "skipped"),
+    [
+        (None, []),
+        (Hold(date(2026, 3, 10), None), []),  # open hold: nothing is passed over yet
+        (Hold(date(2026, 3, 10), date(2026, 3, 20)), []),  # ends into the next step
+        (Hold(date(2026, 3, 10), date(2026, 3, 30)), [1]),  # 7.5 never taken: 10 -> 5
+        (Hold(date(2026, 3, 2), date(2026, 4, 12)), [1, 2]),  # 10 -> 0 at once
+        (Hold(date(2026, 3, 16), date(2026, 3, 20)), []),  # within one step
+    ],
+)
+def test_steps_a_dated_hold_passes_over(hold, skipped):
+    assert steps_skipped_by_hold(STEPS, hold) == [STEPS[i] for i in skipped]
