@@ -391,7 +391,11 @@ def test_plan_page_warns_when_a_dated_hold_skips_steps(client, app, clinician, p
     until = date.today() + timedelta(days=30)  # past the 17.5 and 15 mg steps' start dates
     response = client.post(
         f"/clinician/plans/{plan_id}/hold",
-        data={"reason": "Rough patch", "until": until.isoformat(), "version": version_of(app, plan_id)},
+        data={
+            "reason": "Rough patch",
+            "until": until.isoformat(),
+            "version": version_of(app, plan_id),
+        },
     )
     assert response.status_code == 302
     page = client.get(f"/clinician/plans/{plan_id}").text
