@@ -63,7 +63,7 @@ def test_six_step_plan_hold_and_revision_end_to_end(client, app, clinician, pati
         date(2026, 3, 31): "17.5 mg",  # held
         date(2026, 4, 13): "12.5 mg",
         date(2026, 5, 11): "0 mg",
-        date(2026, 5, 12): "no step after",
+        date(2026, 5, 12): "You have stopped diazepam.",  # the last step is 0 mg
     }
     for day, text in expected.items():
         with time_machine.travel(
@@ -90,3 +90,16 @@ def test_patient_sees_notice_after_a_change_once(client, app, clinician, patient
     assert "Changed by Dr Ada Quinn" in first
     assert "reason: Shorter plan" in first
     assert "Changed by" not in client.get("/today").get_data(as_text=True)
+
+
+def test_a_plan_ending_on_a_dose_sends_the_patient_to_their_clinician(
+    client, clinician, patient, write_plan
+):
+    """Nothing is extrapolated past the last typed step: when it is not 0 mg, ask."""
+    login_as(client, clinician)
+    write_plan(patient, [(date(2026, 3, 2), "10", {}, ""), (date(2026, 3, 16), "5", {}, "")])
+    with time_machine.travel(datetime(2026, 3, 20, 17, tzinfo=UTC), tick=False):
+        login_as(client, patient)
+        page = client.get("/today").text
+    assert "Your plan has no step after Monday 16 March 2026. Ask your clinician" in page
+    assert "stopped" not in page
