@@ -1,5 +1,6 @@
 """Typed SQLAlchemy models. Importing this package registers every table."""
 
+from taper.models import append_only as _append_only  # noqa: F401,E402  (triggers)
 from taper.models.alert import Alert, AlertSettings, AlertStatus, OutboxMessage
 from taper.models.audit import AuditEvent
 from taper.models.log import DailyLog, RedFlagReport, VisitAssessment
