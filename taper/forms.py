@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from zoneinfo import available_timezones
 
@@ -18,8 +17,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, Length
 
-# Control characters other than tab and line breaks: never typed, and PostgreSQL refuses NUL.
-UNSAVABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+from taper.domain.text import UNSAVABLE
+
 UNSAVABLE_MESSAGE = "This contains characters that cannot be saved. Please retype it."
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -21,11 +21,10 @@ from taper.clinician.plan_forms import (
 )
 from taper.clinician.views import bp
 from taper.domain.schedule import (
-    StepInput,
     dose_on,
+    hold_end,
     local_today,
     step_facts,
-    steps_skipped_by_hold,
 )
 from taper.extensions import db
 from taper.models import COMMON_MEDICATIONS, PlanStatus, TaperPlan
@@ -88,27 +87,15 @@ def _version(form) -> int | None:
     return int(text) if text.isascii() and text.isdigit() else None
 
 
-def _check_rows(form: PlanForm) -> list[str]:
-    """On "Check the steps": each problem beside its field, as saving would show them."""
-    if not form.check.data:
-        return []
-    try:
-        plans.parse_rows(_rows(form))
-    except plans.PlanInputError as error:
-        return _show_errors(form, error.errors)
-    return []
-
-
-def _typed_steps(form: PlanForm) -> list[StepInput]:
-    """The rows as typed, when they all make valid steps (for the facts table), else []."""
-    try:
-        return [step for _, step in plans.parse_rows(_rows(form))]
-    except plans.PlanInputError:
-        return []
-
-
 def _editor(form: PlanForm, *, patient, plan=None, general=(), status=200, conflict=False):
-    typed = _typed_steps(form)
+    """The editor; the facts table when the rows as typed all make valid steps, and on
+    "Check the steps" each problem beside its field, as saving would show them."""
+    try:
+        typed = [step for _, step in plans.parse_rows(_rows(form))]
+    except plans.PlanInputError as error:
+        typed = []
+        if form.check.data:
+            general = [*general, *_show_errors(form, error.errors)]
     return render_template(
         "clinician/plan_edit.html",
         form=form,
@@ -133,7 +120,7 @@ def new_plan(patient_id: int):
     if form.add_rows.data or form.check.data:
         if form.add_rows.data:
             _add_blank_rows(form)
-        return _editor(form, patient=patient, general=_check_rows(form))
+        return _editor(form, patient=patient)
     if form.validate() and fresh.confirm(form):
         try:
             plan = plans.create_plan(
@@ -175,10 +162,7 @@ def plan_page(plan_id: int):
         hold=hold,
         today=today,
         now=dose_on(steps, today, hold),
-        skipped=steps_skipped_by_hold(steps, hold),
-        after_hold=dose_on(steps, date.fromordinal(hold.until.toordinal() + 1)).step
-        if hold and hold.until
-        else None,
+        hold_end=hold_end(steps, hold),
         hold_form=hold_form,
         release_form=release_form,
         status_form=status_form,
@@ -204,7 +188,7 @@ def edit_plan(plan_id: int):
     if form.add_rows.data or form.check.data:
         if form.add_rows.data:
             _add_blank_rows(form)
-        return _editor(form, patient=plan.patient, plan=plan, general=_check_rows(form))
+        return _editor(form, patient=plan.patient, plan=plan)
     if form.validate() and fresh.confirm(form):
         try:
             plans.revise_plan(

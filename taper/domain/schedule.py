@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -171,7 +171,7 @@ def next_change(
     current = dose_on(steps, day, hold).step
     candidates = {step.start for step in steps if step.start > day}
     if hold is not None and hold.until is not None and hold.until >= day:
-        candidates.add(date.fromordinal(hold.until.toordinal() + 1))
+        candidates.add(hold.until + timedelta(days=1))
     for candidate in sorted(candidates):
         found = dose_on(steps, candidate, hold)
         if found.step is not None and found.step is not current:
@@ -179,19 +179,27 @@ def next_change(
     return None
 
 
-def steps_skipped_by_hold(steps: Sequence[StepInput], hold: Hold | None) -> list[StepInput]:
-    """The clinician's steps a dated hold passes over entirely: due while it lasts and already
-    replaced by a later step when it ends, so the patient never takes them (the next dose is
-    a bigger change than any one step). For the clinician's information; nothing is moved."""
+@dataclass(frozen=True)
+class HoldEnd:
+    """Where a dated hold leaves the patient: the step due by date the day after it, and the
+    clinician's steps it passed over entirely (never taken: the change is bigger than any one
+    step). For the clinician's information; nothing is moved."""
+
+    step: StepInput
+    skipped: list[StepInput]
+
+
+def hold_end(steps: Sequence[StepInput], hold: Hold | None) -> HoldEnd | None:
+    """The step after a dated hold and the steps it skips; None for no hold or an open one."""
     if hold is None or hold.until is None:
-        return []
+        return None
     held = dose_on(steps, hold.start).step
-    after = dose_on(steps, date.fromordinal(hold.until.toordinal() + 1)).step
+    after = dose_on(steps, hold.until + timedelta(days=1)).step
     if held is None or after is None:
-        return []
+        return None
     first = next(i for i, s in enumerate(steps) if s is held)
     last = next(i for i, s in enumerate(steps) if s is after)
-    return list(steps[first + 1 : last])
+    return HoldEnd(after, list(steps[first + 1 : last]))
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
@@ -172,7 +171,7 @@ def _notify_now(saved: logs.Saved) -> None:
 def _send_red_flags(patient, flags: list[str], submission: str, *, log_unsaved: bool = False):
     """Store red flags as a report, alert the care team and show urgent care. A stale or
     missing submission id never stops a red flag: it gets a fresh one."""
-    if not re.fullmatch(r"[0-9a-f]{32}", submission or ""):
+    if not logs.is_submission_id(submission):
         submission = uuid.uuid4().hex
     try:
         saved = logs.report_red_flags(patient, flags, submission, _today())

@@ -15,6 +15,7 @@ from taper.domain import instrument
 from taper.domain.alert_rules import LogFacts, evaluate_log, red_flag_rule
 from taper.domain.red_flags import parse_red_flags
 from taper.domain.schedule import DoseError, dose_on, last_reduction, parse_dose
+from taper.domain.text import UNSAVABLE
 from taper.extensions import db
 from taper.models import Alert, DailyLog, PlanStatus, RedFlagReport, User, VisitAssessment
 from taper.services import ServiceError, alerts, audit, plans
@@ -23,7 +24,6 @@ SCALE = instrument.CIWA_B
 PAST_DAYS_ALLOWED = 2
 NOTE_MAX = 2000
 HISTORY_DAYS = 60
-_BAD_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class LogInputError(ServiceError):
@@ -114,12 +114,17 @@ def _parse_note(text: str, errors: dict[str, str]) -> str:
     text = (text or "").replace("\r\n", "\n").strip()
     if len(text) > NOTE_MAX:
         errors["note"] = f"Keep the note under {NOTE_MAX} characters (it has {len(text)})."
-    elif _BAD_CHARACTERS.search(text):
+    elif UNSAVABLE.search(text):
         errors["note"] = "The note contains characters that cannot be saved. Please retype it."
     return text
 
 
 VERSION_TRIES = 5
+
+
+def is_submission_id(text: str | None) -> bool:
+    """The one-time id a log or help form carries (uuid4 hex), which makes a resend harmless."""
+    return bool(re.fullmatch(r"[0-9a-f]{32}", text or ""))
 
 
 def save_log(
@@ -150,7 +155,7 @@ def save_log(
     sleep = _parse_sleep(form.get("sleep_hours", ""), errors)
     note = _parse_note(form.get("note", ""), errors)
     submission = (form.get("submission_id") or "").strip()
-    if not re.fullmatch(r"[0-9a-f]{32}", submission):
+    if not is_submission_id(submission):
         errors["form"] = "This form is out of date. Please open the daily log again."
     if errors:
         raise LogInputError(errors)
@@ -238,12 +243,13 @@ def _raise_alerts(patient: User, entry: DailyLog, scheduled: Scheduled | None) -
 def flags_already_sent(submission: str) -> list[str]:
     """The red flags stored under a submission id (a daily log's or a help report's), so a
     repeated submit shows the urgent-care page again rather than a plain "already saved"."""
-    for model in (DailyLog, RedFlagReport):
-        column = model.red_flags if model is DailyLog else model.flags
-        stored = db.session.scalar(select(column).where(model.submission_id == submission))
-        if stored:
-            return list(stored)
-    return []
+    logged = db.session.scalar(
+        select(DailyLog.red_flags).where(DailyLog.submission_id == submission)
+    )
+    reported = db.session.scalar(
+        select(RedFlagReport.flags).where(RedFlagReport.submission_id == submission)
+    )
+    return list(logged or reported or [])
 
 
 def report_red_flags(patient: User, keys: Iterable[str], submission: str, today: date) -> Saved:
@@ -251,7 +257,7 @@ def report_red_flags(patient: User, keys: Iterable[str], submission: str, today:
     flags = parse_red_flags(keys)
     if not flags:
         raise LogInputError({"red_flags": "Tick what is happening, or call for help now."})
-    if not re.fullmatch(r"[0-9a-f]{32}", submission or ""):
+    if not is_submission_id(submission):
         raise LogInputError({"form": "This form is out of date. Please open it again."})
     if db.session.scalar(select(RedFlagReport.id).where(RedFlagReport.submission_id == submission)):
         raise AlreadySaved("This report was already sent.")

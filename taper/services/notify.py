@@ -74,12 +74,11 @@ def send_pending(
             message.last_error = type(error).__name__
             failed += 1
             log.warning("outbox message %s not sent (%s)", message.id, type(error).__name__)
-            if immediate:
-                db.session.commit()
-                break
         else:
             message.attempts += 1
             message.sent_at = datetime.now(UTC)
             sent += 1
         db.session.commit()
+        if immediate and failed:
+            break
     return sent, failed

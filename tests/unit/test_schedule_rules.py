@@ -1,6 +1,6 @@
 """Schedule rules, without an app: parsing typed doses, checking steps, dose on a date."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,12 +11,12 @@ from taper.domain.schedule import (
     NextChange,
     StepInput,
     dose_on,
+    hold_end,
     last_reduction,
     local_today,
     next_change,
     parse_dose,
     step_facts,
-    steps_skipped_by_hold,
     validate_steps,
 )
 
@@ -242,4 +242,7 @@ def test_local_today_refuses_naive_times_and_unknown_zones():
     ],
 )
 def test_steps_a_dated_hold_passes_over(hold, skipped):
-    assert steps_skipped_by_hold(STEPS, hold) == [STEPS[i] for i in skipped]
+    end = hold_end(STEPS, hold)
+    assert (end.skipped if end else []) == [STEPS[i] for i in skipped]
+    if end is not None:  # the step after is the one dose_on gives the day after the hold
+        assert end.step is dose_on(STEPS, hold.until + timedelta(days=1), hold).step
