@@ -26,8 +26,8 @@ FLAG_LABELS = {f.key: f.label for f in RED_FLAGS}
 
 @bp.before_request
 def _patients_and_clinicians_only():
-    if current_user.is_authenticated and current_user.role not in (Role.PATIENT, Role.CLINICIAN):
-        access.deny(403)
+    if current_user.is_authenticated:
+        access.require_role(Role.PATIENT, Role.CLINICIAN)
 
 
 def _range() -> str:
@@ -58,8 +58,7 @@ def progress_image(patient_id: int, fmt: str):
 @bp.get("/charts/<int:patient_id>/symptoms.<fmt>")
 def heatmap_image(patient_id: int, fmt: str):
     """Symptoms by day with sleep (clinicians)."""
-    if current_user.role is not Role.CLINICIAN:
-        access.deny(403)
+    access.require_role(Role.CLINICIAN)
     patient = access.patient_or_404(current_user, patient_id)
     if fmt not in render.FORMATS:
         abort(404)
@@ -72,16 +71,14 @@ def heatmap_image(patient_id: int, fmt: str):
 @bp.get("/progress")
 def my_progress():
     """The patient's own progress: the chart, its summary and the numbers."""
-    if current_user.role is not Role.PATIENT:
-        access.deny(403)
+    access.require_role(Role.PATIENT)
     return _progress_page(current_user._get_current_object())
 
 
 @bp.get("/clinician/patients/<int:patient_id>/progress")
 def patient_progress(patient_id: int):
     """A patient's progress for their clinician, with the symptom heatmap."""
-    if current_user.role is not Role.CLINICIAN:
-        access.deny(403)
+    access.require_role(Role.CLINICIAN)
     return _progress_page(access.patient_or_404(current_user, patient_id))
 
 
