@@ -26,6 +26,7 @@ EXPECTED_TABLES = {
     "taper_step",
     "plan_receipt",
     "daily_log",
+    "log_dose",
     "red_flag_report",
     "visit_assessment",
     "alert",

@@ -21,6 +21,18 @@ class Thresholds:
     missed_days: int = 2
     missed_days_after_reduction: int = 1
     reduction_window_days: int = 3
+    plan_end_days: int = 7  # review alert this many days before a plan's last (not 0) step
+
+
+@dataclass(frozen=True)
+class DoseFacts:
+    """One plan's dose question on a log: what was scheduled and what was taken."""
+
+    plan_id: int
+    medication: str
+    unit: str
+    taken: Decimal
+    scheduled: Decimal
 
 
 @dataclass(frozen=True)
@@ -28,15 +40,16 @@ class LogFacts:
     day: date
     patient_total: int
     red_flags: tuple[str, ...]
-    dose_taken: Decimal | None
-    dose_scheduled: Decimal | None
+    doses: tuple[DoseFacts, ...] = ()
 
 
 @dataclass(frozen=True)
 class AlertFinding:
-    kind: str  # red_flag | high_score | rising | dose_deviation | missed_logs
+    kind: str  # red_flag | high_score | rising | dose_deviation | missed_logs | plan_end
     tier: str  # urgent | review | info
     reason: str
+    plan_id: int | None = None  # the plan it is about: one open alert per kind *and plan*
+    cause: str = ""  # the situation found; a scan finding the same one again raises nothing
 
 
 def red_flag_rule(log: LogFacts) -> AlertFinding | None:
@@ -85,17 +98,19 @@ def rising_rule(
     )
 
 
-def dose_deviation_rule(log: LogFacts) -> AlertFinding | None:
-    """The dose taken differs from the scheduled dose."""
-    if log.dose_taken is None or log.dose_scheduled is None:
-        return None
-    if log.dose_taken == log.dose_scheduled:
-        return None
-    return AlertFinding(
-        "dose_deviation",
-        "review",
-        f"Took {log.dose_taken.normalize():f} mg; scheduled {log.dose_scheduled.normalize():f} mg",
-    )
+def dose_deviation_rule(log: LogFacts) -> list[AlertFinding]:
+    """Each plan whose dose taken differs from its scheduled dose: one finding per plan."""
+    return [
+        AlertFinding(
+            "dose_deviation",
+            "review",
+            f"{dose.medication.capitalize()}: took {dose.taken.normalize():f} {dose.unit}; "
+            f"scheduled {dose.scheduled.normalize():f} {dose.unit}",
+            plan_id=dose.plan_id,
+        )
+        for dose in log.doses
+        if dose.taken != dose.scheduled
+    ]
 
 
 def missed_logs_rule(
@@ -116,7 +131,38 @@ def missed_logs_rule(
     missed = (today - since).days - 1  # whole days with no log before today
     if missed < allowed:
         return None
-    return AlertFinding("missed_logs", "info", f"No log for {missed} day(s)")
+    return AlertFinding(
+        "missed_logs",
+        "info",
+        f"No log for {missed} day(s)",
+        cause=f"since:{since.isoformat()}",
+    )
+
+
+def plan_end_rule(
+    plan_id: int,
+    medication: str,
+    unit: str,
+    last_step: tuple[date, Decimal] | None,
+    today: date,
+    th: Thresholds,
+) -> AlertFinding | None:
+    """The plan's last step is not 0 and starts within ``plan_end_days`` (or has started):
+    nothing is written after it, so the care team reviews the plan before it runs out."""
+    if last_step is None:
+        return None
+    start, total = last_step
+    if total == 0 or (start - today).days > th.plan_end_days:
+        return None
+    when = "started" if start <= today else "starts"
+    return AlertFinding(
+        "plan_end",
+        "review",
+        f"{medication.capitalize()}: the last step written ({total.normalize():f} {unit}) "
+        f"{when} on {start.isoformat()} and nothing follows it. Review the plan.",
+        plan_id=plan_id,
+        cause=f"last:{start.isoformat()}:{total.normalize():f}",
+    )
 
 
 def evaluate_log(
@@ -128,6 +174,6 @@ def evaluate_log(
         red_flag_rule(log),
         high_score_rule(log, th),
         rising_rule(ordered, last_reduction, th),
-        dose_deviation_rule(log),
+        *dose_deviation_rule(log),
     ]
     return [f for f in findings if f is not None]

@@ -1,6 +1,7 @@
-"""Schedule rules: parse and check what a clinician typed, and look up the dose on a date.
+"""Schedule rules: parse and check what a clinician typed, and facts about the typed steps.
 
-Pure Python. Nothing here computes a dose: ``dose_on`` returns one of the clinician's own steps.
+Pure Python. Nothing here computes a dose. Which step is in force on a day (holds, pauses,
+plan ends) is decided in ``taper.domain.timeline``.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -68,8 +69,12 @@ def _mg(value: Decimal) -> str:
     return f"{value.normalize():f} mg"
 
 
-def validate_steps(steps: Sequence[StepInput]) -> list[FieldError]:
-    """Every problem with the typed steps, each tied to its row and field."""
+FAR_AHEAD_DAYS = 730  # a step date further ahead than this (from today) is refused as a typo
+
+
+def validate_steps(steps: Sequence[StepInput], today: date | None = None) -> list[FieldError]:
+    """Every problem with the typed steps, each tied to its row and field. With ``today``, a
+    step more than FAR_AHEAD_DAYS ahead is refused (most likely a mistyped year)."""
     if not steps:
         return [FieldError(-1, "steps", "Add at least one step.")]
     errors: list[FieldError] = []
@@ -85,6 +90,14 @@ def validate_steps(steps: Sequence[StepInput]) -> list[FieldError]:
                 errors.append(
                     FieldError(index, "start", "Dates must be in order, each after the one above.")
                 )
+        if today is not None and (step.start - today).days > FAR_AHEAD_DAYS:
+            errors.append(
+                FieldError(
+                    index,
+                    "start",
+                    f"This date is more than {FAR_AHEAD_DAYS // 365} years ahead. Check the year.",
+                )
+            )
         if step.total < 0:
             errors.append(FieldError(index, "total", "A dose cannot be negative."))
         elif step.total == 0 and index != last:
@@ -105,101 +118,6 @@ def validate_steps(steps: Sequence[StepInput]) -> list[FieldError]:
         if len(step.note) > NOTE_MAX:
             errors.append(FieldError(index, "note", f"Keep the note under {NOTE_MAX} characters."))
     return errors
-
-
-@dataclass(frozen=True)
-class Hold:
-    """Keep the dose in force on ``start`` until ``until`` (inclusive), or until reviewed."""
-
-    start: date
-    until: date | None
-
-
-@dataclass(frozen=True)
-class DoseOnDate:
-    """What the schedule says for one day: status and the clinician's step in force."""
-
-    status: str  # "not_started" | "active" | "held" | "ended"
-    step: StepInput | None
-    step_index: int | None
-
-
-def _index_on(steps: Sequence[StepInput], day: date) -> int | None:
-    found = None
-    for index, step in enumerate(steps):
-        if step.start <= day:
-            found = index
-        else:
-            break
-    return found
-
-
-def _held(hold: Hold | None, day: date) -> bool:
-    return hold is not None and hold.start <= day and (hold.until is None or day <= hold.until)
-
-
-def dose_on(steps: Sequence[StepInput], day: date, hold: Hold | None = None) -> DoseOnDate:
-    """Look up the step in force on ``day``; never extrapolates past the last step's date."""
-    if _held(hold, day):
-        index = _index_on(steps, hold.start)  # type: ignore[union-attr]
-        if index is not None:
-            return DoseOnDate("held", steps[index], index)
-    index = _index_on(steps, day)
-    if index is None:
-        return DoseOnDate("not_started", None, None)
-    last = len(steps) - 1
-    if index == last and day > steps[last].start:
-        return DoseOnDate("ended", steps[last], last)
-    return DoseOnDate("active", steps[index], index)
-
-
-@dataclass(frozen=True)
-class NextChange:
-    """The next day the dose in force changes, and the clinician's step in force from then."""
-
-    day: date
-    step: StepInput
-
-
-def next_change(
-    steps: Sequence[StepInput], day: date, hold: Hold | None = None
-) -> NextChange | None:
-    """The first day after ``day`` whose dose in force (``dose_on``, hold included) is another
-    of the clinician's steps: a step's start date, or the day after a dated hold ends (when
-    the step due by date then takes over). None while an open hold lasts or after the last
-    step."""
-    current = dose_on(steps, day, hold).step
-    candidates = {step.start for step in steps if step.start > day}
-    if hold is not None and hold.until is not None and hold.until >= day:
-        candidates.add(hold.until + timedelta(days=1))
-    for candidate in sorted(candidates):
-        found = dose_on(steps, candidate, hold)
-        if found.step is not None and found.step is not current:
-            return NextChange(candidate, found.step)
-    return None
-
-
-@dataclass(frozen=True)
-class HoldEnd:
-    """Where a dated hold leaves the patient: the step due by date the day after it, and the
-    clinician's steps it passed over entirely (never taken: the change is bigger than any one
-    step). For the clinician's information; nothing is moved."""
-
-    step: StepInput
-    skipped: list[StepInput]
-
-
-def hold_end(steps: Sequence[StepInput], hold: Hold | None) -> HoldEnd | None:
-    """The step after a dated hold and the steps it skips; None for no hold or an open one."""
-    if hold is None or hold.until is None:
-        return None
-    held = dose_on(steps, hold.start).step
-    after = dose_on(steps, hold.until + timedelta(days=1)).step
-    if held is None or after is None:
-        return None
-    first = next(i for i, s in enumerate(steps) if s is held)
-    last = next(i for i, s in enumerate(steps) if s is after)
-    return HoldEnd(after, list(steps[first + 1 : last]))
 
 
 @dataclass(frozen=True)
@@ -243,15 +161,3 @@ def split_dict(step: StepInput) -> dict[str, Decimal]:
     """The step's split as a dict in day order."""
     parts = dict(step.split)
     return {name: parts[name] for name in TIMES_OF_DAY if name in parts}
-
-
-def last_reduction(steps: Sequence[StepInput], day: date) -> date | None:
-    """Start date of the latest typed step on or before ``day`` whose dose is below the step
-    before it (for the alert rules' "after a reduction" windows)."""
-    found = None
-    for previous, step in zip(steps, steps[1:], strict=False):
-        if step.start > day:
-            break
-        if step.total < previous.total:
-            found = step.start
-    return found

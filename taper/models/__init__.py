@@ -3,7 +3,7 @@
 from taper.models import append_only as _append_only  # noqa: F401,E402  (triggers)
 from taper.models.alert import Alert, AlertSettings, AlertStatus, OutboxMessage
 from taper.models.audit import AuditEvent
-from taper.models.log import DailyLog, RedFlagReport, VisitAssessment
+from taper.models.log import DailyLog, LogDose, RedFlagReport, VisitAssessment
 from taper.models.plan import (
     COMMON_MEDICATIONS,
     PlanReceipt,
@@ -21,6 +21,7 @@ __all__ = [
     "AlertSettings",
     "AlertStatus",
     "DailyLog",
+    "LogDose",
     "OutboxMessage",
     "RedFlagReport",
     "VisitAssessment",

@@ -11,8 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from taper.extensions import db
 from taper.models.types import UTCDateTime, utc_now
 
-# One unresolved alert per kind and patient, except urgent ones: every red flag is its own alert.
-OPEN_WHERE = text("status <> 'resolved' AND tier <> 'urgent'")
+# One *open* alert per kind and patient (and per plan, for a plan's alerts), except urgent
+# ones: every red flag is its own alert. An acknowledged alert does not hide a new one.
+OPEN_WHERE = text("status = 'open' AND tier <> 'urgent' AND plan_id IS NULL")
+OPEN_PLAN_WHERE = text("status = 'open' AND tier <> 'urgent' AND plan_id IS NOT NULL")
 
 
 def _enum(cls, name: str) -> Enum:
@@ -32,7 +34,8 @@ class AlertStatus(enum.StrEnum):
 
 
 class Alert(db.Model):
-    """Something the care team should look at. One unresolved alert per kind and patient."""
+    """Something the care team should look at. One open alert per kind and patient (per plan
+    for a plan's alerts); urgent alerts are never merged."""
 
     __tablename__ = "alert"
 
@@ -43,6 +46,11 @@ class Alert(db.Model):
     reason: Mapped[str] = mapped_column(String(255))
     log_id: Mapped[int | None] = mapped_column(ForeignKey("daily_log.id"))
     report_id: Mapped[int | None] = mapped_column(ForeignKey("red_flag_report.id"))
+    # The plan it is about (a dose deviation or a plan's end), for a crossover's two drugs.
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("taper_plan.id"))
+    # What situation raised it (e.g. the last log day for missed logs): a scan that finds the
+    # same situation again raises nothing new, even after the alert was acknowledged.
+    cause: Mapped[str] = mapped_column(String(64), default="", server_default="")
     status: Mapped[AlertStatus] = mapped_column(
         _enum(AlertStatus, "alert_status"), default=AlertStatus.OPEN
     )
@@ -57,6 +65,7 @@ class Alert(db.Model):
     acknowledged_by = relationship("User", foreign_keys=[acknowledged_by_id])
     resolved_by = relationship("User", foreign_keys=[resolved_by_id])
     log = relationship("DailyLog")
+    plan = relationship("TaperPlan")
 
     __table_args__ = (
         Index(
@@ -66,6 +75,15 @@ class Alert(db.Model):
             unique=True,
             sqlite_where=OPEN_WHERE,
             postgresql_where=OPEN_WHERE,
+        ),
+        Index(
+            "uq_alert_open_plan_kind",
+            "patient_id",
+            "kind",
+            "plan_id",
+            unique=True,
+            sqlite_where=OPEN_PLAN_WHERE,
+            postgresql_where=OPEN_PLAN_WHERE,
         ),
         Index("ix_alert_patient_status", "patient_id", "status"),
     )

@@ -40,16 +40,15 @@ class DailyLog(db.Model):
     answers: Mapped[dict[str, int] | None] = mapped_column(JSON)
     patient_total: Mapped[int | None] = mapped_column(Integer)
     red_flags: Mapped[list[str]] = mapped_column(JSON, default=list)
-    took_as_scheduled: Mapped[bool | None] = mapped_column(Boolean)
-    dose_taken: Mapped[Decimal | None] = mapped_column(DOSE)
-    # The clinician's dose for that day when the log was saved, copied from the plan step.
-    dose_scheduled: Mapped[Decimal | None] = mapped_column(DOSE)
-    plan_id: Mapped[int | None] = mapped_column(ForeignKey("taper_plan.id"))
     sleep_hours: Mapped[Decimal | None] = mapped_column(Numeric(3, 1))
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
     patient = relationship("User", foreign_keys=[patient_id])
+    # One answer per plan in force that day (a crossover has two), in plan order.
+    doses: Mapped[list[LogDose]] = relationship(
+        back_populates="log", order_by="LogDose.plan_id", lazy="selectin"
+    )
 
     __table_args__ = (
         UniqueConstraint("patient_id", "day", "version", name="uq_daily_log_version"),
@@ -61,13 +60,40 @@ class DailyLog(db.Model):
         CheckConstraint(
             "sleep_hours IS NULL OR (sleep_hours >= 0 AND sleep_hours <= 24)", name="sleep_range"
         ),
-        CheckConstraint("dose_taken IS NULL OR dose_taken >= 0", name="dose_taken_not_negative"),
     )
 
     @property
     def is_red_flag_only(self) -> bool:
         """Sent from "I need help now" without the rest of the log."""
         return self.answers is None
+
+
+class LogDose(db.Model):
+    """The dose question of one plan on one log: the clinician's dose for that day when the
+    log was saved (copied from the step in force), and what the patient says they took."""
+
+    __tablename__ = "log_dose"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    log_id: Mapped[int] = mapped_column(ForeignKey("daily_log.id"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("taper_plan.id"))
+    medication: Mapped[str] = mapped_column(String(80))
+    unit: Mapped[str] = mapped_column(String(8), default="mg")
+    dose_scheduled: Mapped[Decimal] = mapped_column(DOSE)
+    took_as_scheduled: Mapped[bool] = mapped_column(Boolean)
+    dose_taken: Mapped[Decimal] = mapped_column(DOSE)
+
+    log: Mapped[DailyLog] = relationship(back_populates="doses")
+
+    __table_args__ = (
+        UniqueConstraint("log_id", "plan_id", name="uq_log_dose_plan"),
+        CheckConstraint("dose_taken >= 0", name="dose_taken_not_negative"),
+        CheckConstraint("dose_scheduled >= 0", name="dose_scheduled_not_negative"),
+    )
+
+    @property
+    def deviates(self) -> bool:
+        return self.dose_taken != self.dose_scheduled
 
 
 class VisitAssessment(db.Model):

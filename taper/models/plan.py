@@ -103,10 +103,14 @@ class PlanRevision(db.Model):
     author_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     reason: Mapped[str] = mapped_column(Text, default="")
-    # A hold keeps the dose in force on hold_start until hold_until (inclusive) or, when
-    # hold_until is empty, until a clinician reviews it.
+    # A hold (or pause) keeps the dose in force on hold_start until hold_until (inclusive) or,
+    # when hold_until is empty, until a clinician reviews it (taper.domain.timeline).
+    # hold_shift: the days it moved the later steps, so its end can change without losing
+    # where they were.
     hold_start: Mapped[date | None] = mapped_column(Date)
     hold_until: Mapped[date | None] = mapped_column(Date)
+    hold_kind: Mapped[str | None] = mapped_column(String(8))
+    hold_shift: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     plan: Mapped[TaperPlan] = relationship(back_populates="revisions", foreign_keys=[plan_id])
     author = relationship("User", foreign_keys=[author_id])
@@ -120,6 +124,10 @@ class PlanRevision(db.Model):
             "hold_until IS NULL OR (hold_start IS NOT NULL AND hold_until >= hold_start)",
             name="hold_dates",
         ),
+        CheckConstraint(
+            "hold_kind IS NULL OR hold_kind IN ('hold', 'pause')", name="hold_kind_known"
+        ),
+        CheckConstraint("hold_shift >= 0", name="hold_shift_not_negative"),
     )
 
 

@@ -21,7 +21,8 @@ from flask_login import current_user
 from taper import access
 from taper.domain.instrument import CIWA_B
 from taper.domain.red_flags import RED_FLAGS, parse_red_flags
-from taper.domain.schedule import dose_on, local_today, next_change
+from taper.domain.schedule import local_today
+from taper.domain.timeline import next_change, step_after_hold
 from taper.extensions import db
 from taper.models import PlanStatus, Role
 from taper.services import alerts, audit, export, logs, notify, plans
@@ -51,15 +52,18 @@ def today():
     unseen = plans.unseen_revisions(patient, shown)
     cards = []
     for plan in shown:
-        steps = plans.step_inputs(plan.current_revision)
-        hold = plans.hold_of(plan.current_revision)
+        schedule = plans.schedule_of(plan)
+        now = schedule.on(day)
         cards.append(
             {
                 "plan": plan,
                 "revision": plan.current_revision,
-                "now": dose_on(steps, day, hold),
-                "next": next_change(steps, day, hold),
-                "hold": hold,
+                "now": now,
+                "next": next_change(schedule.steps, day, schedule.hold),
+                "after_hold": step_after_hold(schedule.steps, schedule.hold)
+                if now.status in ("held", "paused")
+                else None,
+                "hold": schedule.hold,
                 "changed": plan.id in unseen,
             }
         )

@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from taper.domain.alert_rules import AlertFinding, Thresholds, missed_logs_rule
-from taper.domain.schedule import last_reduction, local_today
+from taper.domain.schedule import local_today
+from taper.domain.timeline import last_reduction
 from taper.extensions import db
 from taper.models import (
     Alert,
@@ -59,21 +60,26 @@ def raise_alert(
     log_id: int | None = None,
     report_id: int | None = None,
 ) -> Alert | None:
-    """Store the finding; a review or info finding is dropped (None) while an unresolved
-    alert of its kind exists. Urgent findings are never merged: each red flag reaches the care
-    team as an alert and e-mails of its own, whatever earlier alerts are still open.
+    """Store the finding; a review or info finding is dropped (None) while an *open* alert of
+    its kind (and plan) exists, or when an alert was already raised for the same cause (a scan
+    finding the same situation again). An acknowledged alert does not hide a new one. Urgent
+    findings are never merged: each red flag reaches the care team as an alert and e-mails of
+    its own, whatever earlier alerts are still open.
 
     A savepoint keeps a race with another request from undoing the caller's work: the
-    partial unique index lets only one unresolved non-urgent alert per kind and patient exist."""
+    partial unique indexes let only one open non-urgent alert per kind (and plan) exist."""
     if finding.tier != "urgent":
-        existing = db.session.scalar(
-            select(Alert.id).where(
-                Alert.patient_id == patient.id,
-                Alert.kind == finding.kind,
-                Alert.status != AlertStatus.RESOLVED,
-            )
+        same = select(Alert.id).where(
+            Alert.patient_id == patient.id,
+            Alert.kind == finding.kind,
+            Alert.plan_id.is_(None)
+            if finding.plan_id is None
+            else Alert.plan_id == finding.plan_id,
         )
-        if existing is not None:
+        open_or_same_cause = Alert.status == AlertStatus.OPEN
+        if finding.cause:
+            open_or_same_cause = open_or_same_cause | (Alert.cause == finding.cause)
+        if db.session.scalar(same.where(open_or_same_cause).limit(1)) is not None:
             return None
     alert = Alert(
         patient_id=patient.id,
@@ -82,6 +88,8 @@ def raise_alert(
         reason=finding.reason[:255],
         log_id=log_id,
         report_id=report_id,
+        plan_id=finding.plan_id,
+        cause=finding.cause[:64],
     )
     try:
         with db.session.begin_nested():

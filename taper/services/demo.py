@@ -10,7 +10,8 @@ from decimal import Decimal
 
 from taper.domain.alert_rules import LogFacts, red_flag_rule
 from taper.domain.instrument import CIWA_B
-from taper.domain.schedule import Hold, dose_on, local_today
+from taper.domain.schedule import local_today
+from taper.domain.timeline import Hold, dose_on
 from taper.extensions import db
 from taper.models import DailyLog, PlanStatus, RedFlagReport, Role, User, find_user_by_email
 from taper.services import accounts, alerts, plans

@@ -14,7 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from taper.domain import instrument
 from taper.domain.alert_rules import LogFacts, evaluate_log, red_flag_rule
 from taper.domain.red_flags import parse_red_flags
-from taper.domain.schedule import DoseError, dose_on, last_reduction, parse_dose
+from taper.domain.schedule import DoseError, parse_dose
+from taper.domain.timeline import dose_on, last_reduction
 from taper.domain.text import UNSAVABLE
 from taper.extensions import db
 from taper.models import Alert, DailyLog, PlanStatus, RedFlagReport, User, VisitAssessment

@@ -13,7 +13,8 @@ from decimal import Decimal
 
 from sqlalchemy import case, func, select, true
 
-from taper.domain.schedule import Hold, StepInput, dose_on, local_today
+from taper.domain.schedule import StepInput, local_today
+from taper.domain.timeline import Hold, dose_on
 from taper.extensions import db
 from taper.models import (
     Alert,

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from taper.domain import timeline
 from taper.domain.schedule import (
     TIMES_OF_DAY,
     DoseError,
-    Hold,
     StepInput,
     validate_steps,
 )
 from taper.domain.schedule import parse_dose as _parse_dose
+from taper.domain.timeline import HOLD, PAUSE, Hold, PlanSchedule, TimelineError
 from taper.extensions import db
 from taper.models import PlanReceipt, PlanRevision, PlanStatus, TaperPlan, TaperStep, User
 from taper.services import Conflict, ServiceError, audit
@@ -29,8 +31,6 @@ CONFLICT_MESSAGE = (
 ROW_FIELDS = ("start", "total", *TIMES_OF_DAY, "note")
 ALLOWED_STATUS_CHANGES = {
     (PlanStatus.DRAFT, PlanStatus.ACTIVE),
-    (PlanStatus.ACTIVE, PlanStatus.PAUSED),
-    (PlanStatus.PAUSED, PlanStatus.ACTIVE),
     (PlanStatus.ACTIVE, PlanStatus.COMPLETED),
     (PlanStatus.PAUSED, PlanStatus.COMPLETED),
 }
@@ -51,8 +51,11 @@ def _parse_date(text: str) -> date:
         raise ServiceError("Enter a real date, like 2026-03-14.") from None
 
 
-def parse_rows(rows: Sequence[Mapping[str, str]]) -> list[tuple[int, StepInput]]:
-    """Turn typed rows into steps; blank rows are skipped. Raises PlanInputError."""
+def parse_rows(
+    rows: Sequence[Mapping[str, str]], today: date | None = None
+) -> list[tuple[int, StepInput]]:
+    """Turn typed rows into steps; blank rows are skipped. Raises PlanInputError. With
+    ``today`` (the patient's), a step date too far ahead is refused."""
     errors: dict[tuple[int | str, str], str] = {}
     steps: list[tuple[int, StepInput]] = []
     for index, row in enumerate(rows[:MAX_ROWS]):
@@ -88,7 +91,7 @@ def parse_rows(rows: Sequence[Mapping[str, str]]) -> list[tuple[int, StepInput]]
             errors[(index, "start")] = "Fill in this step or clear it."
     if not steps and not errors:
         errors[("plan", "steps")] = "Add at least one step."
-    for problem in validate_steps([step for _, step in steps]) if steps else ():
+    for problem in validate_steps([step for _, step in steps], today) if steps else ():
         if problem.index < 0:
             errors[("plan", problem.field)] = problem.message
         else:
@@ -119,6 +122,8 @@ def _add_revision(
         reason=reason,
         hold_start=hold.start if hold else None,
         hold_until=hold.until if hold else None,
+        hold_kind=hold.kind if hold else None,
+        hold_shift=hold.shift if hold else 0,
     )
     for step in steps:
         parts = dict(step.split)
@@ -151,16 +156,21 @@ def _require_reason(plan: TaperPlan, reason: str) -> str:
 
 
 def create_plan(
-    actor: User, patient: User, medication: str, rows: Sequence[Mapping[str, str]], reason: str = ""
+    actor: User,
+    patient: User,
+    medication: str,
+    rows: Sequence[Mapping[str, str]],
+    reason: str = "",
+    today: date | None = None,
 ) -> TaperPlan:
-    """Create a draft plan with its first revision."""
+    """Create a draft plan with its first revision (``today``: the patient's local day)."""
     errors: dict = {}
     try:
         medication = _check_medication(medication)
     except PlanInputError as error:
         errors.update(error.errors)
     try:
-        steps = [step for _, step in parse_rows(rows)]
+        steps = [step for _, step in parse_rows(rows, today)]
     except PlanInputError as error:
         errors.update(error.errors)
     if errors:
@@ -187,8 +197,10 @@ def revise_plan(
     rows: Sequence[Mapping[str, str]],
     reason: str,
     medication: str | None = None,
+    today: date | None = None,
 ) -> PlanRevision:
-    """Save the typed steps as a new revision; earlier revisions stay as they were."""
+    """Save the typed steps as a new revision; earlier revisions stay as they were. A hold or
+    pause in force stays in force (the held dose is kept whatever the dates say)."""
     _check_version(plan, expected_version)
     errors: dict = {}
     try:
@@ -201,18 +213,12 @@ def revise_plan(
         except PlanInputError as error:
             errors.update(error.errors)
     try:
-        steps = [step for _, step in parse_rows(rows)]
+        steps = [step for _, step in parse_rows(rows, today)]
     except PlanInputError as error:
         errors.update(error.errors)
     if errors:
         raise PlanInputError(errors=errors)
-    previous = plan.current_revision
-    hold = (
-        Hold(previous.hold_start, previous.hold_until)
-        if previous is not None and previous.hold_start
-        else None
-    )
-    revision = _add_revision(actor, plan, steps, reason, hold)
+    revision = _add_revision(actor, plan, steps, reason, hold_of(plan.current_revision))
     audit.record(
         actor,
         "plan.revise",
@@ -233,64 +239,160 @@ def step_inputs(revision: PlanRevision) -> list[StepInput]:
 
 
 def hold_of(revision: PlanRevision | None) -> Hold | None:
-    """The revision's hold, if any."""
+    """The revision's hold or pause, if any."""
     if revision is None or revision.hold_start is None:
         return None
-    return Hold(start=revision.hold_start, until=revision.hold_until)
+    return Hold(
+        start=revision.hold_start,
+        until=revision.hold_until,
+        kind=revision.hold_kind or HOLD,
+        shift=revision.hold_shift or 0,
+    )
 
 
-def hold_step(
+def schedule_of(plan: TaperPlan) -> PlanSchedule:
+    """A plan as the timeline sees it (current revision's steps and hold)."""
+    revision = plan.current_revision
+    return PlanSchedule(
+        plan_id=plan.id,
+        medication=plan.medication,
+        unit=plan.unit,
+        running=plan.status in (PlanStatus.ACTIVE, PlanStatus.PAUSED),
+        steps=tuple(step_inputs(revision)) if revision is not None else (),
+        hold=hold_of(revision),
+    )
+
+
+def schedules_for(patient: User) -> list[PlanSchedule]:
+    """Every non-draft plan of a patient as the timeline sees it, oldest first."""
+    return [schedule_of(plan) for plan in plans_for_patient(patient, include_drafts=False)]
+
+
+def in_force(patient: User, day: date) -> list[timeline.InForce]:
+    """The plans the patient is taking on ``day`` (``timeline.in_force`` decides)."""
+    return timeline.in_force(schedules_for(patient), day)
+
+
+@dataclass(frozen=True)
+class TimelineChange:
+    """What a hold, release, pause or resume would do: the steps before and after (dates
+    only ever move later than typed) and the hold or pause on record afterwards."""
+
+    action: str  # hold | release | pause | resume
+    before: list[StepInput]
+    after: list[StepInput]
+    hold: Hold | None
+    today: date
+
+    @property
+    def moved(self) -> list[tuple[StepInput, StepInput]]:
+        """(before, after) for each step whose date moves."""
+        return [(b, a) for b, a in zip(self.before, self.after, strict=True) if b.start != a.start]
+
+
+def _hold_in_force(revision: PlanRevision | None, today: date) -> Hold | None:
+    """The hold (not a pause) in force on ``today`` or later: open, or ending today or later."""
+    hold = hold_of(revision)
+    if hold is None or hold.kind != HOLD:
+        return None
+    if hold.until is not None and hold.until < today:
+        return None
+    return hold
+
+
+def _checked(action) -> TimelineChange:
+    try:
+        return action()
+    except TimelineError as error:
+        raise PlanInputError(errors={("plan", "until"): str(error)}) from None
+
+
+def plan_timeline_change(
+    plan: TaperPlan, action: str, today: date, until: date | None = None
+) -> TimelineChange:
+    """What ``action`` (hold, release, pause, resume) would do to the plan on the patient's
+    local day ``today``; raises ServiceError when it cannot be done. Saves nothing."""
+    revision = plan.current_revision
+    if revision is None:
+        raise ServiceError("This plan has no steps yet.")
+    steps = step_inputs(revision)
+    held = _hold_in_force(revision, today)
+    if action == "hold":
+        if plan.status is not PlanStatus.ACTIVE:
+            raise ServiceError("Only an active plan can be held.", "until")
+        if until is not None:
+            if until < today:
+                raise PlanInputError(errors={("plan", "until"): "Choose today or a later date."})
+            _checked(lambda: timeline.check_not_too_far(until, today, "The hold's end"))
+        if held is not None:  # a new end for the hold in force
+            after, hold = _checked(lambda: timeline.set_hold_end(steps, held, until))
+        else:
+            after, hold = _checked(lambda: timeline.place_hold(steps, today, until))
+    elif action == "release":
+        if held is None:
+            raise ServiceError("This plan is not on hold.")
+        # The held dose stays in force today: the release takes effect tomorrow.
+        end = max(today, held.start)
+        after, hold = _checked(lambda: timeline.set_hold_end(steps, held, end))
+    elif action == "pause":
+        if plan.status is not PlanStatus.ACTIVE:
+            raise ServiceError("Only an active plan can be paused.")
+        if held is not None:
+            raise ServiceError(
+                "This plan is on hold, which already keeps the dose in force. End the hold "
+                "first if you want to pause the plan instead."
+            )
+        after, hold = steps, Hold(today, None, PAUSE, 0)
+    elif action == "resume":
+        pause = hold_of(revision)
+        if plan.status is not PlanStatus.PAUSED:
+            raise ServiceError("Only a paused plan can be resumed.")
+        if pause is None or pause.kind != PAUSE or pause.until is not None:
+            after, hold = steps, hold_of(revision)  # paused before pauses were dated
+        else:
+            after, hold = _checked(lambda: timeline.resume(steps, pause, today))
+    else:
+        raise ServiceError("Unknown change.")
+    return TimelineChange(action, steps, list(after), hold, today)
+
+
+def apply_timeline_change(
     actor: User,
     plan: TaperPlan,
     expected_version: int | None,
+    action: str,
     today: date,
-    until: date | None,
     reason: str,
-) -> PlanRevision:
-    """Keep the dose in force today until a date the clinician typed, or until reviewed."""
+    until: date | None = None,
+) -> TimelineChange:
+    """Hold, release, pause or resume: a new revision whose later steps move by the days held
+    or paused (doses exactly as typed), with the clinician's reason; audited."""
     _check_version(plan, expected_version)
-    if plan.status is not PlanStatus.ACTIVE or plan.current_revision is None:
-        raise ServiceError("Only an active plan can be held.", "until")
+    change = plan_timeline_change(plan, action, today, until)
     reason = _require_reason(plan, reason)
-    if until is not None and until < today:
-        raise PlanInputError(errors={("plan", "until"): "Choose today or a later date."})
-    steps = step_inputs(plan.current_revision)
-    revision = _add_revision(actor, plan, steps, reason, Hold(start=today, until=until))
+    revision = _add_revision(actor, plan, change.after, reason, change.hold)
+    if action == "pause":
+        plan.status = PlanStatus.PAUSED
+    elif action == "resume":
+        plan.status = PlanStatus.ACTIVE
+    summary = {"revision": revision.number, "moved_steps": len(change.moved)}
+    if change.hold is not None:
+        summary["hold_until"] = change.hold.until.isoformat() if change.hold.until else None
     audit.record(
         actor,
-        "plan.hold",
+        f"plan.{action}",
         "taper_plan",
         plan.id,
         patient_id=plan.patient_id,
-        summary={"revision": revision.number, "until": until.isoformat() if until else None},
+        summary=summary,
     )
-    return revision
-
-
-def release_hold(
-    actor: User, plan: TaperPlan, expected_version: int | None, reason: str
-) -> PlanRevision:
-    """End a hold: the schedule follows its steps again."""
-    _check_version(plan, expected_version)
-    if hold_of(plan.current_revision) is None:
-        raise ServiceError("This plan is not on hold.")
-    reason = _require_reason(plan, reason)
-    revision = _add_revision(actor, plan, step_inputs(plan.current_revision), reason)
-    audit.record(
-        actor,
-        "plan.release_hold",
-        "taper_plan",
-        plan.id,
-        patient_id=plan.patient_id,
-        summary={"revision": revision.number},
-    )
-    return revision
+    return change
 
 
 def change_status(
     actor: User, plan: TaperPlan, expected_version: int | None, new_status: PlanStatus
 ) -> None:
-    """Activate, pause, resume or complete a plan."""
+    """Activate or complete a plan (pause and resume move dates: ``apply_timeline_change``)."""
     _check_version(plan, expected_version)
     if (plan.status, new_status) not in ALLOWED_STATUS_CHANGES:
         raise ServiceError(f"A {plan.status.value} plan cannot become {new_status.value}.")
@@ -350,18 +452,19 @@ def unseen_revisions(patient: User, plans: Sequence[TaperPlan]) -> set[int]:
     return unseen
 
 
-def first_active_plan_per_patient() -> list[tuple[User, TaperPlan]]:
-    """Each patient with an active plan, and their earliest active plan (steps loaded)."""
+def running_plans_per_patient() -> list[tuple[User, list[PlanSchedule]]]:
+    """Each patient with a running (active or paused) plan, and those plans as the timeline
+    sees them, oldest first; in three queries however many patients."""
     rows = db.session.scalars(
         select(TaperPlan)
-        .where(TaperPlan.status == PlanStatus.ACTIVE)
+        .where(TaperPlan.status.in_([PlanStatus.ACTIVE, PlanStatus.PAUSED]))
         .options(
             selectinload(TaperPlan.patient),
             selectinload(TaperPlan.current_revision).selectinload(PlanRevision.steps),
         )
         .order_by(TaperPlan.patient_id, TaperPlan.created_at, TaperPlan.id)
     )
-    seen: dict[int, tuple[User, TaperPlan]] = {}
+    found: dict[int, tuple[User, list[PlanSchedule]]] = {}
     for plan in rows:
-        seen.setdefault(plan.patient_id, (plan.patient, plan))
-    return list(seen.values())
+        found.setdefault(plan.patient_id, (plan.patient, []))[1].append(schedule_of(plan))
+    return list(found.values())
