@@ -6,10 +6,13 @@ from __future__ import annotations
 import logging
 import os
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from sqlalchemy.exc import DBAPIError
 
 from taper.extensions import db
 from tests.tools.databases import fresh_database
@@ -95,3 +98,72 @@ def test_round_trip_leaves_the_apps_loggers_working():
 
     assert "taper.web" in {logger.name for logger in _loggers()}
     assert {logger.name for logger in _loggers() if logger.disabled} <= disabled_before
+
+
+def test_0007_moves_each_logs_dose_answer_to_log_dose_and_back():
+    """The crossover migration keeps every dose a patient logged, and plan revisions stay
+    append-only in the database after it (SQLite copies the table to change it)."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    from taper import create_app
+
+    with logging_left_as_it_was(), fresh_database(os.environ.get("TEST_DATABASE_URL")) as url:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            upgrade(revision="0006")
+            with db.engine.begin() as conn:
+                for statement in (
+                    'INSERT INTO "user" (id, email, name, role, active, timezone, '
+                    "session_version, created_at, updated_at) VALUES (1, 'p@x.org', 'P', "
+                    "'patient', true, 'UTC', 1, '2026-01-01', '2026-01-01')",
+                    "INSERT INTO taper_plan (id, patient_id, medication, unit, status, "
+                    "created_by_id, created_at, updated_at, version) VALUES (1, 1, 'diazepam', "
+                    "'mg', 'active', 1, '2026-01-01', '2026-01-01', 1)",
+                    "INSERT INTO plan_revision (id, plan_id, number, author_id, created_at, "
+                    "reason) VALUES (1, 1, 1, 1, '2026-01-01', '')",
+                    "INSERT INTO daily_log (id, patient_id, day, version, submission_id, scale, "
+                    "red_flags, took_as_scheduled, dose_taken, dose_scheduled, plan_id, note, "
+                    "created_at) VALUES (1, 1, '2026-01-02', 1, 'a', 'ciwa-b', '[]', false, "
+                    "4.5, 5, 1, '', '2026-01-02')",
+                    "INSERT INTO daily_log (id, patient_id, day, version, submission_id, scale, "
+                    "red_flags, note, created_at) VALUES (2, 1, '2026-01-03', 1, 'b', 'ciwa-b', "
+                    "'[]', '', '2026-01-03')",
+                    # Rows that point at the tables the migration copies (SQLite batch mode).
+                    "INSERT INTO taper_step (id, revision_id, start_date, total, note) VALUES "
+                    "(1, 1, '2026-01-01', 5, '')",
+                    "UPDATE taper_plan SET current_revision_id = 1",
+                    "INSERT INTO alert (id, patient_id, kind, tier, reason, log_id, status, "
+                    "created_at, note) VALUES (1, 1, 'dose_deviation', 'review', 'r', 1, "
+                    "'acknowledged', '2026-01-02', '')",
+                ):
+                    conn.execute(text(statement))
+            upgrade()
+            with db.engine.connect() as conn:
+                rows = conn.execute(
+                    text(
+                        "SELECT log_id, plan_id, medication, unit, dose_scheduled, "
+                        "took_as_scheduled, dose_taken FROM log_dose"
+                    )
+                ).all()
+            assert [tuple(r) for r in rows] == [
+                (1, 1, "diazepam", "mg", Decimal("5.000"), False, Decimal("4.500"))
+            ]
+            with db.engine.connect() as conn:
+                assert conn.execute(text("SELECT log_id, plan_id, cause FROM alert")).all() == [
+                    (1, None, "")
+                ]
+            with pytest.raises(DBAPIError), db.engine.begin() as conn:
+                conn.execute(text("UPDATE plan_revision SET reason = 'rewritten'"))
+            downgrade(revision="0006")
+            with db.engine.connect() as conn:
+                back = conn.execute(
+                    text(
+                        "SELECT id, dose_taken, dose_scheduled, plan_id FROM daily_log ORDER BY id"
+                    )
+                ).all()
+            assert [tuple(r) for r in back] == [
+                (1, Decimal("4.500"), Decimal("5.000"), 1),
+                (2, None, None, None),
+            ]
+            db.engine.dispose()

@@ -92,8 +92,8 @@ def upgrade():
         "AND daily_log.took_as_scheduled IS NOT NULL"
     )
     with op.batch_alter_table("daily_log", schema=None) as batch_op:
-        batch_op.drop_constraint("fk_daily_log_plan_id_taper_plan", type_="foreignkey")
-        batch_op.drop_constraint("ck_daily_log_dose_taken_not_negative", type_="check")
+        batch_op.drop_constraint(op.f("fk_daily_log_plan_id_taper_plan"), type_="foreignkey")
+        batch_op.drop_constraint(op.f("ck_daily_log_dose_taken_not_negative"), type_="check")
         batch_op.drop_column("plan_id")
         batch_op.drop_column("dose_scheduled")
         batch_op.drop_column("dose_taken")
@@ -171,7 +171,7 @@ def downgrade():
             "dose_taken_not_negative", "dose_taken IS NULL OR dose_taken >= 0"
         )
         batch_op.create_foreign_key(
-            "fk_daily_log_plan_id_taper_plan", "taper_plan", ["plan_id"], ["id"]
+            op.f("fk_daily_log_plan_id_taper_plan"), "taper_plan", ["plan_id"], ["id"]
         )
     first = "(SELECT MIN(id) FROM log_dose f WHERE f.log_id = daily_log.id)"
     for column in ("took_as_scheduled", "dose_taken", "dose_scheduled", "plan_id"):
@@ -184,8 +184,8 @@ def downgrade():
     op.drop_table("log_dose")
 
     with op.batch_alter_table("plan_revision", schema=None) as batch_op:
-        batch_op.drop_constraint("ck_plan_revision_hold_shift_not_negative", type_="check")
-        batch_op.drop_constraint("ck_plan_revision_hold_kind_known", type_="check")
+        batch_op.drop_constraint(op.f("ck_plan_revision_hold_shift_not_negative"), type_="check")
+        batch_op.drop_constraint(op.f("ck_plan_revision_hold_kind_known"), type_="check")
         batch_op.drop_column("hold_shift")
         batch_op.drop_column("hold_kind")
     if _sqlite():

@@ -50,26 +50,31 @@ class PlanForm(PasswordConfirmMixin, TaperForm):
     submit = SubmitField("Save plan")
 
 
-class HoldForm(PasswordConfirmMixin, TaperForm):
+class TimelineForm(PasswordConfirmMixin, TaperForm):
+    """Shared fields of hold, release, pause and resume: the first post shows the new dates,
+    the second (``confirm``) saves them for the patient's day the preview was made for."""
+
+    reason = TextAreaField("Reason", [Length(max=1000)])
+    version = HiddenField()
+    day = HiddenField()
+    confirm = HiddenField()
+
+
+class HoldForm(TimelineForm):
     until = DateField(
-        "Hold until (leave empty to hold until you review it)",
+        "Hold until (the last day of the held dose; leave empty to hold until you review it)",
         [Optional()],
         render_kw={"type": "date"},
     )
-    reason = TextAreaField("Reason for the hold", [Length(max=1000)])
-    version = HiddenField()
-    submit = SubmitField("Hold the current dose")
+    submit = SubmitField("Show the new dates")
 
 
-class ReleaseHoldForm(PasswordConfirmMixin, TaperForm):
-    reason = TextAreaField("Reason for ending the hold", [Length(max=1000)])
-    version = HiddenField()
-    submit = SubmitField("End the hold")
+class ReleaseHoldForm(TimelineForm):
+    submit = SubmitField("Show the new dates")
 
 
-class StatusForm(PasswordConfirmMixin, TaperForm):
+class StatusForm(TimelineForm):
     status = SelectField("New status", choices=[])
-    version = HiddenField()
     submit = SubmitField("Change status")
 
 

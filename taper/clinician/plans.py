@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -20,12 +20,8 @@ from taper.clinician.plan_forms import (
     StatusForm,
 )
 from taper.clinician.views import bp
-from taper.domain.schedule import (
-    dose_on,
-    hold_end,
-    local_today,
-    step_facts,
-)
+from taper.domain.schedule import local_today, step_facts
+from taper.domain.timeline import next_change, step_after_hold
 from taper.extensions import db
 from taper.models import COMMON_MEDICATIONS, PlanStatus, TaperPlan
 from taper.services import Conflict, ServiceError, audit, plans
@@ -34,9 +30,20 @@ from taper.templating import dose as dose_text
 BLANK_ROWS = 3
 STATUS_ACTIONS = {
     PlanStatus.DRAFT: [(PlanStatus.ACTIVE, "Activate: the patient sees this plan")],
-    PlanStatus.ACTIVE: [(PlanStatus.PAUSED, "Pause"), (PlanStatus.COMPLETED, "Mark completed")],
-    PlanStatus.PAUSED: [(PlanStatus.ACTIVE, "Resume"), (PlanStatus.COMPLETED, "Mark completed")],
+    PlanStatus.ACTIVE: [
+        (PlanStatus.PAUSED, "Pause: the dose in force stays, steps stop moving on"),
+        (PlanStatus.COMPLETED, "Mark completed"),
+    ],
+    PlanStatus.PAUSED: [
+        (PlanStatus.ACTIVE, "Resume: later steps move by the days paused"),
+        (PlanStatus.COMPLETED, "Mark completed"),
+    ],
     PlanStatus.COMPLETED: [],
+}
+# Status changes that move the timeline: shown as new dates first, then confirmed.
+TIMELINE_STATUS = {
+    (PlanStatus.ACTIVE, PlanStatus.PAUSED): "pause",
+    (PlanStatus.PAUSED, PlanStatus.ACTIVE): "resume",
 }
 CONFLICT_STATUS = 409
 
@@ -87,11 +94,15 @@ def _version(form) -> int | None:
     return int(text) if text.isascii() and text.isdigit() else None
 
 
+def _patient_today(patient) -> date:
+    return local_today(datetime.now(UTC), patient.timezone)
+
+
 def _editor(form: PlanForm, *, patient, plan=None, general=(), status=200, conflict=False):
     """The editor; the facts table when the rows as typed all make valid steps, and on
     "Check the steps" each problem beside its field, as saving would show them."""
     try:
-        typed = [step for _, step in plans.parse_rows(_rows(form))]
+        typed = [step for _, step in plans.parse_rows(_rows(form), _patient_today(patient))]
     except plans.PlanInputError as error:
         typed = []
         if form.check.data:
@@ -106,6 +117,7 @@ def _editor(form: PlanForm, *, patient, plan=None, general=(), status=200, confl
         needs_password=not fresh.is_recent(),
         conflict=conflict,
         typed=list(zip(typed, step_facts(typed), strict=True)),
+        hold=plans.hold_of(plan.current_revision) if plan is not None else None,
     ), status
 
 
@@ -124,7 +136,12 @@ def new_plan(patient_id: int):
     if form.validate() and fresh.confirm(form):
         try:
             plan = plans.create_plan(
-                current_user, patient, form.medication.data, _rows(form), form.reason.data or ""
+                current_user,
+                patient,
+                form.medication.data,
+                _rows(form),
+                form.reason.data or "",
+                today=_patient_today(patient),
             )
         except plans.PlanInputError as error:
             db.session.rollback()
@@ -143,31 +160,46 @@ def plan_page(plan_id: int):
     plan = access.plan_or_404(current_user, plan_id)
     patient = plan.patient
     revision = plan.current_revision
-    steps = plans.step_inputs(revision)
-    hold = plans.hold_of(revision)
-    today = local_today(datetime.now(UTC), patient.timezone)
+    schedule = plans.schedule_of(plan)
+    today = _patient_today(patient)
+    now = schedule.on(today)
     audit.record(current_user, "plan.view", "taper_plan", plan.id, patient_id=patient.id)
     db.session.commit()
     forms = [StatusForm(), HoldForm(), ReleaseHoldForm()]
     for form in forms:  # never the version a refused request posted: the plan's as it is now
         form.version.data = str(plan.version)
+        form.confirm.data = ""
     status_form, hold_form, release_form = forms
     status_form.status.choices = _status_choices(plan)
+    for form, prefix in zip(forms, ("status", "hold", "release"), strict=True):
+        _unique_ids(form, prefix)
+    held = now.status == "held" and schedule.hold is not None
     return render_template(
         "clinician/plan.html",
         plan=plan,
         patient=patient,
         revision=revision,
-        facts=step_facts(steps),
-        hold=hold,
+        facts=step_facts(list(schedule.steps)),
+        hold=schedule.hold,
+        held=held,
         today=today,
-        now=dose_on(steps, today, hold),
-        hold_end=hold_end(steps, hold),
+        now=now,
+        next=next_change(schedule.steps, today, schedule.hold),
+        after_hold=step_after_hold(schedule.steps, schedule.hold)
+        if now.status in ("held", "paused")
+        else None,
         hold_form=hold_form,
         release_form=release_form,
         status_form=status_form,
         needs_password=not fresh.is_recent(),
     )
+
+
+def _unique_ids(form, prefix: str) -> None:
+    """Three forms share one page: give each field an id of its own (same names posted)."""
+    for item in form:
+        item.id = f"{prefix}-{item.name}"
+        item.label.field_id = item.id
 
 
 @bp.route("/plans/<int:plan_id>/edit", methods=["GET", "POST"])
@@ -198,6 +230,7 @@ def edit_plan(plan_id: int):
                 _rows(form),
                 form.reason.data or "",
                 medication=form.medication.data,
+                today=_patient_today(plan.patient),
             )
             db.session.commit()
         except plans.PlanInputError as error:
@@ -227,68 +260,128 @@ def edit_plan(plan_id: int):
     return _editor(form, patient=plan.patient, plan=plan, status=400)
 
 
-def _plan_action(plan_id: int, form_class, action):
-    """Shared shape of hold, release and status changes: check, act, commit, report."""
-    plan = access.plan_or_404(current_user, plan_id)
-    form = form_class()
-    if hasattr(form, "status"):
-        form.status.choices = _status_choices(plan)
-    if form.validate_on_submit() and fresh.confirm(form):
-        try:
-            message = action(plan, form)
-            db.session.commit()
-        except (Conflict, StaleDataError, IntegrityError):
-            db.session.rollback()
-            flash(plans.CONFLICT_MESSAGE)
-            return plan_page(plan_id), CONFLICT_STATUS
-        except ServiceError as error:
-            db.session.rollback()
-            messages = getattr(error, "errors", {}).values() or [error.message]
-            for text in messages:
-                flash(text)
-            return redirect(url_for("clinician.plan", plan_id=plan_id))
-        flash(message)
-        return redirect(url_for("clinician.plan", plan_id=plan_id))
+def _refused(plan_id: int, error: ServiceError):
+    db.session.rollback()
+    messages = getattr(error, "errors", {}).values() or [error.message]
+    for text in messages:
+        flash(text)
+    return redirect(url_for("clinician.plan", plan_id=plan_id))
+
+
+def _form_refused(plan_id: int, form):
     for name, errors in form.errors.items():
         for text in errors:
             flash(f"{getattr(form, name).label.text}: {text}")
     return redirect(url_for("clinician.plan", plan_id=plan_id))
 
 
+def _timeline_action(plan, form, action: str, until=None, *, endpoint: str):
+    """Hold, release, pause or resume. The first post shows the clinician the dates as they
+    will be (saves nothing); the confirmed post saves them as a new revision, provided it is
+    still the patient's same day and nobody changed the plan in between."""
+    today = _patient_today(plan.patient)
+    try:
+        change = plans.plan_timeline_change(plan, action, today, until)
+    except ServiceError as error:
+        return _refused(plan.id, error)
+    stale_day = form.confirm.data == "1" and form.day.data != today.isoformat()
+    if form.confirm.data != "1" and form.password.data:
+        fresh.confirm(form)  # typed on the plan page: no need to type it again below
+    if form.confirm.data == "1" and not stale_day and fresh.confirm(form):
+        try:
+            plans.apply_timeline_change(
+                current_user, plan, _version(form), action, today, form.reason.data or "", until
+            )
+            db.session.commit()
+        except (Conflict, StaleDataError, IntegrityError):
+            db.session.rollback()
+            flash(plans.CONFLICT_MESSAGE)
+            return plan_page(plan.id), CONFLICT_STATUS
+        except plans.PlanInputError as error:
+            db.session.rollback()
+            form.reason.errors = list(error.errors.values())
+            return _preview(plan, form, change, endpoint, status=400)
+        except ServiceError as error:
+            return _refused(plan.id, error)
+        flash(CONFIRMED[action])
+        return redirect(url_for("clinician.plan", plan_id=plan.id))
+    if stale_day:
+        form.day.errors = [
+            "A new day has begun for the patient since you looked, so the dates below were "
+            "worked out again. Check them, then confirm."
+        ]
+    form.day.data = today.isoformat()
+    form.confirm.data = "1"
+    status = 400 if form.password.errors or stale_day else 200
+    return _preview(plan, form, change, endpoint, status=status)
+
+
+CONFIRMED = {
+    "hold": "The dose in force is on hold. The later steps have their new dates.",
+    "release": "The hold ends today; from tomorrow the plan goes on to its next step.",
+    "pause": "The plan is paused: the dose in force stays until you resume it.",
+    "resume": "The plan is running again; the later steps have moved by the days paused.",
+}
+
+
+def _preview(plan, form, change, endpoint: str, status: int = 200):
+    return render_template(
+        "clinician/plan_timeline.html",
+        plan=plan,
+        patient=plan.patient,
+        form=form,
+        change=change,
+        endpoint=endpoint,
+        needs_password=not fresh.is_recent(),
+        now_before=plans.schedule_of(plan).on(change.today),
+    ), status
+
+
 @bp.post("/plans/<int:plan_id>/hold")
 def hold(plan_id: int):
-    """Hold the dose in force today until a date, or until reviewed."""
-
-    def act(plan: TaperPlan, form: HoldForm) -> str:
-        today = local_today(datetime.now(UTC), plan.patient.timezone)
-        plans.hold_step(
-            current_user, plan, _version(form), today, form.until.data, form.reason.data or ""
-        )
-        return "The current dose is on hold."
-
-    return _plan_action(plan_id, HoldForm, act)
+    """Hold the dose in force today until a date, or until reviewed (new dates shown first)."""
+    plan = access.plan_or_404(current_user, plan_id)
+    form = HoldForm()
+    if not form.validate_on_submit():
+        return _form_refused(plan_id, form)
+    return _timeline_action(plan, form, "hold", form.until.data, endpoint="clinician.hold")
 
 
 @bp.post("/plans/<int:plan_id>/release-hold")
 def release_hold(plan_id: int):
-    """End a hold."""
-
-    def act(plan: TaperPlan, form: ReleaseHoldForm) -> str:
-        plans.release_hold(current_user, plan, _version(form), form.reason.data or "")
-        return "The hold has ended; the plan follows its steps again."
-
-    return _plan_action(plan_id, ReleaseHoldForm, act)
+    """End a hold: the held dose stays today, the next step follows from tomorrow."""
+    plan = access.plan_or_404(current_user, plan_id)
+    form = ReleaseHoldForm()
+    if not form.validate_on_submit():
+        return _form_refused(plan_id, form)
+    return _timeline_action(plan, form, "release", endpoint="clinician.release_hold")
 
 
 @bp.post("/plans/<int:plan_id>/status")
 def plan_status(plan_id: int):
-    """Activate, pause, resume or complete a plan."""
-
-    def act(plan: TaperPlan, form: StatusForm) -> str:
-        plans.change_status(current_user, plan, _version(form), PlanStatus(form.status.data))
-        return f"The plan is now {plan.status.value}."
-
-    return _plan_action(plan_id, StatusForm, act)
+    """Activate or complete a plan; pause and resume show the new dates first."""
+    plan = access.plan_or_404(current_user, plan_id)
+    form = StatusForm()
+    form.status.choices = _status_choices(plan)
+    if not form.validate_on_submit():
+        return _form_refused(plan_id, form)
+    new_status = PlanStatus(form.status.data)
+    action = TIMELINE_STATUS.get((plan.status, new_status))
+    if action is not None:
+        return _timeline_action(plan, form, action, endpoint="clinician.plan_status")
+    if not fresh.confirm(form):
+        return _form_refused(plan_id, form)
+    try:
+        plans.change_status(current_user, plan, _version(form), new_status)
+        db.session.commit()
+    except (Conflict, StaleDataError, IntegrityError):
+        db.session.rollback()
+        flash(plans.CONFLICT_MESSAGE)
+        return plan_page(plan_id), CONFLICT_STATUS
+    except ServiceError as error:
+        return _refused(plan_id, error)
+    flash(f"The plan is now {plan.status.value}.")
+    return redirect(url_for("clinician.plan", plan_id=plan_id))
 
 
 @bp.get("/plans/<int:plan_id>/revisions")
@@ -309,4 +402,17 @@ def revisions(plan_id: int):
         revisions=list(reversed(plan.revisions)),
         a=a,
         b=b,
+        moved=_moved_steps(a, b),
     )
+
+
+def _moved_steps(a, b) -> list[tuple]:
+    """Steps of the same dose at the same place in both revisions whose date differs: what a
+    hold, release, pause or resume moved (or a hand edit of dates)."""
+    if a is None or b is None or len(a.steps) != len(b.steps):
+        return []
+    return [
+        (x, y)
+        for x, y in zip(a.steps, b.steps, strict=True)
+        if x.total == y.total and x.start_date != y.start_date
+    ]

@@ -102,8 +102,9 @@ def dose_on(steps: Sequence[StepInput], day: date, hold: Hold | None = None) -> 
     """The clinician's step in force on ``day``; never extrapolates a dose."""
     if hold is not None and hold.covers(day):
         index = index_on(steps, hold.start)
-        if index is not None:
-            return DoseOnDate("paused" if hold.kind == PAUSE else "held", steps[index], index)
+        if index is None:  # paused before the first step: nothing starts while paused
+            return DoseOnDate("not_started", None, None)
+        return DoseOnDate("paused" if hold.kind == PAUSE else "held", steps[index], index)
     index = index_on(steps, day)
     if index is None:
         return DoseOnDate("not_started", None, None)
@@ -188,7 +189,9 @@ def place_hold(
     return set_hold_end(steps, Hold(today, None, HOLD, 0), until)
 
 
-def resume(steps: Sequence[StepInput], pause: Hold, today: date) -> tuple[list[StepInput], Hold | None]:
+def resume(
+    steps: Sequence[StepInput], pause: Hold, today: date
+) -> tuple[list[StepInput], Hold | None]:
     """Resume a paused plan on ``today``: the schedule goes on from where it was on the day
     the pause began, so every later step moves later by the days paused. The dose today is
     the one in force while paused. The pause stays on record (None if it lasted no day)."""

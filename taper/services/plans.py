@@ -285,6 +285,11 @@ class TimelineChange:
     today: date
 
     @property
+    def rows(self) -> list[tuple[StepInput, StepInput]]:
+        """(before, after) for every step, in order."""
+        return list(zip(self.before, self.after, strict=True))
+
+    @property
     def moved(self) -> list[tuple[StepInput, StepInput]]:
         """(before, after) for each step whose date moves."""
         return [(b, a) for b, a in zip(self.before, self.after, strict=True) if b.start != a.start]

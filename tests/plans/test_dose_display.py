@@ -1,7 +1,8 @@
 """Every dose a page shows is one the clinician typed (DESIGN non-negotiable 1).
 
 The guard walks every page either role can reach that shows a dose, on days across the plan
-(before it, on each step, through a dated hold and a hold until reviewed, after the last step),
+(before it, on each step, through a dated hold and a hold until reviewed, whose new dates are
+shown before they are saved, and after the last step),
 and reads each number shown as a dose: cells of dose columns, dose elements, dose fields,
 "N mg" text (attributes included), time-of-day parts, the CSV export and the PDF report text.
 Each must be one of the doses the clinician typed (totals and split parts); every steps-table
@@ -20,8 +21,11 @@ from html.parser import HTMLParser
 import pytest
 import time_machine
 
+from taper.extensions import db
+from taper.models import TaperPlan
 from tests.conftest import login_as
 from tests.helpers import log_form, plan_form, version_of
+from tests.plans.timeline_posts import confirmed
 
 TYPED = [
     (date(2026, 3, 1), "12.5", {"morning": "5", "bedtime": "7.5"}, "Take with food"),
@@ -269,6 +273,22 @@ def at(day: date):
     return time_machine.travel(datetime(day.year, day.month, day.day, 12, tzinfo=UTC), tick=False)
 
 
+def register_moved_dates(app, plan_id: int) -> None:
+    """A hold moves dates, never doses or their order: the i-th step of every revision is the
+    i-th typed step, so each moved date is registered as showing that typed step."""
+    with app.app_context():
+        steps = db.session.get(TaperPlan, plan_id).current_revision.steps
+        assert len(steps) == len(TYPED)
+        for step, (_, total, parts, _) in zip(steps, TYPED, strict=True):
+            assert step.total == Decimal(total)
+            for key in (
+                f"{step.start_date.day} {step.start_date:%b %Y}",
+                step.start_date.isoformat(),
+            ):
+                STEP_ON.setdefault(key, (Decimal(total), parts))
+                assert STEP_ON[key] == (Decimal(total), parts), key
+
+
 @pytest.fixture
 def plan_id(client, app, clinician, patient, write_plan):
     """The typed plan, written (and saved again unchanged) before it starts."""
@@ -291,14 +311,15 @@ DAYS = [
     # A dose deviation: the patient typed 10, which is also a typed step, so every dose shown
     # anywhere stays within what the clinician typed.
     (date(2026, 3, 10), "11.25", [("log", "no", "10")]),
+    # The hold moves the later steps 8 days: 10 mg from 6 Apr, 0 mg from 27 Apr.
     (date(2026, 3, 25), "11.25", [("hold", "2026-04-05"), ("log", "yes", "")]),
     (date(2026, 3, 30), "11.25", [("log", "yes", "")]),  # held: 10 mg was due from 29 Mar
-    (date(2026, 4, 6), "10", []),  # the day after the dated hold
+    (date(2026, 4, 6), "10", []),  # the day after the dated hold: the next typed step
     (date(2026, 4, 10), "10", [("hold", "")]),  # until reviewed
     (date(2026, 4, 12), "10", [("log", "yes", "")]),
-    (date(2026, 4, 15), "10", [("release",)]),
-    (date(2026, 4, 19), "0", [("log", "yes", "")]),
-    (date(2026, 5, 1), None, []),  # after the last step: the plan has ended
+    (date(2026, 4, 15), "10", [("release",)]),  # 0 mg is due on 27 Apr: nothing moves
+    (date(2026, 4, 19), "10", [("log", "yes", "")]),  # the typed 0 mg date has moved on
+    (date(2026, 5, 1), None, []),  # after the last step (0 mg): the patient has stopped
 ]
 
 
@@ -306,6 +327,14 @@ def test_no_page_shows_a_dose_the_clinician_did_not_type(client, app, patient, c
     problems: list[str] = []
     logged: list[date] = []
     revisions = 2
+
+    def read_page(where, response):
+        assert response.status_code == 200, (where, response.status_code)
+        found, wrong = html_doses(response.get_data(as_text=True))
+        problems.extend(f"{where}: {text}" for text in wrong)
+        problems.extend(
+            f"{where}: {t} is not a typed dose" for t, v in found if v not in TYPED_DOSES
+        )
 
     def read(path: str, *, must_show=frozenset(), at_least_one=False, exactly=None):
         """Read one page's doses; note untyped ones, and pages missing the doses they show."""
@@ -349,13 +378,17 @@ def test_no_page_shows_a_dose_the_clinician_did_not_type(client, app, patient, c
                     version = version_of(app, plan_id)
                     if action[0] == "hold":
                         data = {"until": action[1], "reason": "Symptoms", "version": version}
-                        done = client.post(f"/clinician/plans/{plan_id}/hold", data=data)
+                        url = f"/clinician/plans/{plan_id}/hold"
                     else:
                         data = {"reason": "Reviewed", "version": version}
-                        done = client.post(f"/clinician/plans/{plan_id}/release-hold", data=data)
+                        url = f"/clinician/plans/{plan_id}/release-hold"
+                    shown = client.post(url, data=data)  # the new dates first
+                    read_page(f"{day} preview of {action[0]}", shown)
+                    done = confirmed(client, url, patient, **data)
                     assert done.status_code == 302
                     assert version_of(app, plan_id) == version + 1, action
                     revisions += 1
+                    register_moved_dates(app, plan_id)
             logs = bool(logged)
 
             login_as(client, patient)

@@ -1,5 +1,6 @@
 """A clinician writes, activates, holds and revises a plan; the patient sees the right dose."""
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -9,6 +10,7 @@ from taper.extensions import db
 from taper.models import PlanRevision, PlanStatus, TaperPlan
 from tests.conftest import login_as
 from tests.helpers import plan_form, six_steps, version_of
+from tests.plans.timeline_posts import confirmed
 
 START = date(2026, 3, 2)
 
@@ -21,25 +23,31 @@ def test_six_step_plan_hold_and_revision_end_to_end(client, app, clinician, pati
     assert "−2.5 mg (−12.5 %)" in page  # 20 -> 17.5, for information only
     assert "14 days" in page
 
-    # Hold today's dose until a date the clinician types.
+    # Hold today's dose until a date the clinician types: first the new dates, then confirm.
     with time_machine.travel(datetime(2026, 3, 20, 15, tzinfo=UTC), tick=False):
         login_as(client, clinician)
-        response = client.post(
-            f"/clinician/plans/{plan_id}/hold",
-            data={
-                "until": "2026-04-10",
-                "reason": "Symptoms up after the last cut",
-                "version": version_of(app, plan_id),
-            },
-        )
+        hold = {
+            "until": "2026-04-10",
+            "reason": "Symptoms up after the last cut",
+            "version": version_of(app, plan_id),
+        }
+        preview = client.post(f"/clinician/plans/{plan_id}/hold", data=hold)
+        assert preview.status_code == 200
+        text = re.sub(r"\s+", " ", preview.text)
+        # 15 mg was due on 30 March; it now follows the hold, on 11 April.
+        assert "15 mg will start on 11 Apr 2026</strong> instead of 30 Mar 2026" in text
+        assert "The 3 later steps move 12 days later too" in text
+        assert version_of(app, plan_id) == hold["version"]  # nothing saved yet
+        response = confirmed(client, f"/clinician/plans/{plan_id}/hold", patient, **hold)
         assert response.headers["Location"] == f"/clinician/plans/{plan_id}"
 
     # Revise: the clinician types the remaining steps again with new dates.
     login_as(client, clinician)
     steps = six_steps(START)
-    steps[3] = (date(2026, 4, 13), "12.5", {"morning": "5", "bedtime": "7.5"}, "Split it")
-    steps[4] = (date(2026, 4, 27), "10", {}, "")
-    steps[5] = (date(2026, 5, 11), "0", {}, "Stopped")
+    steps[2] = (date(2026, 4, 11), "15", {}, "")
+    steps[3] = (date(2026, 4, 25), "12.5", {"morning": "5", "bedtime": "7.5"}, "Split it")
+    steps[4] = (date(2026, 5, 9), "10", {}, "")
+    steps[5] = (date(2026, 5, 23), "0", {}, "Stopped")
     response = client.post(
         f"/clinician/plans/{plan_id}/edit",
         data=plan_form(steps, reason="Slower after hold", version=version_of(app, plan_id)),
@@ -55,15 +63,23 @@ def test_six_step_plan_hold_and_revision_end_to_end(client, app, clinician, pati
         assert [s.total for s in first.steps] == [
             Decimal(x) for x in ["20", "17.5", "15", "12.5", "10", "7.5"]
         ]
+        held = db.session.get(PlanRevision, plan.revisions[1].id)
+        assert [s.start_date for s in held.steps][2:] == [
+            date(2026, 4, 11),
+            date(2026, 4, 25),
+            date(2026, 5, 9),
+            date(2026, 5, 23),
+        ]
 
     expected = {
         date(2026, 3, 1): "starts on",
         date(2026, 3, 2): "20 mg",
         date(2026, 3, 16): "17.5 mg",
         date(2026, 3, 31): "17.5 mg",  # held
-        date(2026, 4, 13): "12.5 mg",
-        date(2026, 5, 11): "0 mg",
-        date(2026, 5, 12): "You have stopped diazepam.",  # the last step is 0 mg
+        date(2026, 4, 10): "until Friday 10 April 2026",  # the last held day
+        date(2026, 4, 11): "15 mg",  # the next typed step, never 12.5 mg
+        date(2026, 4, 25): "12.5 mg",
+        date(2026, 5, 23): "You have stopped diazepam.",  # the last step is 0 mg
     }
     for day, text in expected.items():
         with time_machine.travel(
@@ -95,11 +111,15 @@ def test_patient_sees_notice_after_a_change_once(client, app, clinician, patient
 def test_a_plan_ending_on_a_dose_sends_the_patient_to_their_clinician(
     client, clinician, patient, write_plan
 ):
-    """Nothing is extrapolated past the last typed step: when it is not 0 mg, ask."""
+    """Nothing is extrapolated past the last typed step: when it is not 0 mg, that dose stays
+    in force until the clinician reviews the plan, and the patient is told so."""
     login_as(client, clinician)
     write_plan(patient, [(date(2026, 3, 2), "10", {}, ""), (date(2026, 3, 16), "5", {}, "")])
     with time_machine.travel(datetime(2026, 3, 20, 17, tzinfo=UTC), tick=False):
         login_as(client, patient)
-        page = client.get("/today").text
-    assert "Your plan has no step after Monday 16 March 2026. Ask your clinician" in page
+        page = re.sub(r"\s+", " ", client.get("/today").text)
+    assert "<strong>5 mg</strong> in total" in page
+    assert "Keep taking this dose until your clinician reviews your plan." in page
+    assert "Ask your clinician what to take" not in page
+    assert "no later step" not in page
     assert "stopped" not in page

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from taper.extensions import db
 from taper.models import AuditEvent, PlanRevision, Role, TaperPlan
 from tests.conftest import PASSWORD, login_as
-from tests.helpers import plan_form, six_steps, version_of
+from tests.helpers import patient_today, plan_form, six_steps, version_of
+from tests.plans.timeline_posts import confirmed
 
 START = date(2026, 3, 2)
 
@@ -70,8 +71,8 @@ def test_stale_hold_is_refused_with_409(client, app, clinician, patient, write_p
     login_as(client, clinician)
     plan_id = write_plan(patient, six_steps(date.today()))
     stale = version_of(app, plan_id) - 1
-    response = client.post(
-        f"/clinician/plans/{plan_id}/hold", data={"reason": "x", "version": stale}
+    response = confirmed(
+        client, f"/clinician/plans/{plan_id}/hold", patient, reason="x", version=stale
     )
     assert response.status_code == 409
     with app.app_context():
@@ -84,18 +85,19 @@ def test_after_a_409_the_page_offers_the_current_version(
     login_as(client, clinician)
     plan_id = write_plan(patient, six_steps(date.today()))
     current = version_of(app, plan_id)
-    refused = client.post(
-        f"/clinician/plans/{plan_id}/hold", data={"reason": "x", "version": current - 1}
+    refused = confirmed(
+        client, f"/clinician/plans/{plan_id}/hold", patient, reason="x", version=current - 1
     )
     assert refused.status_code == 409
     offered = set(re.findall(r'name="version" type="hidden" value="(\d+)"', refused.text))
     assert offered == {str(current)}
-    again = client.post(
-        f"/clinician/plans/{plan_id}/hold", data={"reason": "Re-sent", "version": current}
+    again = confirmed(
+        client, f"/clinician/plans/{plan_id}/hold", patient, reason="Re-sent", version=current
     )
     assert again.status_code == 302
     with app.app_context():
-        assert db.session.get(TaperPlan, plan_id).current_revision.hold_start == date.today()
+        held = db.session.get(TaperPlan, plan_id).current_revision.hold_start
+        assert held == patient_today(patient)
 
 
 def test_two_saves_at_the_same_instant_give_one_revision_and_one_409(shared_app, monkeypatch):
@@ -243,7 +245,7 @@ def test_schedule_change_asks_for_password_after_the_window(
         ),
         lambda plan_id, version, patient: (
             f"/clinician/plans/{plan_id}/hold",
-            {"reason": "Stale session", "version": version},
+            {"reason": "Stale session", "version": version, "until": _in_days(patient, 9)},
         ),
         lambda plan_id, version, patient: (
             f"/clinician/plans/{plan_id}/release-hold",
@@ -251,7 +253,7 @@ def test_schedule_change_asks_for_password_after_the_window(
         ),
         lambda plan_id, version, patient: (
             f"/clinician/plans/{plan_id}/status",
-            {"status": "paused", "version": version},
+            {"status": "completed", "version": version},
         ),
     ],
     ids=["new", "edit", "hold", "release-hold", "status"],
@@ -263,9 +265,12 @@ def test_every_schedule_change_needs_a_recent_password(
     without the password."""
     login_as(client, clinician)
     plan_id = write_plan(patient, six_steps(date.today()))
-    client.post(  # a hold in place, so that releasing it is a real change
+    confirmed(  # a hold in place, so that releasing it is a real change
+        client,
         f"/clinician/plans/{plan_id}/hold",
-        data={"reason": "Hold", "version": version_of(app, plan_id)},
+        patient,
+        reason="Hold",
+        version=version_of(app, plan_id),
     )
     with client.session_transaction() as session:
         session["auth_at"] = time.time() - 3600
@@ -277,10 +282,17 @@ def test_every_schedule_change_needs_a_recent_password(
 
     before = schedule()
     url, data = change(plan_id, version_of(app, plan_id), patient)
+    data = {**data, "confirm": "1", "day": patient_today(patient).isoformat()}
     client.post(url, data=data)
+    assert schedule() == before
+    client.post(url, data={**data, "password": "not my password"})
     assert schedule() == before
     client.post(url, data={**data, "password": PASSWORD})
     assert schedule() != before
+
+
+def _in_days(patient, days: int) -> str:
+    return (patient_today(patient) + timedelta(days=days)).isoformat()
 
 
 def test_status_changes_follow_the_allowed_path(client, app, clinician, patient, write_plan):
@@ -292,9 +304,13 @@ def test_status_changes_follow_the_allowed_path(client, app, clinician, patient,
         ("completed", "completed"),
         ("active", "completed"),
     ]:
-        client.post(
+        confirmed(
+            client,
             f"/clinician/plans/{plan_id}/status",
-            data={"status": status, "version": version_of(app, plan_id)},
+            patient,
+            status=status,
+            reason="Review",
+            version=version_of(app, plan_id),
         )
         with app.app_context():
             assert db.session.get(TaperPlan, plan_id).status.value == expected
@@ -304,14 +320,14 @@ def test_status_changes_follow_the_allowed_path(client, app, clinician, patient,
 def test_every_change_and_view_is_audited(client, app, clinician, patient, write_plan):
     login_as(client, clinician)
     plan_id = write_plan(patient, six_steps(date.today()))
-    client.post(
-        f"/clinician/plans/{plan_id}/hold",
-        data={"reason": "Hold", "version": version_of(app, plan_id)},
-    )
-    client.post(
-        f"/clinician/plans/{plan_id}/release-hold",
-        data={"reason": "Better", "version": version_of(app, plan_id)},
-    )
+    for url, reason in (("hold", "Hold"), ("release-hold", "Better")):
+        confirmed(
+            client,
+            f"/clinician/plans/{plan_id}/{url}",
+            patient,
+            reason=reason,
+            version=version_of(app, plan_id),
+        )
     client.post(
         f"/clinician/plans/{plan_id}/edit",
         data=plan_form(six_steps(date.today()), reason="Same", version=version_of(app, plan_id)),
@@ -327,7 +343,7 @@ def test_every_change_and_view_is_audited(client, app, clinician, patient, write
     assert ("plan.create", clinician.id) in actions
     assert ("plan.status", clinician.id) in actions
     assert ("plan.hold", clinician.id) in actions
-    assert ("plan.release_hold", clinician.id) in actions
+    assert ("plan.release", clinician.id) in actions
     assert ("plan.revise", clinician.id) in actions
     assert ("plan.view", clinician.id) in actions
     assert ("plan.view", patient.id) in actions
@@ -385,23 +401,36 @@ def test_a_saved_revision_cannot_be_changed_or_deleted(
         assert [s.total for s in steps] == [Decimal(d) for _, d, _, _ in six_steps(START)]
 
 
-def test_plan_page_warns_when_a_dated_hold_skips_steps(client, app, clinician, patient, write_plan):
+def test_plan_page_shows_the_moved_next_step_after_a_dated_hold(
+    client, app, clinician, patient, write_plan
+):
+    """A hold moves the later steps: the page names the next typed step at its new date, and
+    no step is passed over."""
     login_as(client, clinician)
-    plan_id = write_plan(patient, six_steps(date.today()))  # 20, 17.5, 15 ... two weeks apart
-    until = date.today() + timedelta(days=30)  # past the 17.5 and 15 mg steps' start dates
-    response = client.post(
+    today = patient_today(patient)
+    plan_id = write_plan(patient, six_steps(today))  # 20, 17.5, 15 ... two weeks apart
+    until = today + timedelta(days=30)  # past the 17.5 and 15 mg steps' typed dates
+    response = confirmed(
+        client,
         f"/clinician/plans/{plan_id}/hold",
-        data={
-            "reason": "Rough patch",
-            "until": until.isoformat(),
-            "version": version_of(app, plan_id),
-        },
+        patient,
+        reason="Rough patch",
+        until=until.isoformat(),
+        version=version_of(app, plan_id),
     )
     assert response.status_code == 302
     page = client.get(f"/clinician/plans/{plan_id}").text
-    notice = page[page.index('id="hold-skips"') :]
-    notice = re.sub(r"\s+", " ", notice[: notice.index("</div>")])
-    assert "the patient skips 1 step." in notice
-    assert "12.5 mg (from" not in notice
-    assert "15 mg (from" in notice  # the step due by date the day after the hold
-    assert "Skipped: 17.5 mg from" in notice
+    nxt = page[page.index('id="next-change"') :]
+    nxt = re.sub(r"\s+", " ", nxt[: nxt.index("</dd>")])
+    day_after = until + timedelta(days=1)
+    assert f"17.5 mg from {day_after.day} {day_after:%b %Y}" in nxt
+    assert "skips" not in page
+    with app.app_context():
+        revision = db.session.get(TaperPlan, plan_id).current_revision
+        assert (revision.hold_start, revision.hold_until, revision.hold_shift) == (
+            today,
+            until,
+            17,
+        )
+        starts = [s.start_date for s in revision.steps]
+    assert [(b - a).days for a, b in zip(starts[1:], starts[2:], strict=False)] == [14] * 4

@@ -1,24 +1,20 @@
-"""Schedule rules, without an app: parsing typed doses, checking steps, dose on a date."""
+"""Schedule rules, without an app: parsing typed doses, checking steps, dose on a date
+(the timeline's holds and pauses: tests/unit/test_timeline.py)."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 
 from taper.domain.schedule import (
     DoseError,
-    Hold,
-    NextChange,
     StepInput,
-    dose_on,
-    hold_end,
-    last_reduction,
     local_today,
-    next_change,
     parse_dose,
     step_facts,
     validate_steps,
 )
+from taper.domain.timeline import Hold, NextChange, dose_on, last_reduction, next_change
 
 D = Decimal
 STEPS = [
@@ -118,9 +114,9 @@ def test_split_equal_in_value_but_not_in_digits_is_fine():
         (date(2026, 3, 1), "active", "10"),
         (date(2026, 3, 14), "active", "10"),
         (date(2026, 3, 15), "active", "7.5"),
-        (date(2026, 4, 12), "active", "0"),
-        (date(2026, 4, 13), "ended", "0"),
-        (date(2027, 1, 1), "ended", "0"),
+        (date(2026, 4, 12), "stopped", "0"),
+        (date(2026, 4, 13), "stopped", "0"),
+        (date(2027, 1, 1), "stopped", "0"),
     ],
 )
 def test_dose_on_looks_up_the_step_in_force(day, status, dose):
@@ -130,32 +126,16 @@ def test_dose_on_looks_up_the_step_in_force(day, status, dose):
 
 
 def test_dose_on_returns_the_clinicians_own_step_object():
-    """No dose is ever computed: the result is one of the input steps."""
+    """No dose is ever computed: the result is one of the input steps (timeline.dose_on)."""
     for offset in range(0, 60):
         day = date.fromordinal(date(2026, 2, 25).toordinal() + offset)
         found = dose_on(STEPS, day)
         assert found.step is None or any(found.step is step for step in STEPS)
 
 
-def test_hold_keeps_the_dose_in_force_on_its_first_day():
-    hold = Hold(date(2026, 3, 10), date(2026, 3, 20))
-    assert dose_on(STEPS, date(2026, 3, 16), hold).status == "held"
-    assert dose_on(STEPS, date(2026, 3, 16), hold).step is STEPS[0]
-    assert dose_on(STEPS, date(2026, 3, 21), hold).step is STEPS[1]
-    # The next change is the day after the hold, to the step due by date then.
-    assert next_change(STEPS, date(2026, 3, 16), hold) == NextChange(date(2026, 3, 21), STEPS[1])
-    assert next_change(STEPS, date(2026, 3, 5), hold) == NextChange(date(2026, 3, 21), STEPS[1])
-    assert next_change(STEPS, date(2026, 3, 21), hold) == NextChange(date(2026, 3, 29), STEPS[2])
-
-
-def test_a_hold_ending_inside_the_same_step_moves_nothing():
-    hold = Hold(date(2026, 3, 16), date(2026, 3, 20))
-    assert next_change(STEPS, date(2026, 3, 17), hold) == NextChange(date(2026, 3, 29), STEPS[2])
-
-
 @pytest.mark.parametrize(
     "hold",
-    [None, Hold(date(2026, 3, 10), date(2026, 3, 20)), Hold(date(2026, 3, 20), date(2026, 4, 20))],
+    [None, Hold(date(2026, 3, 10), date(2026, 3, 20)), Hold(date(2026, 3, 20), None)],
 )
 def test_next_change_always_agrees_with_dose_on(hold):
     """Whatever the day, the dose shown from the next change's day is that day's dose."""
@@ -168,18 +148,6 @@ def test_next_change_always_agrees_with_dose_on(hold):
         for between in range(day.toordinal() + 1, found.day.toordinal()):
             same = dose_on(STEPS, date.fromordinal(between), hold).step
             assert same is dose_on(STEPS, day, hold).step
-
-
-def test_open_hold_lasts_past_the_last_step_and_has_no_next_change():
-    hold = Hold(date(2026, 3, 30), None)
-    found = dose_on(STEPS, date(2026, 6, 1), hold)
-    assert (found.status, found.step) == ("held", STEPS[2])
-    assert next_change(STEPS, date(2026, 6, 1), hold) is None
-
-
-def test_hold_before_the_plan_starts_changes_nothing():
-    hold = Hold(date(2026, 2, 1), date(2026, 2, 20))
-    assert dose_on(STEPS, date(2026, 2, 10), hold).status == "not_started"
 
 
 def test_next_change_is_the_next_typed_step():
@@ -202,9 +170,9 @@ def test_step_facts_are_information_about_typed_steps():
 
 
 def test_last_reduction_is_the_latest_lower_step_on_or_before_the_day():
-    assert last_reduction(STEPS, date(2026, 3, 10)) is None
-    assert last_reduction(STEPS, date(2026, 3, 20)) == date(2026, 3, 15)
-    assert last_reduction(STEPS, date(2026, 4, 1)) == date(2026, 3, 29)
+    assert last_reduction(STEPS, None, date(2026, 3, 10)) is None
+    assert last_reduction(STEPS, None, date(2026, 3, 20)) == date(2026, 3, 15)
+    assert last_reduction(STEPS, None, date(2026, 4, 1)) == date(2026, 3, 29)
 
 
 @pytest.mark.parametrize(
@@ -228,21 +196,3 @@ def test_local_today_refuses_naive_times_and_unknown_zones():
         local_today(datetime(2026, 1, 1), "UTC")  # noqa: DTZ001
     with pytest.raises(ValueError, match="unknown"):
         local_today(datetime(2026, 1, 1, tzinfo=UTC), "Mars/Olympus")
-
-
-@pytest.mark.parametrize(
-    ("hold", "skipped"),
-    [
-        (None, []),
-        (Hold(date(2026, 3, 10), None), []),  # open hold: nothing is passed over yet
-        (Hold(date(2026, 3, 10), date(2026, 3, 20)), []),  # ends into the next step
-        (Hold(date(2026, 3, 10), date(2026, 3, 30)), [1]),  # 7.5 never taken: 10 -> 5
-        (Hold(date(2026, 3, 2), date(2026, 4, 12)), [1, 2]),  # 10 -> 0 at once
-        (Hold(date(2026, 3, 16), date(2026, 3, 20)), []),  # within one step
-    ],
-)
-def test_steps_a_dated_hold_passes_over(hold, skipped):
-    end = hold_end(STEPS, hold)
-    assert (end.skipped if end else []) == [STEPS[i] for i in skipped]
-    if end is not None:  # the step after is the one dose_on gives the day after the hold
-        assert end.step is dose_on(STEPS, hold.until + timedelta(days=1), hold).step
