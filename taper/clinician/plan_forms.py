@@ -61,6 +61,7 @@ class TimelineForm(PasswordConfirmMixin, TaperForm):
 
 
 class HoldForm(TimelineForm):
+    reason = TextAreaField("Reason for the hold", [Length(max=1000)])
     until = DateField(
         "Hold until (the last day of the held dose; leave empty to hold until you review it)",
         [Optional()],
@@ -70,11 +71,13 @@ class HoldForm(TimelineForm):
 
 
 class ReleaseHoldForm(TimelineForm):
+    reason = TextAreaField("Reason for ending the hold", [Length(max=1000)])
     submit = SubmitField("Show the new dates")
 
 
 class StatusForm(TimelineForm):
     status = SelectField("New status", choices=[])
+    reason = TextAreaField("Reason for the change (needed to pause or resume)", [Length(max=1000)])
     submit = SubmitField("Change status")
 
 
