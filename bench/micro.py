@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from taper.charts.cache import ChartCache  # noqa: E402
-from taper.charts.data import ProgressData  # noqa: E402
+from taper.charts.data import PlanSeries, ProgressData, SchedulePoint  # noqa: E402
 from taper.charts.render import progress_chart, progress_figure  # noqa: E402
-from taper.domain.alert_rules import LogFacts, Thresholds, evaluate_log  # noqa: E402
+from taper.domain.alert_rules import DoseFacts, LogFacts, Thresholds, evaluate_log  # noqa: E402
 from taper.domain.instrument import CIWA_B, parse_answers, total  # noqa: E402
 
 
@@ -37,12 +37,18 @@ def chart_data(days: int, rng: random.Random) -> ProgressData:
         for i in range(days // every + 1)
     )
     day_list = [start + timedelta(days=i) for i in range(days)]
+    plan = PlanSeries(
+        plan_id=1,
+        medication="diazepam",
+        schedule=tuple(SchedulePoint(d, v, "active") for d, v in steps),
+        line_end=day_list[-1],
+        holds=((day_list[days // 3], day_list[days // 3 + 5], "hold", False),),
+        taken=tuple((d, steps[min(i // every, len(steps) - 1)][1]) for i, d in enumerate(day_list)),
+    )
     return ProgressData(
         start=start,
         end=day_list[-1],
-        steps=steps,
-        holds=((day_list[days // 3], day_list[days // 3 + 5]),),
-        taken=tuple((d, steps[min(i // every, len(steps) - 1)][1]) for i, d in enumerate(day_list)),
+        plans=(plan,),
         scores=tuple((d, rng.randint(5, 40)) for d in day_list),
         red_flag_days=(day_list[days // 2],),
     )
@@ -94,7 +100,12 @@ def main() -> None:
     )
     start = date(2026, 1, 1)
     facts = [
-        LogFacts(start + timedelta(days=i), rng.randint(5, 45), (), Decimal("10"), Decimal("10"))
+        LogFacts(
+            start + timedelta(days=i),
+            rng.randint(5, 45),
+            (),
+            (DoseFacts(1, "diazepam", "mg", Decimal("10"), Decimal("10")),),
+        )
         for i in range(365)
     ]
     th = Thresholds()

@@ -211,7 +211,7 @@ def run(kind: str, patients: int, days: int, seconds: int) -> str:
         large, small = seeded["large"], seeded["small"]
         results: list[tuple[str, dict]] = []
         with gunicorn(env, 8731) as base:
-            patient_cookie, csrf = login(base, large["patient"])
+            patient_cookie, _ = login(base, large["patient"])
             clinician_cookie, _ = login(base, large["clinician"])
             small_cookie, _ = login(base, small["clinician"])
             with urllib.request.urlopen(base + "/login") as page:  # noqa: S310
@@ -219,7 +219,12 @@ def run(kind: str, patients: int, days: int, seconds: int) -> str:
             cases = [
                 ("baseline: bare endpoint (/ping)", f"{base}/ping", "", None),
                 ("patient Today", f"{base}/today", patient_cookie, None),
-                ("daily-log submit", f"{base}/log", patient_cookie, _log_body(csrf)),
+                (
+                    "daily-log submit",
+                    f"{base}/log",
+                    patient_cookie,
+                    _log_body(base, patient_cookie),
+                ),
                 (
                     "patient chart, cached",
                     f"{base}/charts/PATIENT/progress.png",
@@ -273,20 +278,25 @@ def _patient_id(base: str, cookie: str) -> int:
     return int(re.search(r"/charts/(\d+)/progress", page).group(1))
 
 
-def _log_body(csrf: str) -> str:
+def _log_body(base: str, cookie: str) -> str:
+    """The daily log as the form page asks it (its day, CSRF token and one dose question per
+    plan in force), every answer filled in; report.lua swaps in a fresh submission id."""
     from taper.domain.instrument import CIWA_B
 
+    request = urllib.request.Request(f"{base}/log", headers={"Cookie": cookie})
+    page = urllib.request.urlopen(request).read().decode()  # noqa: S310
     fields = {item.key: "1" for item in CIWA_B.patient_items}
     fields.update(
         {
-            "csrf_token": csrf,
-            "day": datetime.now(UTC).date().isoformat(),
-            "took_as_scheduled": "yes",
+            "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page).group(1),
+            "day": re.search(r'name="day" value="([0-9-]+)"', page).group(1),
             "sleep_hours": "7",
             "note": "",
             "submission_id": "SUBMISSION",
         }
     )
+    for plan_id, shown in re.findall(r'name="shown_([0-9]+)" value="([^"]*)"', page):
+        fields.update({f"shown_{plan_id}": shown, f"took_{plan_id}": "yes"})
     return urllib.parse.urlencode(fields)
 
 

@@ -96,14 +96,16 @@ notify_cli = AppGroup("notify", help="E-mail notifications.")
 
 @alerts_cli.command("scan")
 def alerts_scan_command() -> None:
-    """Raise missed-log alerts; safe to run from cron every few minutes and to run twice."""
+    """Raise missed-log and plan-end review alerts; safe to run from cron every few minutes
+    and to run twice."""
     from datetime import UTC, datetime
 
-    from taper.services.alerts import scan_missed_logs
+    from taper.services.alerts import scan
 
-    raised = scan_missed_logs(datetime.now(UTC))
+    raised = scan(datetime.now(UTC))
     db.session.commit()
-    click.echo(f"Missed-log alerts raised: {raised}")
+    click.echo(f"Missed-log alerts raised: {raised.missed_logs}")
+    click.echo(f"Plan-end review alerts raised: {raised.plan_end}")
 
 
 @notify_cli.command("send")

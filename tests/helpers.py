@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 
 from taper.domain.instrument import CIWA_B
@@ -49,14 +50,22 @@ def log_form(
     day: date,
     *,
     score: int = 1,
+    plans: Mapping[int, str] | None = None,
     took: str | None = "yes",
     dose_taken: str = "",
+    answers: Mapping[int, tuple[str | None, str]] | None = None,
     sleep: str = "7",
     note: str = "",
     flags=(),
     submission: str | None = None,
 ):
-    """A complete daily-log form; every item answered with ``score``."""
+    """A complete daily-log form; every item answered with ``score``.
+
+    ``plans`` maps each plan asked about to the scheduled dose the form showed (its hidden
+    ``shown_<id>``); each is answered ``took`` (yes, no, or None for no answer) with
+    ``dose_taken``, unless ``answers`` gives that plan its own (took, dose_taken). Without
+    ``plans`` the form has no dose question (a patient with no plan in force); ``fill_log``
+    reads the questions from the page instead."""
     data = {item.key: str(score) for item in CIWA_B.patient_items}
     data.update(
         {
@@ -66,12 +75,34 @@ def log_form(
             "submission_id": submission or uuid.uuid4().hex,
         }
     )
-    if took is not None:
-        data["took_as_scheduled"] = took
-    data["dose_taken"] = dose_taken
+    for plan_id, shown in (plans or {}).items():
+        plan_took, plan_taken = (answers or {}).get(plan_id, (took, dose_taken))
+        data[f"shown_{plan_id}"] = shown
+        if plan_took is not None:
+            data[f"took_{plan_id}"] = plan_took
+        data[f"dose_taken_{plan_id}"] = plan_taken
     if flags:
         data["red_flags"] = list(flags)
     return data
+
+
+def dose_questions(page: str) -> dict[int, str]:
+    """The dose questions a log form asks: {plan id: scheduled dose shown}."""
+    return {
+        int(plan_id): shown
+        for plan_id, shown in re.findall(r'name="shown_(\d+)" value="([^"]*)"', page)
+    }
+
+
+def fill_log(client, day: date | None = None, **fields):
+    """Open the log form for ``day`` (today when None) as the signed-in patient and fill it
+    in as ``log_form`` would, answering the dose questions that page asks."""
+    page = client.get("/log" if day is None else f"/log?day={day.isoformat()}")
+    assert page.status_code == 200, page.status_code
+    text = page.get_data(as_text=True)
+    shown_day = re.search(r'name="day" value="([0-9-]+)"', text).group(1)
+    fields.setdefault("submission", submission_of(text))
+    return log_form(date.fromisoformat(shown_day), plans=dose_questions(text), **fields)
 
 
 def submission_of(page: str) -> str:

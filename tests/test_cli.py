@@ -322,3 +322,62 @@ def test_seed_demo_puts_every_demo_patient_on_the_demo_clinicians_care_team(app,
 
     assert patients
     assert [name for name in patients if name not in page] == []
+
+
+def test_seed_demo_logs_answer_every_plan_in_force_and_jo_is_on_a_crossover(app, invoke):
+    """The demo follows the timeline: each log has one dose answer per plan in force on its
+    day (Jo, on lorazepam and diazepam side by side, has two), with that day's dose."""
+    from taper.services import plans
+
+    assert invoke("seed-demo").exit_code == 0
+    with app.app_context():
+        for spec in DEMO_USERS:
+            if spec["role"] is not Role.PATIENT:
+                continue
+            patient = db.session.scalar(select(User).where(User.email == spec["email"]))
+            entries = db.session.scalars(
+                select(DailyLog).where(DailyLog.patient_id == patient.id)
+            ).all()
+            assert entries, spec["email"]
+            for entry in entries:
+                expected = {
+                    (f.plan.plan_id, f.dose.step.total) for f in plans.in_force(patient, entry.day)
+                }
+                assert {(d.plan_id, d.dose_scheduled) for d in entry.doses} == expected
+        jo = db.session.scalar(select(User).where(User.email == "jo@example.org"))
+        last = max(
+            db.session.scalars(select(DailyLog).where(DailyLog.patient_id == jo.id)),
+            key=lambda e: e.day,
+        )
+        assert sorted(d.medication for d in last.doses) == ["diazepam", "lorazepam"]
+        pat = db.session.scalar(select(User).where(User.email == "pat@example.org"))
+        (plan,) = plans.plans_for_patient(pat, include_drafts=False)
+        assert plans.hold_of(plan.current_revision) is not None
+    client = app.test_client()
+    real_login(client, "jo@example.org", printed_logins(invoke("seed-demo").output)[0])
+    page = client.get("/log").get_data(as_text=True)
+    assert "Did you take your lorazepam as scheduled today: 1.5 mg?" in page
+    assert "Did you take your diazepam as scheduled today: 20 mg?" in page
+
+
+def test_seed_scale_writes_the_dose_answer_of_the_plan_in_force(app, invoke):
+    """Bulk-seeded logs carry the dose answer the log form would store: one per log on a day
+    its plan is in force (holds moving the later steps), none on a day it is not."""
+    from taper.services import plans
+
+    result = invoke(
+        "seed-scale", "--clinicians", "1", "--patients", "5", "--days", "120", "--seed", "3"
+    )
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        entries = db.session.scalars(select(DailyLog)).all()
+        assert len(entries) > 400
+        held = 0
+        for entry in entries:
+            patient = db.session.get(User, entry.patient_id)
+            expected = {
+                (f.plan.plan_id, f.dose.step.total) for f in plans.in_force(patient, entry.day)
+            }
+            assert {(d.plan_id, d.dose_scheduled) for d in entry.doses} == expected
+            held += any(f.dose.status == "held" for f in plans.in_force(patient, entry.day))
+        assert held  # the first patient's week on hold was logged

@@ -173,12 +173,11 @@ def downgrade():
         batch_op.create_foreign_key(
             op.f("fk_daily_log_plan_id_taper_plan"), "taper_plan", ["plan_id"], ["id"]
         )
+    # Each log keeps its first dose answer (fixed column names, no input).
     first = "(SELECT MIN(id) FROM log_dose f WHERE f.log_id = daily_log.id)"
     for column in ("took_as_scheduled", "dose_taken", "dose_scheduled", "plan_id"):
-        op.execute(
-            f"UPDATE daily_log SET {column} = (SELECT {column} FROM log_dose WHERE log_dose.id "
-            f"= {first})"
-        )
+        statement = f"UPDATE daily_log SET {column} = (SELECT {column} FROM log_dose WHERE "  # noqa: S608
+        op.execute(statement + f"log_dose.id = {first})")
     with op.batch_alter_table("log_dose", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_log_dose_log_id"))
     op.drop_table("log_dose")

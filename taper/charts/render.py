@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import io
 import threading
-from datetime import date, timedelta
+from datetime import date
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
-from taper.charts.data import HeatmapData, ProgressData
+from taper.charts.data import HeatmapData, PlanSeries, ProgressData, medication_name, shift
 
 # Okabe-Ito, safe for the common colour-vision deficiencies.
 BLUE, ORANGE, SKY, GREEN, VERMILLION, PURPLE, GREY = (
@@ -27,6 +27,10 @@ BLUE, ORANGE, SKY, GREEN, VERMILLION, PURPLE, GREY = (
     "#CC79A7",
     "#999999",
 )
+BLACK = "#000000"
+# One colour and marker per plan: a crossover's drugs differ in colour and in shape.
+PLAN_COLOURS = (BLUE, GREEN, BLACK, PURPLE, SKY)
+PLAN_MARKERS = ("o", "s", "D", "v", "P")
 BAND_SHADES = ("#f2f2f2", "#e3e3e3", "#d0d0d0", "#bdbdbd")
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 SCORE_MAX = 68  # CIWA-B patient-rated subtotal
@@ -43,7 +47,7 @@ def _x(day: date) -> int:
 def _ticks(ax, start: date, end: date, count: int) -> None:
     span = max((end - start).days, 1)
     step = max(span // count, 1)
-    days = [start + timedelta(days=i) for i in range(0, span + 1, step)]
+    days = [shift(start, i) for i in range(0, span + 1, step)]
     ax.set_xticks([_x(d) for d in days], [f"{d.day} {d:%b}" for d in days])
 
 
@@ -82,17 +86,8 @@ def _progress_axes(simple: bool):
 
 
 def add_legends(dose_ax, score_ax, fontsize: float) -> None:
-    """Legends from stand-in handles, drawn once: a reused figure does not rebuild them."""
-    dose_ax.legend(
-        handles=[
-            Line2D([], [], color=BLUE, linewidth=2.5, label="Scheduled dose"),
-            Line2D([], [], color=GREEN, marker="o", linestyle="none", label="Dose taken"),
-        ],
-        loc="upper right",
-        fontsize=fontsize - 1,
-        frameon=False,
-        ncols=2,
-    )
+    """The score legend, from stand-in handles, drawn once: a reused figure keeps it. (The
+    dose legend names each plan's medication, so ``draw_progress`` draws it with the data.)"""
     score_ax.legend(
         handles=[
             Line2D([], [], color=VERMILLION, linewidth=1.8, label="Symptom score"),
@@ -128,22 +123,159 @@ def style_axes(dose_ax, score_ax, fontsize: float) -> None:
         )
 
 
+def plan_style(index: int) -> tuple[str, str]:
+    """Colour and marker of the ``index``-th plan on a chart (colour-blind-safe colours, and a
+    marker shape of its own so the drugs differ without colour too)."""
+    return PLAN_COLOURS[index % len(PLAN_COLOURS)], PLAN_MARKERS[index % len(PLAN_MARKERS)]
+
+
+def _label(series: PlanSeries, limit: int = 24) -> str:
+    name = medication_name(series)
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
+def _schedule(dose_ax, series: PlanSeries, colour: str, index: int, fontsize: float) -> list:
+    """One plan's scheduled line: steps as the timeline has them, drawn to ``line_end``; the
+    stretch from ``open_from`` (no typed end: until the clinician reviews it) dashed."""
+    added: list = []
+    points = series.schedule
+    if not points or series.line_end is None:
+        return added
+    solid_end = series.open_from or series.line_end
+    solid = [p for p in points if p.day <= solid_end]
+    xs = [_x(p.day) for p in solid] + [_x(solid_end)]
+    ys = [float(p.dose) for p in solid] + [float(solid[-1].dose)]
+    added += dose_ax.step(
+        xs, ys, where="post", color=colour, linewidth=2.5, gid=f"schedule-{index}", zorder=3
+    )
+    if series.open_from is not None:
+        level = float(points[-1].dose)
+        added += dose_ax.plot(
+            [_x(series.open_from), _x(series.line_end) + 0.5],
+            [level, level],
+            color=colour,
+            linewidth=2.5,
+            linestyle=(0, (2, 1.5)),
+            gid=f"until-reviewed-{index}",
+            zorder=3,
+        )
+        added.append(
+            dose_ax.text(
+                _x(series.line_end) + 0.5,
+                level,
+                "until reviewed",
+                ha="right",
+                va="bottom" if index % 2 == 0 else "top",  # two plans at one dose: apart
+                color=colour,
+                fontsize=fontsize - 2,
+                parse_math=False,
+                gid=f"until-reviewed-label-{index}",
+            )
+        )
+    return added
+
+
+def _spans(dose_ax, score_ax, series: PlanSeries, index: int, several: bool, fontsize) -> list:
+    """Holds (orange) and pauses (grey, hatched), shaded on both axes and named on the dose
+    axis, so a flat stretch of the line reads as what it was."""
+    added: list = []
+    for start, end, kind, open_ended in series.holds:
+        colour, hatch = (ORANGE, None) if kind == "hold" else (GREY, "//")
+        for ax in (dose_ax, score_ax):  # add_artist: no data-limit bookkeeping (faster)
+            added.append(
+                ax.add_artist(
+                    Rectangle(
+                        (_x(start) - 0.5, 0),
+                        _x(end) - _x(start) + 1,
+                        1,
+                        transform=ax.get_xaxis_transform(),
+                        facecolor=colour,
+                        edgecolor=colour if hatch else "none",
+                        hatch=hatch,
+                        alpha=0.18 if hatch is None else 0.3,
+                        linewidth=0,
+                        gid=kind,
+                    )
+                )
+            )
+        word = "Hold" if kind == "hold" else "Pause"
+        if several:
+            word += f" ({_label(series, 14)})"
+        if open_ended:
+            word += ", until reviewed"
+        added.append(
+            dose_ax.text(
+                _x(start) - 0.4,
+                0.97 - 0.1 * index,
+                word,
+                transform=dose_ax.get_xaxis_transform(),
+                ha="left",
+                va="top",
+                fontsize=fontsize - 2,
+                parse_math=False,
+                clip_on=True,
+                gid=f"{kind}-label",
+            )
+        )
+    return added
+
+
 def draw_progress(dose_ax, score_ax, data: ProgressData) -> list:
     """Add the data's artists to the axes; return them so a reused figure can drop them."""
     fontsize = 13 if data.simple else 10
     added: list = []
-    if data.steps:
-        # The schedule exactly as typed: a step line from each step's date, ending on the
-        # last step's date (no projection past it).
-        xs = [_x(day) for day, _ in data.steps]
-        ys = [float(dose) for _, dose in data.steps]
-        added += dose_ax.step(
-            xs, ys, where="post", color=BLUE, linewidth=2.5, label="Scheduled dose", gid="schedule"
+    several = len(data.plans) > 1
+    handles = []
+    for index, series in enumerate(data.plans):
+        colour, marker = plan_style(index)
+        added += _schedule(dose_ax, series, colour, index, fontsize)
+        added += _spans(dose_ax, score_ax, series, index, several, fontsize)
+        # One legend entry per medication: its line with its own mark for a dose taken.
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=colour,
+                linewidth=2.5,
+                marker=marker,
+                markerfacecolor="white",
+                markeredgecolor=colour,
+                markeredgewidth=1.5,
+                label=_label(series, 12 if data.simple else 24),
+            )
         )
+        if series.taken:
+            added += dose_ax.plot(
+                [_x(d) for d, _ in series.taken],
+                [float(v) for _, v in series.taken],
+                linestyle="none",
+                marker=marker,
+                markersize=6 if data.simple else 4.5,
+                markerfacecolor="white",
+                markeredgecolor=colour,
+                markeredgewidth=1.5,
+                gid=f"taken-{index}",
+                zorder=4,
+            )
+    if any(series.taken for series in data.plans):
+        handles.append(
+            Line2D(
+                [],
+                [],
+                linestyle="none",
+                marker="o",
+                markerfacecolor="white",
+                markeredgecolor=GREY,
+                markeredgewidth=1.5,
+                label="taken" if data.simple else "dose taken",
+            )
+        )
+    changes = data.changes
+    if changes:
         for ax in (dose_ax, score_ax):  # one collection per axes, not one line per change
             added.append(
                 ax.vlines(
-                    xs[1:],
+                    [_x(day) for day in changes],
                     0,
                     1,
                     transform=ax.get_xaxis_transform(),
@@ -153,33 +285,6 @@ def draw_progress(dose_ax, score_ax, data: ProgressData) -> list:
                     gid="dose-change",
                 )
             )
-    for start, end in data.holds:
-        for ax in (dose_ax, score_ax):  # add_artist: no data-limit bookkeeping (faster)
-            added.append(
-                ax.add_artist(
-                    Rectangle(
-                        (_x(start) - 0.5, 0),
-                        _x(end) - _x(start) + 1,
-                        1,
-                        transform=ax.get_xaxis_transform(),
-                        color=ORANGE,
-                        alpha=0.18,
-                        linewidth=0,
-                        gid="hold",
-                    )
-                )
-            )
-    if data.taken:
-        added += dose_ax.plot(
-            [_x(d) for d, _ in data.taken],
-            [float(v) for _, v in data.taken],
-            linestyle="none",
-            marker="o",
-            markersize=5 if data.simple else 3.5,
-            color=GREEN,
-            label="Dose taken",
-            gid="taken",
-        )
     if data.scores:
         few = len(data.scores) <= 120 and not data.simple
         added += score_ax.plot(
@@ -202,17 +307,36 @@ def draw_progress(dose_ax, score_ax, data: ProgressData) -> list:
             label="Red flag",
             gid="red-flags",
         )
-    top = max([float(d) for _, d in data.steps] + [float(v) for _, v in data.taken] + [1])
-    dose_ax.set_ylim(0, top * 1.25)
+    if handles:
+        # Above the axes, in one row: it never hides the lines or the hold labels.
+        legend = dose_ax.legend(
+            handles=handles,
+            loc="lower left",
+            bbox_to_anchor=(-0.12 if data.simple else 0, 1.0),
+            borderaxespad=0.2,
+            fontsize=fontsize - (2 if data.simple else 1),
+            frameon=False,
+            ncols=len(handles),
+            handlelength=1.5 if data.simple else 1.8,
+            handletextpad=0.4,
+            columnspacing=0.8 if data.simple else 1.0,
+        )
+        legend.set_gid("dose-legend")
+        added.append(legend)
+    doses = [float(p.dose) for s in data.plans for p in s.schedule]
+    doses += [float(v) for s in data.plans for _, v in s.taken]
+    top = max([*doses, 1])
+    dose_ax.set_ylim(0, top * 1.3)  # room for the hold labels
     dose_ax.set_yticks(_nice_ticks(top))
-    dose_ax.set_ylabel(f"Daily dose ({data.unit})", fontsize=fontsize)
+    unit = data.unit
+    dose_ax.set_ylabel(f"Daily dose ({unit})" if unit else "Daily dose", fontsize=fontsize)
     score_ax.set_xlim(_x(data.start) - 0.5, _x(data.end) + 0.5)
     _ticks(score_ax, data.start, data.end, 4 if data.simple else 7)
     return added
 
 
 def progress_figure(data: ProgressData) -> Figure:
-    """A new figure: dose (schedule as typed, doses taken) above the symptom score."""
+    """A new figure: dose (each plan's schedule, doses taken) above the symptom score."""
     fig, dose_ax, score_ax = _progress_axes(data.simple)
     draw_progress(dose_ax, score_ax, data)
     return fig

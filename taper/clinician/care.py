@@ -182,17 +182,16 @@ def alert_settings(patient_id: int):
     current = alerts.thresholds_for(patient.id)
     form = ThresholdsForm(data=asdict(current) if request.method == "GET" else None)
     if form.validate_on_submit():
-        alerts.set_thresholds(
-            current_user,
-            patient,
-            {
-                "high_score": form.high_score.data,
-                "rising_points": form.rising_points.data,
-                "missed_days": form.missed_days.data,
-            },
-        )
-        db.session.commit()
-        flash("Alert thresholds saved.")
-        return redirect(url_for("clinician.patient", patient_id=patient.id))
+        try:
+            alerts.set_thresholds(
+                current_user, patient, {name: form[name].data for name in alerts.TUNABLE}
+            )
+        except ServiceError as error:
+            db.session.rollback()
+            form[error.field].errors = [*form[error.field].errors, error.message]
+        else:
+            db.session.commit()
+            flash("Alert thresholds saved.")
+            return redirect(url_for("clinician.patient", patient_id=patient.id))
     status = 400 if request.method == "POST" else 200
     return render_template("clinician/alert_settings.html", patient=patient, form=form), status

@@ -1,7 +1,7 @@
 """Clinician forms for alerts, thresholds and visit assessments."""
 
 from wtforms import IntegerField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from taper.forms import TaperForm
 
@@ -26,6 +26,14 @@ class ThresholdsForm(TaperForm):
         "Missed-log alert after this many days without a log",
         [DataRequired(), NumberRange(1, 30)],
         description="Default 2 (1 in the 3 days after a dose reduction).",
+    )
+    plan_end_days = IntegerField(
+        "Plan-end review alert this many days before the last step starts (0–60)",
+        [InputRequired(), NumberRange(0, 60)],
+        description=(
+            "Default 7. Only for a plan whose last step is not 0: that dose stays in force "
+            "until you review the plan. 0 alerts on the day it starts."
+        ),
     )
     submit = SubmitField("Save thresholds")
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from taper.domain import timeline
 from taper.domain.red_flags import RED_FLAGS
 
 TIER_ORDER = {"urgent": 0, "review": 1, "info": 2}
@@ -62,11 +63,16 @@ def red_flag_rule(log: LogFacts) -> AlertFinding | None:
 
 
 def high_score_rule(log: LogFacts, th: Thresholds) -> AlertFinding | None:
-    """Patient subtotal at or above the threshold (start of the severe band)."""
+    """Patient subtotal at or above the threshold (start of the severe band). The cause is the
+    day and score: a correction of that day with the same score raises nothing new once the
+    clinician has seen it; another day's high score does."""
     if log.patient_total < th.high_score:
         return None
     return AlertFinding(
-        "high_score", "review", f"Symptom score {log.patient_total} (threshold {th.high_score})"
+        "high_score",
+        "review",
+        f"Symptom score {log.patient_total} (threshold {th.high_score})",
+        cause=f"log:{log.day.isoformat()}:{log.patient_total}",
     )
 
 
@@ -78,7 +84,10 @@ def rising_rule(
     logs: Sequence[LogFacts], last_reduction: date | None, th: Thresholds
 ) -> AlertFinding | None:
     """Mean of the latest logs at least ``rising_points`` above the mean of the logs before
-    the latest dose reduction."""
+    the latest dose reduction (the day the dose really went down, holds and pauses included).
+    The cause is that reduction: once the clinician has seen the rise after it, the next logs
+    of the same rise raise nothing new (a high score still does); a rise after a later
+    reduction is a new alert."""
     if last_reduction is None:
         return None
     before = [log.patient_total for log in logs if log.day < last_reduction][-th.rising_baseline :]
@@ -95,11 +104,15 @@ def rising_rule(
         "review",
         f"Symptom score rising: {now:.1f} on average lately, {baseline:.1f} before the "
         f"reduction on {last_reduction.isoformat()}",
+        cause=f"after:{last_reduction.isoformat()}",
     )
 
 
 def dose_deviation_rule(log: LogFacts) -> list[AlertFinding]:
-    """Each plan whose dose taken differs from its scheduled dose: one finding per plan."""
+    """Each plan whose dose taken differs from its scheduled dose: one finding per plan. The
+    cause is the day and the dose taken, so a new deviation (another day, or another dose on a
+    corrected log) is a new alert once the last one was acknowledged, while a correction that
+    changes nothing about the dose raises nothing new."""
     return [
         AlertFinding(
             "dose_deviation",
@@ -107,6 +120,7 @@ def dose_deviation_rule(log: LogFacts) -> list[AlertFinding]:
             f"{dose.medication.capitalize()}: took {dose.taken.normalize():f} {dose.unit}; "
             f"scheduled {dose.scheduled.normalize():f} {dose.unit}",
             plan_id=dose.plan_id,
+            cause=f"log:{log.day.isoformat()}:{dose.taken.normalize():f}",
         )
         for dose in log.doses
         if dose.taken != dose.scheduled
@@ -120,7 +134,12 @@ def missed_logs_rule(
     last_reduction: date | None,
     th: Thresholds,
 ) -> AlertFinding | None:
-    """No log for ``missed_days`` days (fewer just after a reduction); never before the plan."""
+    """No log for ``missed_days`` days (``missed_days_after_reduction`` in the
+    ``reduction_window_days`` after the dose really went down); never before the plan starts.
+
+    The cause is the last day logged (the day before the plan started when nothing was
+    logged): the same gap raises one alert however often the scan runs, even once the
+    clinician has acknowledged or resolved it; a new gap after a new log raises again."""
     if plan_start is None or today <= plan_start:
         return None
     recently_reduced = last_reduction is not None and timedelta(
@@ -148,7 +167,10 @@ def plan_end_rule(
     th: Thresholds,
 ) -> AlertFinding | None:
     """The plan's last step is not 0 and starts within ``plan_end_days`` (or has started):
-    nothing is written after it, so the care team reviews the plan before it runs out."""
+    nothing is written after it, so its dose stays in force until the care team reviews the
+    plan, and they are told ahead. The cause is the last step's date and dose: the same last
+    step raises one alert, even once acknowledged or resolved; a revised last step (another
+    date or dose, e.g. moved by a hold) raises again."""
     if last_step is None:
         return None
     start, total = last_step
@@ -159,10 +181,51 @@ def plan_end_rule(
         "plan_end",
         "review",
         f"{medication.capitalize()}: the last step written ({total.normalize():f} {unit}) "
-        f"{when} on {start.isoformat()} and nothing follows it. Review the plan.",
+        f"{when} on {start.isoformat()} and nothing follows it; it stays in force until the "
+        "plan is reviewed.",
         plan_id=plan_id,
         cause=f"last:{start.isoformat()}:{total.normalize():f}",
     )
+
+
+def scheduled_findings(
+    plans: Sequence[timeline.PlanSchedule],
+    last_log_day: date | None,
+    today: date,
+    th: Thresholds,
+) -> list[AlertFinding]:
+    """What the scheduled scan finds for one patient's plans on the patient's ``today``.
+
+    - Missed logs: once any running plan has started; the tightening after a reduction counts
+      from the day the dose really went down (a step moved by a hold or pause counts from its
+      moved date: ``timeline.latest_reduction``).
+    - Plan end: for each running plan whose last step is not 0 (``timeline.last_step_review``),
+      a review alert ``plan_end_days`` before that step starts. Not while an open-ended hold or
+      pause is in force on that plan: the last step's date is not known until the clinician
+      ends it (which writes a revision with the moved dates, and the next scan sees them), and
+      the clinician who placed it is already reviewing the plan. A dated hold or pause has
+      already moved the last step, so its moved date counts.
+    """
+    running = [plan for plan in plans if plan.running]
+    findings = [
+        missed_logs_rule(
+            last_log_day,
+            today,
+            min((plan.steps[0].start for plan in running if plan.steps), default=None),
+            timeline.latest_reduction(running, today),
+            th,
+        )
+    ]
+    for plan in running:
+        last = timeline.last_step_review(plan)
+        if last is None or (plan.hold is not None and plan.hold.open):
+            continue
+        findings.append(
+            plan_end_rule(
+                plan.plan_id, plan.medication, plan.unit, (last.start, last.total), today, th
+            )
+        )
+    return [finding for finding in findings if finding is not None]
 
 
 def evaluate_log(

@@ -76,18 +76,28 @@ def today():
     )
 
 
-def _log_form(day: date, status: int = 200, *, values=None, flags=(), errors=None):
-    today = _today()
-    days = logs.allowed_days(today)
-    scheduled = logs.scheduled_dose(current_user, day) if day in days else None
+def _chosen_day(text: str, today: date) -> date:
+    """The day the log form asks about: the day chosen if it may be logged, else today."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return today
+    return day if day in logs.allowed_days(today) else today
+
+
+def _log_form(
+    day: date, today: date, questions, status: int = 200, *, values=None, flags=(), errors=None
+):
+    """The log form for ``day`` (from ``_chosen_day(..., today)``) with that day's dose
+    questions."""
     return render_template(
         "patient/log.html",
         scale=CIWA_B,
         red_flags=RED_FLAGS,
         day=day,
-        days=days,
+        days=logs.allowed_days(today),
         today=today,
-        scheduled=scheduled,
+        questions=questions,
         values=values or {},
         flags=set(flags),
         errors=errors or {},
@@ -106,35 +116,37 @@ def _allow_long_log_bodies():
 def daily_log():
     """Log a day: symptoms, dose taken, sleep, a note; red flags go to urgent care at once."""
     patient = current_user._get_current_object()
+    today = _today()
     if request.method == "GET":
-        today = _today()
-        try:
-            day = date.fromisoformat(request.args.get("day", ""))
-        except ValueError:
-            day = today
-        if day not in logs.allowed_days(today):
-            day = today
+        day = _chosen_day(request.args.get("day", ""), today)
+        questions = logs.dose_questions(patient, day)
         previous = logs.versions_of_day(patient, day)
         if not previous:
-            return _log_form(day)
-        return _log_form(day, values=_answers_of(previous[0]), flags=previous[0].red_flags)
+            return _log_form(day, today, questions)
+        return _log_form(
+            day,
+            today,
+            questions,
+            values=_answers_of(previous[0], questions),
+            flags=previous[0].red_flags,
+        )
     form = request.form
     flags = form.getlist("red_flags")
     submission = form.get("submission_id", "")
     try:
-        saved = logs.save_log(patient, form, flags, _today())
+        saved = logs.save_log(patient, form, flags, today)
         db.session.commit()
     except logs.LogInputError as error:
         db.session.rollback()
         if parse_red_flags(flags):
             # Red flags never wait for the rest of the form (clinical-reference.md).
             return _send_red_flags(patient, flags, submission, log_unsaved=True)
-        try:
-            day = date.fromisoformat(form.get("day", ""))
-        except ValueError:
-            day = _today()
-        values = {k: v for k, v in form.items() if k not in ("csrf_token", "submission_id")}
-        return _log_form(day, 400, values=values, flags=flags, errors=error.errors)
+        day = _chosen_day(form.get("day", ""), today)
+        questions = logs.dose_questions(patient, day)
+        values = logs.form_values(form, questions)
+        return _log_form(
+            day, today, questions, 400, values=values, flags=flags, errors=error.errors
+        )
     except logs.AlreadySaved:
         db.session.rollback()
         sent = logs.flags_already_sent(submission)
@@ -149,14 +161,20 @@ def daily_log():
     return redirect(url_for("patient.today"))
 
 
-def _answers_of(entry) -> dict[str, str]:
-    """A saved log's answers as form values, so a correction starts from what was said."""
+def _answers_of(entry, questions) -> dict[str, str]:
+    """A saved log's answers as form values, so a correction starts from what was said. A
+    dose answer is refilled only while its question is the same (same plan, same dose)."""
     values = {key: str(value) for key, value in (entry.answers or {}).items()}
     values["sleep_hours"] = "" if entry.sleep_hours is None else str(entry.sleep_hours)
     values["note"] = entry.note
-    values["took_as_scheduled"] = {True: "yes", False: "no"}.get(entry.took_as_scheduled, "")
-    if entry.took_as_scheduled is False and entry.dose_taken is not None:
-        values["dose_taken"] = f"{entry.dose_taken.normalize():f}"
+    asked = {q.plan_id: q for q in questions}
+    for answer in entry.doses:
+        question = asked.get(answer.plan_id)
+        if question is None or question.dose != answer.dose_scheduled:
+            continue
+        values[question.took_field] = "yes" if answer.took_as_scheduled else "no"
+        if not answer.took_as_scheduled:
+            values[question.taken_field] = f"{answer.dose_taken.normalize():f}"
     return values
 
 

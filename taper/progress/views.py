@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import UTC, datetime
-
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask_login import current_user
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from taper import access
 from taper.charts import cache, render
-from taper.charts.data import heatmap_summary, summary
-from taper.charts.report import ReportData, visit_report
-from taper.domain.red_flags import RED_FLAGS
-from taper.domain.schedule import local_today
+from taper.charts.data import heatmap_summary, medication_name, summary
+from taper.charts.report import visit_report
 from taper.extensions import db
-from taper.models import Alert, AlertStatus, Role
+from taper.models import Role
 from taper.services import audit, progress
 
 bp = Blueprint("progress", __name__)
-FLAG_LABELS = {f.key: f.label for f in RED_FLAGS}
+STATUS_WORDS = {
+    "active": "",
+    "held": "on hold",
+    "paused": "paused",
+    "last": "last step",
+    "stopped": "stopped",
+}
 
 
 @bp.before_request
@@ -99,8 +98,16 @@ def _progress_page(patient):
         range_name=range_name,
         own=own,
         flag_days=set(data.red_flag_days),
-        taken=dict(data.taken),
+        taken=[dict(series.taken) for series in data.plans],
         scores=dict(data.scores),
+        days=sorted(
+            {d for d, _ in data.scores}
+            | {d for series in data.plans for d, _ in series.taken}
+            | set(data.red_flag_days),
+            reverse=True,
+        ),
+        names=[medication_name(series) for series in data.plans],
+        status_words=STATUS_WORDS,
     )
 
 
@@ -108,60 +115,7 @@ def _progress_page(patient):
 def report_pdf(patient_id: int):
     """A one-page PDF for a clinic visit or another doctor; patients may download their own."""
     patient = access.patient_or_404(current_user, patient_id)
-    plan = progress.chart_plan(patient)
-    data = progress.progress_data(patient, "plan" if plan else "90", simple=False)
-    steps, revisions, title = (), (), "No taper plan yet"
-    if plan is not None:
-        title = f"{plan.medication.capitalize()} ({plan.unit}), {plan.status.value}"
-        steps = tuple(
-            f"From {s.start_date.isoformat()}: {s.total.normalize():f} {plan.unit} a day"
-            + (
-                " (" + ", ".join(f"{n} {v.normalize():f}" for n, v in s.split()) + ")"
-                if s.split()
-                else ""
-            )
-            + (f". {s.note}" if s.note else "")
-            for s in plan.current_revision.steps
-        )
-        revisions = tuple(
-            f"{r.number}. {r.created_at:%Y-%m-%d} {r.author.name}: {r.reason or 'first version'}"
-            + (f" (hold from {r.hold_start.isoformat()})" if r.hold_start else "")
-            for r in reversed(plan.revisions)
-        )
-    rows = tuple(
-        (
-            e.day.isoformat(),
-            str(e.patient_total),
-            ", ".join(FLAG_LABELS.get(k, k) for k in e.red_flags) or "-",
-            f"{e.dose_taken.normalize():f} / {e.dose_scheduled.normalize():f}"
-            if e.dose_scheduled is not None and e.dose_taken is not None
-            else "-",
-            f"{e.sleep_hours} h" if e.sleep_hours is not None else "-",
-        )
-        for e in progress.recent_logs(patient)
-    )
-    alerts = db.session.scalars(
-        select(Alert)
-        .where(Alert.patient_id == patient.id)
-        .options(selectinload(Alert.acknowledged_by))
-        .order_by(Alert.status != AlertStatus.RESOLVED, Alert.created_at.desc())
-        .limit(8)
-    ).all()
-    alert_lines = tuple(
-        f"{a.created_at:%Y-%m-%d} {a.tier} {a.kind.replace('_', ' ')}: {a.reason} "
-        f"[{a.status.value}]"
-        for a in alerts
-    )
-    report = ReportData(
-        patient=patient.name,
-        generated=local_today(datetime.now(UTC), patient.timezone),
-        plan_title=title,
-        steps=steps,
-        revisions=revisions,
-        logs=rows,
-        alerts=alert_lines,
-        progress=replace(data, simple=False),
-    )
+    report = progress.report_data(patient)
     audit.record(current_user, "report.download", "user", patient.id, patient_id=patient.id)
     db.session.commit()
     return Response(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import fields, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime
 
 from flask import current_app
@@ -11,9 +12,8 @@ from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from taper.domain.alert_rules import AlertFinding, Thresholds, missed_logs_rule
+from taper.domain.alert_rules import AlertFinding, Thresholds, scheduled_findings
 from taper.domain.schedule import local_today
-from taper.domain.timeline import last_reduction
 from taper.extensions import db
 from taper.models import (
     Alert,
@@ -28,20 +28,63 @@ from taper.services import ServiceError, audit, plans
 from taper.services.paging import PAGE_SIZE, Page, page_of
 
 log = logging.getLogger(__name__)
-TUNABLE = ("high_score", "rising_points", "missed_days")
+# The thresholds a clinician may change per patient, and the values the form accepts.
+TUNABLE: dict[str, tuple[int, int]] = {
+    "high_score": (1, 68),
+    "rising_points": (1, 68),
+    "missed_days": (1, 30),
+    "plan_end_days": (0, 60),
+}
+KNOWN = frozenset(f.name for f in fields(Thresholds))
+SCAN_CHUNK = 500  # patients per IN (...) list: well under every database's parameter limit
+SCAN_KINDS = ("missed_logs", "plan_end")
+
+
+def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
+    return [ids[i : i + SCAN_CHUNK] for i in range(0, len(ids), SCAN_CHUNK)]
+
+
+def _thresholds(stored: dict | None) -> Thresholds:
+    """The defaults with a patient's stored changes applied (unknown or non-integer values
+    stored by hand are ignored rather than breaking a page or the scan)."""
+    changes = {
+        k: v
+        for k, v in (stored or {}).items()
+        if k in KNOWN and isinstance(v, int) and not isinstance(v, bool)
+    }
+    return replace(Thresholds(), **changes)
 
 
 def thresholds_for(patient_id: int) -> Thresholds:
     """The patient's thresholds: the defaults with the clinician's changes applied."""
     settings = db.session.get(AlertSettings, patient_id)
-    known = {f.name for f in fields(Thresholds)}
-    changes = {k: v for k, v in (settings.thresholds if settings else {}).items() if k in known}
-    return replace(Thresholds(), **changes)
+    return _thresholds(settings.thresholds if settings else None)
+
+
+def thresholds_by_patient(patient_ids: Sequence[int]) -> dict[int, Thresholds]:
+    """Thresholds for many patients in one query; patients with no changes get the defaults."""
+    stored: dict[int, dict] = {}
+    for chunk in _chunks(patient_ids):
+        stored.update(
+            db.session.execute(
+                select(AlertSettings.patient_id, AlertSettings.thresholds).where(
+                    AlertSettings.patient_id.in_(chunk)
+                )
+            ).all()
+        )
+    return {patient_id: _thresholds(stored.get(patient_id)) for patient_id in patient_ids}
 
 
 def set_thresholds(actor: User, patient: User, values: dict[str, int]) -> None:
-    """Store a patient's thresholds (only the tunable ones)."""
-    clean = {k: int(v) for k, v in values.items() if k in TUNABLE}
+    """Store a patient's thresholds (only the tunable ones, each within its range)."""
+    clean = {}
+    for name, value in values.items():
+        if name not in TUNABLE:
+            continue
+        low, high = TUNABLE[name]
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ServiceError(f"Choose a whole number from {low} to {high}.", name)
+        clean[name] = value
     settings = db.session.get(AlertSettings, patient.id)
     if settings is None:
         settings = AlertSettings(patient_id=patient.id)
@@ -168,27 +211,82 @@ def _append_note(existing: str, actor: User, note: str) -> str:
     return f"{existing}\n{line}" if existing else line
 
 
-def scan_missed_logs(now: datetime) -> int:
-    """Raise missed-log alerts for patients with an active plan; safe to run again."""
-    last_days = dict(
-        db.session.execute(
-            select(DailyLog.patient_id, func.max(DailyLog.day)).group_by(DailyLog.patient_id)
-        ).all()
-    )
-    raised = 0
-    for patient, plan in plans.first_active_plan_per_patient():
-        steps = plans.step_inputs(plan.current_revision)
-        today = local_today(now, patient.timezone)
-        finding = missed_logs_rule(
-            last_days.get(patient.id),
-            today,
-            steps[0].start if steps else None,
-            last_reduction(steps, today),
-            thresholds_for(patient.id),
+@dataclass(frozen=True)
+class ScanResult:
+    """How many alerts one scan raised, by kind."""
+
+    missed_logs: int = 0
+    plan_end: int = 0
+
+
+def _already_raised(
+    findings: Sequence[tuple[User, AlertFinding]],
+) -> set[tuple[int, str, int | None, str]]:
+    """Keys of the findings an alert already covers (an open alert of its kind and plan, or
+    any alert of the same cause), in one query per SCAN_CHUNK patients, so a scan that finds
+    nothing new costs no query per patient. ``raise_alert`` checks again as it stores."""
+    causes_of: dict[int, set[str]] = {}
+    for patient, finding in findings:
+        causes_of.setdefault(patient.id, set()).update([finding.cause] if finding.cause else [])
+    open_keys: set[tuple[int, str, int | None]] = set()
+    cause_keys: set[tuple[int, str, int | None, str]] = set()
+    for chunk in _chunks(sorted(causes_of)):
+        causes = sorted(set().union(*(causes_of[patient_id] for patient_id in chunk)))
+        rows = db.session.execute(
+            select(Alert.patient_id, Alert.kind, Alert.plan_id, Alert.cause, Alert.status).where(
+                Alert.patient_id.in_(chunk),
+                Alert.kind.in_(SCAN_KINDS),
+                (Alert.status == AlertStatus.OPEN) | Alert.cause.in_(causes),
+            )
         )
-        if finding is not None and raise_alert(patient, finding) is not None:
-            raised += 1
-    return raised
+        for patient_id, kind, plan_id, cause, status in rows:
+            cause_keys.add((patient_id, kind, plan_id, cause))
+            if status is AlertStatus.OPEN:
+                open_keys.add((patient_id, kind, plan_id))
+    return {
+        key
+        for patient, finding in findings
+        for key in [(patient.id, finding.kind, finding.plan_id, finding.cause)]
+        if key[:3] in open_keys or (finding.cause and key in cause_keys)
+    }
+
+
+def scan(now: datetime) -> ScanResult:
+    """Raise the scheduled alerts (missed logs, plan ends) for every patient with a running
+    plan. Safe to run twice and from cron every few minutes: a situation already alerted (an
+    open alert of its kind, or any alert of the same cause) raises nothing new. A bounded
+    number of queries: the running plans, the last log days, the thresholds and the alerts
+    already raised, whatever the number of patients; then only the new alerts are written."""
+    running = plans.running_plans_per_patient()
+    patient_ids = [patient.id for patient, _ in running]
+    last_days: dict[int, date] = {}
+    for chunk in _chunks(patient_ids):
+        last_days.update(
+            db.session.execute(
+                select(DailyLog.patient_id, func.max(DailyLog.day))
+                .where(DailyLog.patient_id.in_(chunk))
+                .group_by(DailyLog.patient_id)
+            ).all()
+        )
+    thresholds = thresholds_by_patient(patient_ids)
+    findings = [
+        (patient, finding)
+        for patient, schedules in running
+        for finding in scheduled_findings(
+            schedules,
+            last_days.get(patient.id),
+            local_today(now, patient.timezone),
+            thresholds[patient.id],
+        )
+    ]
+    covered = _already_raised(findings)
+    raised = {kind: 0 for kind in SCAN_KINDS}
+    for patient, finding in findings:
+        if (patient.id, finding.kind, finding.plan_id, finding.cause) in covered:
+            continue
+        if raise_alert(patient, finding) is not None:
+            raised[finding.kind] += 1
+    return ScanResult(**raised)
 
 
 def open_alert_count(clinician: User) -> int:
@@ -224,6 +322,7 @@ def inbox(clinician: User, page: int = 1) -> Page[Alert]:
                 selectinload(Alert.patient),
                 selectinload(Alert.acknowledged_by),
                 selectinload(Alert.log),
+                selectinload(Alert.plan),
             )
             .order_by(rank, Alert.created_at.desc(), Alert.id.desc())
             .limit(PAGE_SIZE)

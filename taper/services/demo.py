@@ -1,5 +1,6 @@
 """Demo data for ``flask seed-demo``: an admin, a clinician and three patients with months of
-history (plans with revisions and a hold, daily logs, alerts). Safe to run twice."""
+history (plans with revisions and a hold, a crossover from lorazepam to diazepam, daily logs
+with a dose answer per plan in force, alerts). Safe to run twice."""
 
 from __future__ import annotations
 
@@ -8,12 +9,20 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from taper.domain import timeline
 from taper.domain.alert_rules import LogFacts, red_flag_rule
 from taper.domain.instrument import CIWA_B
 from taper.domain.schedule import local_today
-from taper.domain.timeline import Hold, dose_on
 from taper.extensions import db
-from taper.models import DailyLog, PlanStatus, RedFlagReport, Role, User, find_user_by_email
+from taper.models import (
+    DailyLog,
+    LogDose,
+    PlanStatus,
+    RedFlagReport,
+    Role,
+    User,
+    find_user_by_email,
+)
 from taper.services import accounts, alerts, plans
 
 # Printed by seed-demo for local use; production never runs seed-demo with real patients.
@@ -26,12 +35,17 @@ DEMO_USERS = [
     {"email": "sam@example.org", "name": "Sam Okafor", "role": Role.PATIENT},
     {"email": "jo@example.org", "name": "Jo Lindqvist", "role": Role.PATIENT},
 ]
-# (medication, days since the first step, step doses, days per step, days with no log at the end)
+# Each patient's plans: (medication, days since the first step, step doses, days per step).
+# Jo is on a crossover: lorazepam goes down while diazepam goes up, two plans side by side.
 PLANS = {
-    "pat@example.org": ("diazepam", 98, ["20", "17.5", "15", "12.5", "10", "8", "6", "4"], 14, 0),
-    "sam@example.org": ("clonazepam", 63, ["2", "1.75", "1.5", "1.25", "1", "0.75"], 14, 0),
-    "jo@example.org": ("lorazepam", 45, ["3", "2.5", "2", "1.5", "1", "0.5", "0"], 14, 4),
+    "pat@example.org": [("diazepam", 98, ["20", "17.5", "15", "12.5", "10", "8", "6", "4"], 14)],
+    "sam@example.org": [("clonazepam", 63, ["2", "1.75", "1.5", "1.25", "1", "0.75"], 14)],
+    "jo@example.org": [
+        ("lorazepam", 45, ["3", "2.5", "2", "1.5", "1", "0.5", "0"], 14),
+        ("diazepam", 45, ["5", "10", "15", "20", "25", "30"], 14),
+    ],
 }
+SILENT_DAYS = {"jo@example.org": 4}  # days with no log at the end (a missed-logs alert)
 
 
 def seed_demo() -> bool:
@@ -47,7 +61,9 @@ def seed_demo() -> bool:
             patient = find_user_by_email(spec["email"])
             accounts.add_to_care_team(None, clinician, patient)
             if not plans.plans_for_patient(patient, include_drafts=True):
-                _history(clinician, patient, *PLANS[spec["email"]])
+                _history(
+                    clinician, patient, PLANS[spec["email"]], SILENT_DAYS.get(spec["email"], 0)
+                )
                 created = True
     return created
 
@@ -55,59 +71,63 @@ def seed_demo() -> bool:
 def _history(
     clinician: User,
     patient: User,
-    medication: str,
-    days_ago: int,
-    doses: list[str],
-    step_days: int,
+    specs: list[tuple[str, int, list[str], int]],
     silent_days: int,
 ) -> None:
     # Repeatable demo data, nothing to do with security.
     rng = random.Random(patient.email)  # noqa: S311  # nosec B311
     today = local_today(datetime.now(UTC), patient.timezone)
-    first = today - timedelta(days=days_ago)
-    rows = [
-        {
-            "start": (first + timedelta(days=step_days * i)).isoformat(),
-            "total": dose,
-            "note": "Take it with breakfast." if i == 0 else "",
-        }
-        for i, dose in enumerate(doses)
-    ]
-    plan = plans.create_plan(clinician, patient, medication, rows)
-    plans.change_status(clinician, plan, plan.version, PlanStatus.ACTIVE)
-    db.session.flush()
-    if patient.email == "pat@example.org":  # a hold after a hard week, then a revision
-        plans.hold_step(
-            clinician,
-            plan,
-            plan.version,
-            today - timedelta(days=40),
-            today - timedelta(days=33),
-            "Poor sleep after the cut to 12.5 mg",
-        )
+    for medication, days_ago, doses, step_days in specs:
+        first = today - timedelta(days=days_ago)
+        rows = [
+            {
+                "start": (first + timedelta(days=step_days * i)).isoformat(),
+                "total": dose,
+                "note": "Take it with breakfast." if i == 0 else "",
+            }
+            for i, dose in enumerate(doses)
+        ]
+        plan = plans.create_plan(clinician, patient, medication, rows)
+        plans.change_status(clinician, plan, plan.version, PlanStatus.ACTIVE)
         db.session.flush()
-        plans.revise_plan(clinician, plan, plan.version, rows, "Hold ended; same steps")
-        db.session.flush()
-    steps = plans.step_inputs(plan.current_revision)
-    hold = (
-        Hold(today - timedelta(days=40), today - timedelta(days=33))
-        if patient.email == "pat@example.org"
-        else None
-    )
+        if patient.email == "pat@example.org":  # a week's hold after a hard week
+            plans.apply_timeline_change(
+                clinician,
+                plan,
+                plan.version,
+                "hold",
+                today - timedelta(days=40),
+                "Poor sleep after the cut to 10 mg",
+                until=today - timedelta(days=33),
+            )
+            db.session.flush()
+    # The logs follow the timeline as the patient lived it: the plans in force each day,
+    # holds included, and symptoms that rise after each real reduction and settle.
+    schedules = plans.schedules_for(patient)
+    days_ago = max(spec[1] for spec in specs)
     baseline = rng.randint(8, 14)
     for offset in range(days_ago, silent_days - 1, -1):
         day = today - timedelta(days=offset)
         if rng.random() < 0.06 or offset < silent_days:
             continue  # a missed day
-        found = dose_on(steps, day, hold)
-        since_cut = (day - found.step.start).days if found.step else 30
-        bump = max(0, 12 - 2 * since_cut) if found.step_index else 0
-        score = baseline + bump + rng.randint(-3, 3)
+        reduced = timeline.latest_reduction(schedules, day)
+        since_cut = (day - reduced).days if reduced else 30
+        score = baseline + max(0, 12 - 2 * since_cut) + rng.randint(-3, 3)
         per_item = _spread(max(0, min(score, 68)), rng)
-        scheduled = found.step.total if found.status in ("active", "held") else None
-        taken = scheduled
-        if scheduled is not None and rng.random() < 0.04:
-            taken = scheduled + Decimal("0.5")
+        answers = []
+        for found in timeline.in_force(schedules, day):
+            scheduled = found.dose.step.total
+            taken = scheduled + Decimal("0.5") if rng.random() < 0.04 else scheduled
+            answers.append(
+                LogDose(
+                    plan_id=found.plan.plan_id,
+                    medication=found.plan.medication,
+                    unit=found.plan.unit,
+                    dose_scheduled=scheduled,
+                    took_as_scheduled=taken == scheduled,
+                    dose_taken=taken,
+                )
+            )
         db.session.add(
             DailyLog(
                 patient_id=patient.id,
@@ -117,10 +137,7 @@ def _history(
                 answers=per_item,
                 patient_total=sum(per_item.values()),
                 red_flags=[],
-                took_as_scheduled=None if scheduled is None else taken == scheduled,
-                dose_taken=taken,
-                dose_scheduled=scheduled,
-                plan_id=plan.id,
+                doses=answers,
                 sleep_hours=Decimal(str(rng.choice([5, 5.5, 6, 6.5, 7, 7.5, 8]))),
                 note=rng.choice(["", "", "", "Felt foggy in the afternoon.", "Better day."]),
             )
@@ -131,7 +148,7 @@ def _history(
         )
         db.session.add(report)
         db.session.flush()
-        finding = red_flag_rule(LogFacts(today, 0, ("chest_pain",), None, None))
+        finding = red_flag_rule(LogFacts(today, 0, ("chest_pain",)))
         alerts.raise_alert(patient, finding, report_id=report.id)
     db.session.flush()
 

@@ -11,14 +11,13 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from taper.domain import instrument
-from taper.domain.alert_rules import LogFacts, evaluate_log, red_flag_rule
+from taper.domain import instrument, timeline
+from taper.domain.alert_rules import DoseFacts, LogFacts, evaluate_log, red_flag_rule
 from taper.domain.red_flags import parse_red_flags
 from taper.domain.schedule import DoseError, parse_dose
-from taper.domain.timeline import dose_on, last_reduction
 from taper.domain.text import UNSAVABLE
 from taper.extensions import db
-from taper.models import Alert, DailyLog, PlanStatus, RedFlagReport, User, VisitAssessment
+from taper.models import Alert, DailyLog, LogDose, RedFlagReport, User, VisitAssessment
 from taper.services import ServiceError, alerts, audit, plans
 
 SCALE = instrument.CIWA_B
@@ -40,13 +39,34 @@ class AlreadySaved(ServiceError):
 
 
 @dataclass(frozen=True)
-class Scheduled:
-    """The clinician's dose for one day, as typed in the plan."""
+class DoseQuestion:
+    """One plan's dose question on the log form: the clinician's dose in force that day, as
+    typed (held, paused or the last step included)."""
 
     plan_id: int
     medication: str
     unit: str
     dose: Decimal
+    status: str  # active | held | paused | last
+
+    @property
+    def took_field(self) -> str:
+        """The answer "yes" (took the dose shown) or "no"."""
+        return f"took_{self.plan_id}"
+
+    @property
+    def taken_field(self) -> str:
+        """The dose typed after "no"."""
+        return f"dose_taken_{self.plan_id}"
+
+    @property
+    def shown_field(self) -> str:
+        """The scheduled dose the form showed, so a stale form is refused, never stored."""
+        return f"shown_{self.plan_id}"
+
+
+# took_<plan id>, dose_taken_<plan id>, shown_<plan id>: the dose answers a form carries.
+DOSE_FIELD = re.compile(r"(took|dose_taken|shown)_([0-9]{1,10})")
 
 
 @dataclass(frozen=True)
@@ -68,16 +88,112 @@ def allowed_days(today: date) -> list[date]:
     return [today - timedelta(days=n) for n in range(PAST_DAYS_ALLOWED + 1)]
 
 
-def scheduled_dose(patient: User, day: date) -> Scheduled | None:
-    """The dose the clinician scheduled for ``day`` in the patient's first running plan."""
-    for plan in plans.plans_for_patient(patient, include_drafts=False):
-        if plan.status not in (PlanStatus.ACTIVE, PlanStatus.PAUSED):
+def _questions(found: Iterable[timeline.InForce]) -> list[DoseQuestion]:
+    return [
+        DoseQuestion(
+            f.plan.plan_id, f.plan.medication, f.plan.unit, f.dose.step.total, f.dose.status
+        )
+        for f in found
+    ]
+
+
+def dose_questions(patient: User, day: date) -> list[DoseQuestion]:
+    """One dose question per plan in force on ``day`` (the timeline decides which)."""
+    return _questions(plans.in_force(patient, day))
+
+
+def _amount(value: Decimal, unit: str) -> str:
+    return f"{value.normalize():f} {unit}"
+
+
+def _day_name(day: date, today: date) -> str:
+    if day == today:
+        return "today"
+    if day == today - timedelta(days=1):
+        return "yesterday"
+    return f"{day:%A} {day.day} {day:%B}"
+
+
+def _shown(text: str | None) -> Decimal | None:
+    text = (text or "").strip()
+    if len(text) > 24:  # a dose the form showed is short; anything else is not one
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+def _parse_doses(
+    form: Mapping[str, str],
+    questions: list[DoseQuestion],
+    day: date,
+    today: date,
+    errors: dict[str, str],
+) -> list[tuple[DoseQuestion, bool, Decimal]]:
+    """The answer to each dose question: (question, took as scheduled, dose taken). "Yes"
+    stores the dose scheduled on ``day``, and only if that is the dose the form showed."""
+    asked = {q.plan_id for q in questions}
+    answered = {
+        int(found.group(2))
+        for key in form
+        if (found := DOSE_FIELD.fullmatch(key)) and (form.get(key) or "").strip()
+    }
+    name = _day_name(day, today)
+    if answered - asked:
+        # A plan that is not in force that day (stopped, not started, another patient's):
+        # never named, never stored, never silently dropped.
+        errors["doses"] = (
+            f"This form asked about a medicine that is not scheduled for {name}. Check the "
+            "dose questions below (they are the ones for that day), then save again."
+        )
+    answers = []
+    for q in questions:
+        shown = _shown(form.get(q.shown_field))
+        if shown is None:
+            errors[q.took_field] = (
+                f"This form did not ask about your {q.medication}. The dose scheduled for "
+                f"{name} is {_amount(q.dose, q.unit)}: please answer for it."
+            )
             continue
-        steps = plans.step_inputs(plan.current_revision)
-        found = dose_on(steps, day, plans.hold_of(plan.current_revision))
-        if found.status in ("active", "held"):
-            return Scheduled(plan.id, plan.medication, plan.unit, found.step.total)
-    return None
+        if shown != q.dose:
+            errors[q.took_field] = (
+                f"The form showed {_amount(shown, q.unit)} of {q.medication}, but the dose "
+                f"scheduled for {name} is {_amount(q.dose, q.unit)}. Please answer again for "
+                "that dose."
+            )
+            continue
+        took = (form.get(q.took_field) or "").strip()
+        if took == "yes":
+            answers.append((q, True, q.dose))
+        elif took == "no":
+            try:
+                taken = parse_dose(form.get(q.taken_field), required=True)
+            except DoseError as error:
+                errors[q.taken_field] = str(error)
+            else:
+                answers.append((q, False, taken))
+        else:
+            errors[q.took_field] = "Choose Yes or No."
+    return answers
+
+
+def form_values(form: Mapping[str, str], questions: list[DoseQuestion]) -> dict[str, str]:
+    """The posted answers to show again on a form for the questions given: a dose answer is
+    kept only when the form showed the same dose for that plan, so an answer given for one
+    dose is never offered for another."""
+    values = {
+        key: value
+        for key, value in form.items()
+        if key not in ("csrf_token", "submission_id") and not DOSE_FIELD.fullmatch(key)
+    }
+    for q in questions:
+        if _shown(form.get(q.shown_field)) == q.dose:
+            for name in (q.took_field, q.taken_field):
+                if name in form:
+                    values[name] = form[name]
+    return values
 
 
 def _parse_day(text: str, today: date, errors: dict[str, str]) -> date | None:
@@ -140,28 +256,23 @@ def save_log(
         answers = None
         errors.update(error.errors)
     flags = parse_red_flags(red_flags)
-    scheduled = scheduled_dose(patient, day) if day else None
-    took = form.get("took_as_scheduled", "")
-    dose_taken = None
-    if scheduled is not None:
-        if took == "yes":
-            dose_taken = scheduled.dose
-        elif took == "no":
-            try:
-                dose_taken = parse_dose(form.get("dose_taken"), required=True)
-            except DoseError as error:
-                errors["dose_taken"] = str(error)
-        else:
-            errors["took_as_scheduled"] = "Choose Yes or No."
+    schedules = plans.schedules_for(patient)
+    doses = (
+        _parse_doses(form, _questions(timeline.in_force(schedules, day)), day, today, errors)
+        if day is not None and "day" not in errors
+        else []
+    )
     sleep = _parse_sleep(form.get("sleep_hours", ""), errors)
     note = _parse_note(form.get("note", ""), errors)
     submission = (form.get("submission_id") or "").strip()
     if not is_submission_id(submission):
         errors["form"] = "This form is out of date. Please open the daily log again."
+    elif db.session.scalar(select(DailyLog.id).where(DailyLog.submission_id == submission)):
+        # Checked before the answers: a resent form is "already saved" even if its dose
+        # questions have gone out of date since.
+        raise AlreadySaved("This log was already saved.")
     if errors:
         raise LogInputError(errors)
-    if db.session.scalar(select(DailyLog.id).where(DailyLog.submission_id == submission)):
-        raise AlreadySaved("This log was already saved.")
 
     fields = dict(
         patient_id=patient.id,
@@ -171,10 +282,6 @@ def save_log(
         answers=answers,
         patient_total=instrument.total(answers),
         red_flags=list(flags),
-        took_as_scheduled=(took == "yes") if scheduled else None,
-        dose_taken=dose_taken,
-        dose_scheduled=scheduled.dose if scheduled else None,
-        plan_id=scheduled.plan_id if scheduled else None,
         sleep_hours=sleep,
         note=note,
     )
@@ -187,7 +294,21 @@ def save_log(
             )
             or 0
         ) + 1
-        entry = DailyLog(version=version, **fields)
+        entry = DailyLog(
+            version=version,
+            doses=[
+                LogDose(
+                    plan_id=q.plan_id,
+                    medication=q.medication,
+                    unit=q.unit,
+                    dose_scheduled=q.dose,
+                    took_as_scheduled=took,
+                    dose_taken=taken,
+                )
+                for q, took, taken in doses
+            ],
+            **fields,
+        )
         try:
             with db.session.begin_nested():
                 db.session.add(entry)
@@ -200,7 +321,7 @@ def save_log(
                 raise AlreadySaved("This log was already saved.") from None
     else:  # nothing was lost to a double submit: say so with a 500, never "already saved"
         raise RuntimeError("no free version number for the day's log")
-    raised = _raise_alerts(patient, entry, scheduled)
+    raised = _raise_alerts(patient, entry, schedules)
     audit.record(
         patient,
         "log.save" if version == 1 else "log.correct",
@@ -217,25 +338,23 @@ def _facts(entry: DailyLog) -> LogFacts:
         day=entry.day,
         patient_total=entry.patient_total or 0,
         red_flags=tuple(entry.red_flags or ()),
-        dose_taken=entry.dose_taken,
-        dose_scheduled=entry.dose_scheduled,
+        doses=tuple(
+            DoseFacts(d.plan_id, d.medication, d.unit, d.dose_taken, d.dose_scheduled)
+            for d in entry.doses
+        ),
     )
 
 
-def _raise_alerts(patient: User, entry: DailyLog, scheduled: Scheduled | None) -> list[Alert]:
+def _raise_alerts(
+    patient: User, entry: DailyLog, schedules: list[timeline.PlanSchedule]
+) -> list[Alert]:
     history = [
         _facts(e)
         for e in current_logs(patient, entry.day - timedelta(days=HISTORY_DAYS), entry.day)
         if e.id != entry.id
     ]
-    reduction = None
-    if scheduled is not None:
-        plan = next(
-            p
-            for p in plans.plans_for_patient(patient, include_drafts=False)
-            if p.id == scheduled.plan_id
-        )
-        reduction = last_reduction(plans.step_inputs(plan.current_revision), entry.day)
+    # The day a dose really went down, holds and pauses included, over every running plan.
+    reduction = timeline.latest_reduction(schedules, entry.day)
     findings = evaluate_log(_facts(entry), history, reduction, alerts.thresholds_for(patient.id))
     raised = [alerts.raise_alert(patient, f, log_id=entry.id) for f in findings]
     return [alert for alert in raised if alert is not None]
@@ -269,9 +388,7 @@ def report_red_flags(patient: User, keys: Iterable[str], submission: str, today:
             db.session.flush()
     except IntegrityError:
         raise AlreadySaved("This report was already sent.") from None
-    finding = red_flag_rule(
-        LogFacts(day=today, patient_total=0, red_flags=flags, dose_taken=None, dose_scheduled=None)
-    )
+    finding = red_flag_rule(LogFacts(day=today, patient_total=0, red_flags=flags))
     alert = alerts.raise_alert(patient, finding, report_id=report.id) if finding else None
     audit.record(
         patient,

@@ -7,14 +7,14 @@ about the same however large the team, in a fixed number of queries."""
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import case, func, select, true
 
 from taper.domain.schedule import StepInput, local_today
-from taper.domain.timeline import Hold, dose_on
+from taper.domain.timeline import HOLD, Hold, PlanSchedule
 from taper.extensions import db
 from taper.models import (
     Alert,
@@ -39,6 +39,37 @@ FILTERS = {
 TREND_POINTS = 3
 
 
+STATUS_WORDS = {
+    "active": "",
+    "held": "on hold",
+    "paused": "paused",
+    "last": "last step",
+    "not_started": "not started",
+    "stopped": "stopped",
+}
+
+
+@dataclass(frozen=True)
+class PlanEntry:
+    """One running plan on a patient's row: its dose in force today (None before it starts)
+    with the timeline's status, and the days since the dose in force really changed (holds
+    and pauses included: a held dose has not changed)."""
+
+    plan_id: int
+    medication: str
+    unit: str
+    status: str  # active | held | paused | last | not_started | stopped
+    dose: Decimal | None = None
+    days_since_change: int | None = None
+    hold_until: date | None = None  # a hold's or pause's last day (None: until reviewed)
+    starts: date | None = None  # the first step's date, for a plan not started yet
+
+    @property
+    def status_text(self) -> str:
+        """The status in words ("" when simply active)."""
+        return STATUS_WORDS.get(self.status, self.status)
+
+
 @dataclass
 class Row:
     """One patient on the overview."""
@@ -49,11 +80,7 @@ class Row:
     has_password: bool
     alerts: dict[str, int] = field(default_factory=dict)
     missed: bool = False
-    medication: str | None = None
-    dose: Decimal | None = None
-    unit: str = "mg"
-    status: str = "no plan"
-    days_since_change: int | None = None
+    plans: list[PlanEntry] = field(default_factory=list)  # every running plan, oldest first
     last_log: date | None = None
     latest_score: int | None = None
     trend: str = ""  # "rising" | "falling" | "steady" | ""
@@ -124,58 +151,45 @@ def overview(
 
 
 def _details(rows: dict[int, Row]) -> None:
-    """Plan, dose in force, last log and score trend for the rows on the page."""
+    """Running plans with their dose in force, last log and score trend for the rows on the
+    page: two queries for the plans and their steps, however many patients and plans."""
     if not rows:
         return
     ids = list(rows)
-    plans = db.session.execute(
+    running = db.session.execute(
         select(
+            TaperPlan.id,
             TaperPlan.patient_id,
             TaperPlan.medication,
             TaperPlan.unit,
-            TaperPlan.status,
             PlanRevision.id,
             PlanRevision.hold_start,
             PlanRevision.hold_until,
+            PlanRevision.hold_kind,
+            PlanRevision.hold_shift,
         )
         .join(PlanRevision, PlanRevision.id == TaperPlan.current_revision_id)
         .where(
             TaperPlan.patient_id.in_(ids),
             TaperPlan.status.in_([PlanStatus.ACTIVE, PlanStatus.PAUSED]),
         )
-        .order_by(TaperPlan.created_at, TaperPlan.id)
+        .order_by(TaperPlan.patient_id, TaperPlan.created_at, TaperPlan.id)
     ).all()
-    first_plan = {}
-    for plan in plans:
-        first_plan.setdefault(plan[0], plan)  # a crossover's second plan is on its own page
     steps: dict[int, list[StepInput]] = defaultdict(list)
     for revision_id, start, total in db.session.execute(
         select(TaperStep.revision_id, TaperStep.start_date, TaperStep.total)
-        .where(TaperStep.revision_id.in_([p[4] for p in first_plan.values()]))
+        .where(TaperStep.revision_id.in_([plan[4] for plan in running]))
         .order_by(TaperStep.revision_id, TaperStep.start_date)
     ):
         steps[revision_id].append(StepInput(start, total))
-    for patient_id, (
-        _,
-        medication,
-        unit,
-        status,
-        revision_id,
-        hold_start,
-        hold_until,
-    ) in first_plan.items():
+    for plan_id, patient_id, medication, unit, revision_id, *hold_columns in running:
         row = rows[patient_id]
-        today = local_today(datetime.now(UTC), row.timezone)
-        hold = Hold(hold_start, hold_until) if hold_start else None
-        found = dose_on(steps[revision_id], today, hold)
-        row.medication, row.unit, row.status = medication, unit, status.value
-        if found.step is not None and found.status != "ended":
-            row.dose = found.step.total
-            row.days_since_change = (today - found.step.start).days
-        if found.status != "active":
-            row.status = {"held": "on hold", "ended": "ended", "not_started": "not started"}[
-                found.status
-            ]
+        hold_start, hold_until, hold_kind, hold_shift = hold_columns
+        hold = (
+            Hold(hold_start, hold_until, hold_kind or HOLD, hold_shift or 0) if hold_start else None
+        )
+        schedule = PlanSchedule(plan_id, medication, unit, True, tuple(steps[revision_id]), hold)
+        row.plans.append(_entry(schedule, local_today(datetime.now(UTC), row.timezone)))
     # One index seek per patient on (patient_id, day, ...), where GROUP BY reads every log.
     last_day = (
         select(func.max(DailyLog.day))
@@ -200,6 +214,28 @@ def _details(rows: dict[int, Row]) -> None:
         if series:
             row.latest_score = series[-1]
             row.trend = _trend(series[-7:])
+
+
+def _entry(schedule: PlanSchedule, today: date) -> PlanEntry:
+    """A running plan's dose in force today, its status and the days since it changed."""
+    found = schedule.on(today)
+    entry = PlanEntry(schedule.plan_id, schedule.medication, schedule.unit, found.status)
+    if found.step is None:
+        return replace(entry, starts=schedule.steps[0].start if schedule.steps else None)
+    # The dose in force started on its step's date: holds and pauses only ever move later
+    # steps, so that date is the day the dose really changed (a held dose has not). Steps of
+    # the same dose in a row (a new split of the day) are not a change.
+    index = found.step_index
+    while index > 0 and schedule.steps[index - 1].total == schedule.steps[index].total:
+        index -= 1
+    changed = schedule.steps[index].start
+    hold = schedule.hold
+    return replace(
+        entry,
+        dose=found.step.total,
+        days_since_change=max((today - changed).days, 0),
+        hold_until=hold.until if hold is not None and found.status in ("held", "paused") else None,
+    )
 
 
 def _trend(last_week: list[int]) -> str:

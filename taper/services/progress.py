@@ -1,69 +1,198 @@
-"""Gathering what the charts and the visit report show, in a fixed number of queries."""
+"""Gathering what the charts and the visit report show, in a fixed number of queries.
+
+Which plans: every running plan (active or paused), each drawn as the timeline has it (holds
+and pauses included); with none running, the latest finished plan. Ranges are clamped so a
+stored date near the year 9999 (or year 1) can never make a chart, page or PDF fail."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import case, select
+from sqlalchemy.orm import selectinload
 
-from taper.charts.data import HeatmapData, ProgressData
+from taper.charts.data import (
+    HeatmapData,
+    PlanSeries,
+    ProgressData,
+    changes_between,
+    schedule_line,
+    shift,
+)
+from taper.charts.report import ReportData, ReportPlan
 from taper.domain.instrument import CIWA_B
-from taper.domain.schedule import local_today
+from taper.domain.red_flags import RED_FLAGS
+from taper.domain.schedule import FAR_AHEAD_DAYS, local_today
+from taper.domain.timeline import HOLD, Hold, PlanSchedule, next_change
 from taper.extensions import db
-from taper.models import DailyLog, PlanStatus, RedFlagReport, TaperPlan, User
+from taper.models import (
+    Alert,
+    AlertStatus,
+    DailyLog,
+    PlanRevision,
+    RedFlagReport,
+    TaperPlan,
+    User,
+)
 from taper.services import logs, plans
 
 RANGES = {"30": 30, "90": 90, "plan": None}
+PLAN_RANGE_MAX_DAYS = 1100  # a "whole plan" chart shows at most about three years
+AFTER_PLAN_DAYS = 30  # a finished plan's chart goes on this long after its last change
+REPORT_OTHER_ALERTS = 6  # the report lists every open alert, then this many others
+FLAG_LABELS = {f.key: f.label for f in RED_FLAGS}
 
 
-def chart_plan(patient: User) -> TaperPlan | None:
-    """The plan a chart follows: the first running one, else the latest finished one."""
-    shown = [p for p in plans.plans_for_patient(patient, include_drafts=False)]
-    running = [p for p in shown if p.status in (PlanStatus.ACTIVE, PlanStatus.PAUSED)]
-    return (running or list(reversed(shown)) or [None])[0]
+def shown_plans(patient: User) -> list[PlanSchedule]:
+    """The plans a chart or report follows: every running plan (oldest first), else the
+    latest finished one, else none."""
+    schedules = plans.schedules_for(patient)
+    running = [s for s in schedules if s.running]
+    return running or schedules[-1:]
 
 
-def _holds(plan: TaperPlan, today: date) -> tuple[tuple[date, date], ...]:
-    spans = {(r.hold_start, r.hold_until or today) for r in plan.revisions if r.hold_start}
-    return tuple(sorted(spans))
+def _last_change(schedule: PlanSchedule) -> date:
+    last = schedule.steps[-1].start
+    hold = schedule.hold
+    if hold is not None and hold.until is not None:
+        last = max(last, shift(hold.until, 1))
+    return last
 
 
-def date_range(plan: TaperPlan | None, range_name: str, today: date) -> tuple[date, date]:
-    """First and last day a chart shows."""
+def date_range(
+    schedules: Sequence[PlanSchedule], range_name: str, today: date
+) -> tuple[date, date]:
+    """First and last day a chart shows. "plan": from the first step to the last change (and
+    on to today while a dose is in force), never more than PLAN_RANGE_MAX_DAYS long nor more
+    than FAR_AHEAD_DAYS ahead of today."""
     days = RANGES.get(range_name, 30)
-    if days is None and plan is not None and plan.current_revision.steps:
-        steps = plan.current_revision.steps
-        return steps[0].start_date, max(
-            steps[-1].start_date, min(today, steps[-1].start_date + timedelta(days=30))
-        )
+    with_steps = [s for s in schedules if s.steps]
+    if days is None and with_steps:
+        first = min(s.steps[0].start for s in with_steps)
+        last = max(_last_change(s) for s in with_steps)
+        end = max(last, min(today, shift(last, AFTER_PLAN_DAYS)))
+        if any(s.running and s.on(min(last, today)).taking for s in with_steps):
+            end = max(end, today)  # a dose still in force (last step, open hold): to today
+        end = min(end, shift(today, FAR_AHEAD_DAYS))
+        start = min(max(first, shift(end, -PLAN_RANGE_MAX_DAYS)), end)
+        return start, end
     days = days or 90
-    return today - timedelta(days=days - 1), today
+    return shift(today, -(days - 1)), today
 
 
-def progress_data(patient: User, range_name: str, *, simple: bool) -> ProgressData:
-    """The patient's schedule, doses taken, scores, red flags and holds over a range."""
-    today = local_today(datetime.now(UTC), patient.timezone)
-    plan = chart_plan(patient)
-    start, end = date_range(plan, range_name, today)
-    entries = logs.current_logs(patient, start, end)
-    reports = db.session.scalars(
-        select(RedFlagReport.created_at).where(
-            RedFlagReport.patient_id == patient.id,
-            RedFlagReport.created_at
-            >= datetime(start.year, start.month, start.day, tzinfo=UTC) - timedelta(days=1),
+def _revision_holds(
+    schedules: Sequence[PlanSchedule], timezone: str
+) -> dict[int, list[tuple[Hold, bool]]]:
+    """Each plan's holds and pauses as they really were, from its revisions (one query):
+    (hold, still open). A hold's latest revision gives its end; an open hold that a later
+    revision dropped ended the day before that revision was saved."""
+    ids = [s.plan_id for s in schedules]
+    found: dict[int, list[tuple[Hold, bool]]] = {}
+    if not ids:
+        return found
+    rows = db.session.execute(
+        select(
+            PlanRevision.plan_id,
+            PlanRevision.hold_start,
+            PlanRevision.hold_until,
+            PlanRevision.hold_kind,
+            PlanRevision.created_at,
         )
+        .where(PlanRevision.plan_id.in_(ids))
+        .order_by(PlanRevision.plan_id, PlanRevision.number)
     ).all()
-    report_days = {local_today(at, patient.timezone) for at in reports}
-    flag_days = sorted(
-        {e.day for e in entries if e.red_flags} | {d for d in report_days if start <= d <= end}
+    by_plan: dict[int, list] = defaultdict(list)
+    for row in rows:
+        by_plan[row[0]].append(row[1:])
+    for plan_id, revisions in by_plan.items():
+        spans: dict[tuple[date, str], date | None] = {}
+        previous = None
+        for hold_start, hold_until, hold_kind, created_at in revisions:
+            key = (hold_start, hold_kind or HOLD) if hold_start is not None else None
+            if previous is not None and previous != key and spans.get(previous) is None:
+                ended = shift(local_today(created_at, timezone), -1)
+                if ended < previous[0]:
+                    spans.pop(previous, None)
+                else:
+                    spans[previous] = ended
+            if key is not None:
+                spans[key] = hold_until
+            previous = key
+        found[plan_id] = [
+            (Hold(start, until, kind), until is None) for (start, kind), until in spans.items()
+        ]
+    return found
+
+
+def _series(
+    schedule: PlanSchedule,
+    start: date,
+    end: date,
+    holds: list[tuple[Hold, bool]],
+    taken: list[tuple[date, object]],
+) -> PlanSeries:
+    points, line_end, open_from = schedule_line(schedule, start, end)
+    shaded = []
+    for hold, open_ended in sorted(holds, key=lambda h: h[0].start):
+        last = end if hold.until is None else min(hold.until, end)
+        if open_ended and not schedule.running and line_end is not None:
+            last = min(last, line_end)
+        first = max(hold.start, start)
+        if first <= last:
+            shaded.append((first, last, hold.kind, open_ended))
+    return PlanSeries(
+        plan_id=schedule.plan_id,
+        medication=schedule.medication,
+        unit=schedule.unit,
+        running=schedule.running,
+        schedule=points,
+        line_end=line_end,
+        open_from=open_from,
+        holds=tuple(shaded),
+        taken=tuple(taken),
     )
+
+
+def _red_flag_days(patient: User, start: date, end: date) -> set[date]:
+    """The patient's local days from ``start`` to ``end`` with a help-page red flag report."""
+    query = select(RedFlagReport.created_at).where(RedFlagReport.patient_id == patient.id)
+    if start > date(1, 1, 2):  # a day's margin for time zones (and none before year 1)
+        since = datetime(start.year, start.month, start.day, tzinfo=UTC) - timedelta(days=1)
+        query = query.where(RedFlagReport.created_at >= since)
+    days = {local_today(at, patient.timezone) for at in db.session.scalars(query)}
+    return {day for day in days if start <= day <= end}
+
+
+def progress_data(
+    patient: User,
+    range_name: str,
+    *,
+    simple: bool,
+    schedules: Sequence[PlanSchedule] | None = None,
+    today: date | None = None,
+) -> ProgressData:
+    """Each shown plan's schedule (as the timeline has it), holds, pauses and doses taken,
+    with the scores and red flags, over a range."""
+    today = today or local_today(datetime.now(UTC), patient.timezone)
+    schedules = shown_plans(patient) if schedules is None else list(schedules)
+    start, end = date_range(schedules, range_name, today)
+    entries = logs.current_logs(patient, start, end)
+    flag_days = sorted(
+        {e.day for e in entries if e.red_flags} | _red_flag_days(patient, start, end)
+    )
+    taken: dict[int, list] = defaultdict(list)
+    for entry in entries:
+        for dose in entry.doses:
+            taken[dose.plan_id].append((entry.day, dose.dose_taken))
+    holds = _revision_holds(schedules, patient.timezone)
     return ProgressData(
         start=start,
         end=end,
-        unit=plan.unit if plan else "mg",
-        steps=tuple((s.start_date, s.total) for s in plan.current_revision.steps) if plan else (),
-        holds=_holds(plan, today) if plan else (),
-        taken=tuple((e.day, e.dose_taken) for e in entries if e.dose_taken is not None),
+        plans=tuple(
+            _series(s, start, end, holds.get(s.plan_id, []), taken[s.plan_id]) for s in schedules
+        ),
         scores=tuple((e.day, e.patient_total) for e in entries if e.patient_total is not None),
         red_flag_days=tuple(flag_days),
         simple=simple,
@@ -91,23 +220,20 @@ SHORT_LABELS = {
 }
 
 
-def heatmap_data(patient: User, range_name: str) -> HeatmapData:
-    """Each patient-rated item by day, with dose changes and sleep."""
-    today = local_today(datetime.now(UTC), patient.timezone)
-    plan = chart_plan(patient)
-    start, end = date_range(plan, range_name, today)
+def heatmap_data(patient: User, range_name: str, today: date | None = None) -> HeatmapData:
+    """Each patient-rated item by day, with every shown plan's real dose changes and sleep."""
+    today = today or local_today(datetime.now(UTC), patient.timezone)
+    schedules = shown_plans(patient)
+    start, end = date_range(schedules, range_name, today)
     by_day = {e.day: e for e in logs.current_logs(patient, start, end)}
-    days = tuple(start + timedelta(days=i) for i in range((end - start).days + 1))
+    days = tuple(shift(start, i) for i in range((end - start).days + 1))
     items = CIWA_B.patient_items
     values = tuple(
         tuple((by_day[d].answers or {}).get(item.key) if d in by_day else None for d in days)
         for item in items
     )
-    changes = tuple(
-        s.start_date
-        for s in (plan.current_revision.steps[1:] if plan else [])
-        if start <= s.start_date <= end
-    )
+    series = [_series(s, start, end, [], []) for s in schedules]
+    changes = changes_between(series, schedules)
     sleep = tuple(
         (d, e.sleep_hours) for d, e in sorted(by_day.items()) if e.sleep_hours is not None
     )
@@ -115,13 +241,153 @@ def heatmap_data(patient: User, range_name: str) -> HeatmapData:
         days=days,
         items=tuple(SHORT_LABELS.get(i.key, i.key) for i in items),
         values=values,
-        dose_changes=changes,
+        dose_changes=tuple(d for d in changes if start < d <= end),
         sleep=sleep,
     )
 
 
-def recent_logs(patient: User, count: int = 14) -> list[DailyLog]:
+def recent_logs(patient: User, count: int = 14, today: date | None = None) -> list[DailyLog]:
     """The latest ``count`` logged days (versions in force), newest first."""
-    today = local_today(datetime.now(UTC), patient.timezone)
-    entries = logs.current_logs(patient, today - timedelta(days=365), today)
+    today = today or local_today(datetime.now(UTC), patient.timezone)
+    entries = logs.current_logs(patient, shift(today, -365), today)
     return list(reversed(entries))[:count]
+
+
+# --- the visit report --------------------------------------------------------------------------
+
+
+def report_alerts(patient: User, others: int = REPORT_OTHER_ALERTS) -> list[Alert]:
+    """The alerts a visit report lists: every open one, urgent first, then review, then info;
+    then the most recent acknowledged and resolved ones (acknowledged first), ``others`` at
+    most. Newest first within each group."""
+    order = case(
+        ((Alert.status == AlertStatus.OPEN) & (Alert.tier == "urgent"), 0),
+        ((Alert.status == AlertStatus.OPEN) & (Alert.tier == "review"), 1),
+        (Alert.status == AlertStatus.OPEN, 2),
+        (Alert.status == AlertStatus.ACKNOWLEDGED, 3),
+        else_=4,
+    )
+    query = (
+        select(Alert)
+        .where(Alert.patient_id == patient.id)
+        .options(selectinload(Alert.acknowledged_by), selectinload(Alert.plan))
+        .order_by(order, Alert.created_at.desc(), Alert.id.desc())
+    )
+    open_alerts = list(db.session.scalars(query.where(Alert.status == AlertStatus.OPEN)))
+    rest = list(db.session.scalars(query.where(Alert.status != AlertStatus.OPEN).limit(others)))
+    return open_alerts + rest
+
+
+def _dose(value) -> str:
+    return f"{value.normalize():f}"
+
+
+def in_force_text(schedule: PlanSchedule, today: date) -> str:
+    """The dose in force today with its status, in a clinician's words."""
+    found = schedule.on(today)
+    unit = schedule.unit
+    if found.step is None:
+        first = schedule.steps[0] if schedule.steps else None
+        if first is None:
+            return "No steps."
+        return f"Not started: first step {_dose(first.total)} {unit} from {first.start}."
+    dose = f"{_dose(found.step.total)} {unit} a day"
+    hold = schedule.hold
+    if found.status == "held":
+        until = f"until {hold.until}" if hold.until else "until reviewed"
+        return f"Today: {dose}, on hold since {hold.start} {until}."
+    if found.status == "paused":
+        return f"Today: {dose}, paused since {hold.start} (steps do not advance)."
+    if found.status == "last":
+        return f"Today: {dose}, the last step: in force until the clinician reviews the plan."
+    if found.status == "stopped":
+        return f"Stopped (0 {unit}) since {found.step.start}."
+    text = f"Today: {dose} since {found.step.start}"
+    change = next_change(schedule.steps, today, hold)
+    if change is not None:
+        text += f"; next {_dose(change.step.total)} {unit} from {change.day}"
+    return text + "."
+
+
+def _step_line(step, unit: str) -> str:
+    text = f"From {step.start.isoformat()}: {_dose(step.total)} {unit} a day"
+    if step.split:
+        text += " (" + ", ".join(f"{n} {_dose(v)}" for n, v in step.split) + ")"
+    return text + (f". {step.note}" if step.note else "")
+
+
+def report_data(patient: User, today: date | None = None) -> ReportData:
+    """Everything the one-page visit report shows: each shown plan with its dose in force
+    today and its steps, the revisions, the chart, the last 14 logs (one dose per plan) and
+    the alerts (open urgent ones first)."""
+    today = today or local_today(datetime.now(UTC), patient.timezone)
+    schedules = shown_plans(patient)
+    data = progress_data(
+        patient, "plan" if schedules else "90", simple=False, schedules=schedules, today=today
+    )
+    records = {
+        p.id: p
+        for p in db.session.scalars(
+            select(TaperPlan)
+            .where(TaperPlan.id.in_([s.plan_id for s in schedules]))
+            .options(selectinload(TaperPlan.revisions).selectinload(PlanRevision.author))
+        )
+    }
+    shown = []
+    revisions = []
+    several = len(schedules) > 1
+    for schedule in schedules:
+        record = records[schedule.plan_id]
+        name = schedule.medication[:1].upper() + schedule.medication[1:]
+        shown.append(
+            ReportPlan(
+                title=f"{name} ({schedule.unit}), {record.status.value}",
+                in_force=in_force_text(schedule, today),
+                steps=tuple(_step_line(step, schedule.unit) for step in schedule.steps),
+            )
+        )
+        for r in record.revisions:
+            hold = ""
+            if r.hold_start:
+                word = "pause" if r.hold_kind == "pause" else "hold"
+                hold = f" ({word} from {r.hold_start.isoformat()}"
+                hold += f" to {r.hold_until.isoformat()})" if r.hold_until else ", open)"
+            prefix = f"{name} " if several else ""
+            revisions.append(
+                (
+                    r.created_at,
+                    f"{prefix}{r.number}. {r.created_at:%Y-%m-%d} {r.author.name}: "
+                    f"{r.reason or 'first version'}{hold}",
+                )
+            )
+    revisions.sort(key=lambda item: item[0], reverse=True)
+    rows = tuple(
+        (
+            e.day.isoformat(),
+            str(e.patient_total) if e.patient_total is not None else "-",
+            ", ".join(FLAG_LABELS.get(k, k) for k in e.red_flags) or "-",
+            "; ".join(
+                (f"{d.medication} " if len(e.doses) > 1 else "")
+                + f"{_dose(d.dose_taken)} / {_dose(d.dose_scheduled)}"
+                for d in e.doses
+            )
+            or "-",
+            f"{e.sleep_hours} h" if e.sleep_hours is not None else "-",
+        )
+        for e in recent_logs(patient, today=today)
+    )
+    alert_lines = tuple(
+        f"{a.created_at:%Y-%m-%d} {a.tier} {a.kind.replace('_', ' ')}"
+        + (f" ({a.plan.medication})" if a.plan is not None else "")
+        + f": {a.reason} [{a.status.value}]"
+        for a in report_alerts(patient)
+    )
+    return ReportData(
+        patient=patient.name,
+        generated=today,
+        plans=tuple(shown),
+        revisions=tuple(text for _, text in revisions),
+        logs=rows,
+        alerts=alert_lines,
+        progress=data,
+    )

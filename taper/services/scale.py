@@ -1,8 +1,9 @@
 """Realistic data at scale for benchmarks (``flask seed-scale``), written with bulk inserts.
 
-Each patient gets a plan with several steps (one in five with a hold), a year of daily logs
-whose symptoms rise after each reduction and settle, missed days, corrections, the odd red
-flag, and alerts. Everything is deterministic for a given seed."""
+Each patient gets a plan with several steps (one in five with a hold, which moves the later
+steps as the timeline does), a year of daily logs with the dose answer the log form would
+store for the plan in force, symptoms that rise after each real reduction and settle, missed
+days, corrections, the odd red flag, and alerts. Everything is deterministic for a given seed."""
 
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ from decimal import Decimal
 
 from sqlalchemy import insert, select
 
+from taper.domain import timeline
 from taper.domain.instrument import CIWA_B
+from taper.domain.schedule import StepInput
 from taper.extensions import db
 from taper.models import (
     Alert,
     CareTeamLink,
     DailyLog,
+    LogDose,
     PlanRevision,
     PlanStatus,
     Role,
@@ -42,6 +46,22 @@ def _flush(table, rows: list[dict]) -> None:
     for start in range(0, len(rows), BATCH):
         db.session.execute(insert(table), rows[start : start + BATCH])
     rows.clear()
+
+
+def _flush_logs(logs: list[dict], doses: dict[str, dict]) -> None:
+    """Insert the logs, then each log's dose answer (keyed by the log's submission id)."""
+    answers = []
+    for start in range(0, len(logs), BATCH):
+        made = db.session.execute(
+            insert(DailyLog).returning(DailyLog.id, DailyLog.submission_id),
+            logs[start : start + BATCH],
+        )
+        for log_id, submission in made:
+            if submission in doses:
+                answers.append(dict(doses[submission], log_id=log_id))
+    _flush(LogDose, answers)
+    logs.clear()
+    doses.clear()
 
 
 def seed_scale(clinicians: int, patients: int, days: int, password: str, seed: int = 7) -> dict:
@@ -96,6 +116,7 @@ def seed_scale(clinicians: int, patients: int, days: int, password: str, seed: i
     )
 
     logs: list[dict] = []
+    doses: dict[str, dict] = {}
     alerts: list[dict] = []
     counts = {"logs": 0, "alerts": 0}
     for index, patient_id in enumerate(patient_ids):
@@ -103,13 +124,17 @@ def seed_scale(clinicians: int, patients: int, days: int, password: str, seed: i
         medication, first_dose, cut = MEDICATIONS[index % len(MEDICATIONS)]
         start = today - timedelta(days=days - 1)
         every = rng.choice([14, 14, 21, 28])
-        doses = []
+        typed = []
         dose = first_dose
-        while dose > 0 and len(doses) < 30:
-            doses.append(dose)
+        while dose > 0 and len(typed) < 30:
+            typed.append(dose)
             dose -= cut
-        steps = [(start + timedelta(days=every * i), d) for i, d in enumerate(doses)]
-        steps.append((steps[-1][0] + timedelta(days=every), Decimal("0")))
+        steps = [StepInput(start + timedelta(days=every * i), d) for i, d in enumerate(typed)]
+        steps.append(StepInput(steps[-1].start + timedelta(days=every), Decimal("0")))
+        hold = None
+        if index % 5 == 0:  # a week's hold: the later steps move a week on
+            hold_start = start + timedelta(days=rng.randint(30, max(31, days - 30)))
+            steps, hold = timeline.place_hold(steps, hold_start, hold_start + timedelta(days=7))
         plan = TaperPlan(
             patient_id=patient_id,
             medication=medication,
@@ -118,34 +143,42 @@ def seed_scale(clinicians: int, patients: int, days: int, password: str, seed: i
         )
         db.session.add(plan)
         db.session.flush()
-        hold_start = (
-            start + timedelta(days=rng.randint(30, max(31, days - 30))) if index % 5 == 0 else None
-        )
         revision = PlanRevision(
             plan_id=plan.id,
             number=1,
             author_id=author,
             reason="",
-            hold_start=hold_start,
-            hold_until=hold_start + timedelta(days=7) if hold_start else None,
+            hold_start=hold.start if hold else None,
+            hold_until=hold.until if hold else None,
+            hold_kind=hold.kind if hold else None,
+            hold_shift=hold.shift if hold else 0,
         )
         db.session.add(revision)
         db.session.flush()
         plan.current_revision_id = revision.id
         _flush(
             TaperStep,
-            [dict(revision_id=revision.id, start_date=s, total=d, note="") for s, d in steps],
+            [
+                dict(revision_id=revision.id, start_date=s.start, total=s.total, note="")
+                for s in steps
+            ],
         )
+        schedule = timeline.PlanSchedule(plan.id, medication, "mg", True, tuple(steps), hold)
         baseline = rng.randint(6, 16)
-        step_index = 0
+        before = None  # the dose in force the day before
+        cut_day = None  # the day the dose last really went down (holds included)
         for offset in range(days):
             day = start + timedelta(days=offset)
-            while step_index + 1 < len(steps) and steps[step_index + 1][0] <= day:
-                step_index += 1
+            in_force = timeline.in_force([schedule], day)
+            scheduled = in_force[0].dose.step.total if in_force else None
+            step = schedule.on(day).step
+            if before is not None and step is not None and step.total < before:
+                cut_day = day
+            before = step.total if step is not None else None
             if rng.random() < 0.07:
                 continue  # a missed day
-            since_cut = (day - steps[step_index][0]).days
-            bump = max(0, 14 - 2 * since_cut) if step_index else 0
+            since_cut = (day - cut_day).days if cut_day else 30
+            bump = max(0, 14 - 2 * since_cut) if cut_day else 0
             total = max(0, min(68, baseline + bump + rng.randint(-3, 3)))
             answers = dict.fromkeys(ITEMS, 0)
             for _ in range(total):
@@ -153,30 +186,35 @@ def seed_scale(clinicians: int, patients: int, days: int, password: str, seed: i
                 if answers[key] < 4:
                     answers[key] += 1
             total = sum(answers.values())
-            scheduled = steps[step_index][1] if day <= steps[-1][0] else None
             taken = scheduled if rng.random() > 0.03 or scheduled is None else scheduled + cut
             flags = ["agitation"] if rng.random() < 0.002 else []
             versions = 2 if rng.random() < 0.02 else 1
             for version in range(1, versions + 1):
+                submission = uuid.uuid4().hex
                 logs.append(
                     dict(
                         patient_id=patient_id,
                         day=day,
                         version=version,
-                        submission_id=uuid.uuid4().hex,
+                        submission_id=submission,
                         scale="ciwa-b",
                         answers=answers,
                         patient_total=total,
                         red_flags=flags,
-                        took_as_scheduled=None if scheduled is None else taken == scheduled,
-                        dose_taken=taken,
-                        dose_scheduled=scheduled,
-                        plan_id=plan.id,
                         sleep_hours=Decimal(rng.choice(["5", "5.5", "6", "6.5", "7", "7.5", "8"])),
                         note="",
                         created_at=now,
                     )
                 )
+                if scheduled is not None:
+                    doses[submission] = dict(
+                        plan_id=plan.id,
+                        medication=medication,
+                        unit="mg",
+                        dose_scheduled=scheduled,
+                        took_as_scheduled=taken == scheduled,
+                        dose_taken=taken,
+                    )
             if flags:
                 alerts.append(
                     dict(
@@ -215,9 +253,9 @@ def seed_scale(clinicians: int, patients: int, days: int, password: str, seed: i
             )
         if len(logs) >= BATCH:
             counts["logs"] += len(logs)
-            _flush(DailyLog, logs)
+            _flush_logs(logs, doses)
     counts["logs"] += len(logs)
-    _flush(DailyLog, logs)
+    _flush_logs(logs, doses)
     counts["alerts"] = len(alerts)
     _flush(Alert, alerts)
     return {

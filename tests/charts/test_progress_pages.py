@@ -13,7 +13,7 @@ from taper.extensions import db
 from taper.models import Alert, AlertStatus, AuditEvent, CareTeamLink, DailyLog, Role, User
 from taper.services import progress
 from tests.conftest import PASSWORD_HASH, login_as
-from tests.helpers import log_form, patient_today
+from tests.helpers import fill_log, patient_today
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -25,7 +25,7 @@ def _empty_cache():
 
 def test_patient_sees_own_chart_with_alt_text_and_numbers(client, patient, active_plan):
     login_as(client, patient)
-    client.post("/log", data=log_form(patient_today(patient), score=1))
+    client.post("/log", data=fill_log(client, patient_today(patient), score=1))
     page = client.get("/progress").get_data(as_text=True)
     alt = re.search(r'<img class="phone-chart" src="([^"]+)"\s+alt="([^"]+)"', page)
     assert "Dose 10 mg → 7.5 mg" in alt.group(2)
@@ -85,9 +85,9 @@ def test_cache_key_changes_when_a_log_is_added_or_corrected(app, client, patient
             return progress.progress_data(user, "30", simple=True).cache_key("png")
 
     empty = key()
-    client.post("/log", data=log_form(day, score=1))
+    client.post("/log", data=fill_log(client, day, score=1))
     logged = key()
-    client.post("/log", data=log_form(day, score=2))
+    client.post("/log", data=fill_log(client, day, score=2))
     corrected = key()
     assert len({empty, logged, corrected}) == 3
     assert key() == corrected  # same data, same key
@@ -99,14 +99,14 @@ def test_cached_image_is_served_again_and_new_data_renders_anew(client, patient,
     first = client.get(url).data
     assert client.get(url).data == first
     assert (cache.charts.hits, cache.charts.misses) == (1, 1)
-    client.post("/log", data=log_form(patient_today(patient), score=3))
+    client.post("/log", data=fill_log(client, patient_today(patient), score=3))
     assert client.get(url).data != first
     assert cache.charts.misses == 2
 
 
 def test_pdf_report_for_clinician_and_for_the_patient(client, patient, clinician, active_plan):
     login_as(client, patient)
-    client.post("/log", data=log_form(patient_today(patient), score=1, note="$x$ \\frac"))
+    client.post("/log", data=fill_log(client, patient_today(patient), score=1, note="$x$ \\frac"))
     own = client.get(f"/reports/{patient.id}.pdf")
     assert own.status_code == 200
     assert own.data.startswith(b"%PDF-")
@@ -137,7 +137,7 @@ def test_clinician_progress_page_has_heatmap(client, clinician, patient, active_
         db.session.commit()
     login_as(client, patient)
     for back in (2, 1):
-        form = log_form(today - timedelta(days=back), score=3)
+        form = fill_log(client, today - timedelta(days=back), score=3)
         assert client.post("/log", data=form).status_code == 302
     login_as(client, clinician)
     page = client.get(f"/clinician/patients/{patient.id}/progress?range=90").get_data(as_text=True)
@@ -159,9 +159,9 @@ def test_clinician_progress_page_has_heatmap(client, clinician, patient, active_
     assert client.get(f"/charts/{patient.id}/symptoms.png").status_code == 403
 
 
-def seed_care_team(app, clinician, count: int) -> None:
+def seed_care_team(app, clinician, count: int, *, crossover: bool = False) -> None:
     """``count`` patients on the clinician's team, each with an active plan and a week of logs;
-    every tenth has an urgent alert."""
+    every tenth has an urgent alert. ``crossover``: each also has a second, held, plan."""
     import uuid
     from datetime import date
     from decimal import Decimal
@@ -202,6 +202,27 @@ def seed_care_team(app, clinician, count: int) -> None:
             db.session.add_all([plan, revision])
             db.session.flush()
             plan.current_revision = revision
+            if crossover:
+                second = TaperPlan(
+                    patient_id=patient.id,
+                    medication="alprazolam",
+                    created_by_id=clinician.id,
+                    status=PlanStatus.ACTIVE,
+                )
+                held = PlanRevision(
+                    plan=second,
+                    number=1,
+                    author_id=clinician.id,
+                    hold_start=today - timedelta(days=1),
+                    hold_kind="hold",
+                    steps=[
+                        TaperStep(start_date=today - timedelta(days=5), total=Decimal("1")),
+                        TaperStep(start_date=today + timedelta(days=9), total=Decimal("0.5")),
+                    ],
+                )
+                db.session.add_all([second, held])
+                db.session.flush()
+                second.current_revision = held
             for back in range(7):
                 db.session.add(
                     DailyLog(
@@ -227,16 +248,20 @@ def seed_care_team(app, clinician, count: int) -> None:
 
 
 def test_overview_query_count_is_constant(app, client, clinician, make_user, count_queries):
-    """The overview costs the same number of queries for 5 patients as for 500."""
+    """The overview costs the same number of queries for 5 patients with one plan each as
+    for 500, most of them with a second (held) plan."""
     login_as(client, clinician)
     seed_care_team(app, clinician, 5)
     client.get("/clinician/patients")
     with count_queries() as small:
         assert client.get("/clinician/patients").status_code == 200
-    seed_care_team(app, clinician, 495)
+    seed_care_team(app, clinician, 495, crossover=True)
     with count_queries() as large:
         page = client.get("/clinician/patients").get_data(as_text=True)
     assert len(small) == len(large) <= 12
+    # Page 1 is the 51 urgent patients' first 50: one from the first seed, 49 with two plans.
+    assert page.count("1 mg alprazolam") == 49
+    assert page.count('<span class="tag">on hold until reviewed</span>') == 49
     assert page.count("Bulk Patient") == 50  # a page at a time, most in need first
     assert "page 1 of 10, 500 patients" in page
     urgent_first = re.findall(r">(Bulk Patient \d+)</a>", page)[:50]
@@ -314,13 +339,13 @@ def test_overview_shows_dose_days_since_change_and_last_log(
     client, clinician, patient, active_plan
 ):
     login_as(client, patient)
-    client.post("/log", data=log_form(patient_today(patient), score=2))
+    client.post("/log", data=fill_log(client, patient_today(patient), score=2))
     login_as(client, clinician)
     page = client.get("/clinician/patients").get_data(as_text=True)
     row = page[page.index(patient.name) :]
     row = row[: row.index("</tr>")]
     assert "7.5 mg diazepam" in row
-    assert "<td>3</td>" in row  # days since the cut
+    assert '<td><div class="plan-dose">3</div></td>' in row  # days since the cut
     assert "34" in row
     with client.application.app_context():
         assert db.session.scalars(select(DailyLog)).first().patient_total == 34
@@ -333,7 +358,7 @@ def test_overview_last_log_is_each_patients_latest_day(
     today = patient_today(patient)
     login_as(client, patient)
     for day in (today - timedelta(days=2), today - timedelta(days=1)):
-        assert client.post("/log", data=log_form(day, score=2)).status_code == 302
+        assert client.post("/log", data=fill_log(client, day, score=2)).status_code == 302
     login_as(client, clinician)
     page = client.get("/clinician/patients").get_data(as_text=True)
 

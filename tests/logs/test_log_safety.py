@@ -9,7 +9,7 @@ from sqlalchemy import select
 from taper.extensions import db
 from taper.models import DailyLog, Role, VisitAssessment
 from tests.conftest import login_as
-from tests.helpers import log_form, patient_today
+from tests.helpers import fill_log, log_form, patient_today
 
 XSS = ["<script>alert(1)</script>", '"><svg onload=alert(1)>', "{{7*7}}"]
 
@@ -28,7 +28,7 @@ def test_ten_parallel_identical_posts_save_one_log(shared_app):
         db.session.commit()
         db.session.refresh(patient)
         db.session.expunge(patient)
-    data = log_form(patient_today(patient), took=None)
+    data = log_form(patient_today(patient))
     clients = [app.test_client() for _ in range(10)]
     for client in clients:
         login_as(client, patient)
@@ -54,7 +54,7 @@ def test_note_is_escaped_in_every_view(client, patient, clinician, active_plan, 
     """C3: the note is shown as text, never as markup."""
     login_as(client, patient)
     day = patient_today(patient)
-    assert client.post("/log", data=log_form(day, note=payload)).status_code == 302
+    assert client.post("/log", data=fill_log(client, note=payload)).status_code == 302
     pages = [client.get(f"/history/{day.isoformat()}").get_data(as_text=True)]
     login_as(client, clinician)
     pages.append(
@@ -74,7 +74,7 @@ def test_note_is_escaped_in_every_view(client, patient, clinician, active_plan, 
 def test_patient_history_holds_only_their_own_logs(client, patient, make_user, clinician):
     other = make_user(name="Other Person", clinicians=(clinician,))
     login_as(client, other)
-    client.post("/log", data=log_form(patient_today(other), took=None, note="other's secret"))
+    client.post("/log", data=log_form(patient_today(other), note="other's secret"))
     login_as(client, patient)
     assert "other's secret" not in client.get("/history").get_data(as_text=True)
     assert client.get(f"/history/{patient_today(other).isoformat()}").status_code == 404
@@ -92,7 +92,7 @@ LOG_ROUTES = [
 def test_other_clinician_gets_404_for_logs_and_settings(client, patient, make_user, route):
     login_as(client, patient)
     day = patient_today(patient)
-    client.post("/log", data=log_form(day, took=None, note="private words"))
+    client.post("/log", data=log_form(day, note="private words"))
     login_as(client, make_user(Role.CLINICIAN))
     response = client.get(route.format(id=patient.id, day=day.isoformat()))
     assert response.status_code == 404
@@ -144,7 +144,7 @@ def test_two_different_logs_of_one_day_at_the_same_instant_are_both_kept(shared_
         db.session.expunge(patient)
         engine = db.engine
     day = patient_today(patient)
-    ours = log_form(day, took=None, note="From the phone", flags=["seizure"])
+    ours = log_form(day, note="From the phone", flags=["seizure"])
     raced = []
 
     def other_device_first(conn, cursor, statement, *_):

@@ -8,10 +8,18 @@ from sqlalchemy import select
 
 from taper.domain.red_flags import RED_FLAGS
 from taper.extensions import db
-from taper.models import Alert, AlertStatus, DailyLog, OutboxMessage, RedFlagReport, Role
+from taper.models import (
+    Alert,
+    AlertSettings,
+    AlertStatus,
+    DailyLog,
+    OutboxMessage,
+    RedFlagReport,
+    Role,
+)
 from taper.services import notify
 from tests.conftest import login_as
-from tests.helpers import log_form, patient_today
+from tests.helpers import fill_log, log_form, patient_today
 from tests.tools.smtp import free_port, silent_server, smtp_server
 
 URGENT = "Call 911 now or go to the nearest emergency department."
@@ -73,7 +81,7 @@ def test_help_without_a_tick_asks_again(client, app, patient):
 
 def test_red_flag_in_the_daily_log_saves_log_and_alert_together(client, app, patient, active_plan):
     login_as(client, patient)
-    data = log_form(patient_today(patient), flags=["suicidal", "not-a-flag"])
+    data = fill_log(client, flags=["suicidal", "not-a-flag"])
     body = client.post("/log", data=data).get_data(as_text=True)
     assert URGENT in body
     (entry,) = all_rows(app, DailyLog)
@@ -96,7 +104,7 @@ def test_a_red_flag_on_the_daily_log_never_waits_for_the_rest(
 ):
     """clinical-reference.md: the red flag works without filling in the whole log."""
     login_as(client, patient)
-    data = log_form(patient_today(patient), flags=["seizure"])
+    data = fill_log(client, flags=["seizure"])
     if broken == "only the flag":
         data = {"red_flags": "seizure", "day": data["day"]}
     else:
@@ -116,8 +124,8 @@ def test_a_repeated_red_flag_log_shows_urgent_care_again_and_saves_once(
     client, app, patient, active_plan
 ):
     login_as(client, patient)
-    complete = log_form(patient_today(patient), flags=["seizure"])
-    broken = dict(log_form(patient_today(patient), flags=["confusion"]), sleep_hours="lots")
+    complete = fill_log(client, flags=["seizure"])
+    broken = dict(fill_log(client, flags=["confusion"]), sleep_hours="lots")
     for data in (complete, complete, broken, broken):
         response = client.post("/log", data=data)
         assert response.status_code == 200
@@ -158,7 +166,7 @@ def test_a_broken_notifier_loses_neither_the_page_nor_the_alert(
 
     monkeypatch.setattr(notify, "_send", explode)
     login_as(client, patient)
-    response = client.post("/log", data=log_form(patient_today(patient), flags=["seizure"]))
+    response = client.post("/log", data=fill_log(client, flags=["seizure"]))
     assert response.status_code == 200
     assert URGENT in response.get_data(as_text=True)
     assert [a.tier for a in all_rows(app, Alert)] == ["urgent"]
@@ -257,23 +265,45 @@ def test_one_open_review_alert_per_kind_and_a_new_one_after_resolving(
     login_as(client, patient)
     today = patient_today(patient)
     for back in (1, 0):
-        form = log_form(today - timedelta(days=back), took="no", dose_taken="5")
+        form = fill_log(client, today - timedelta(days=back), took="no", dose_taken="5")
         assert client.post("/log", data=form).status_code == 302
     (alert,) = all_rows(app, Alert)
     assert alert.tier == "review"
     login_as(client, clinician)
     client.post(f"/clinician/alerts/{alert.id}/resolve", data={"note": "Agreed a slower cut"})
     login_as(client, patient)
-    client.post("/log", data=log_form(today, took="no", dose_taken="5"))
+    client.post("/log", data=fill_log(client, today, took="no", dose_taken="5"))
     assert [a.status for a in all_rows(app, Alert)] == [AlertStatus.RESOLVED, AlertStatus.OPEN]
     assert all_rows(app, OutboxMessage) == []  # review alerts wait for the inbox
+
+
+def test_an_acknowledged_deviation_does_not_hide_a_new_one(
+    client, app, patient, clinician, active_plan
+):
+    """Issue 11: a new deviation after an acknowledgement is a new alert; while the alert is
+    open, the next day's deviation is merged into it."""
+    login_as(client, patient)
+    today = patient_today(patient)
+    for back in (2, 1):
+        form = fill_log(client, today - timedelta(days=back), took="no", dose_taken="5")
+        assert client.post("/log", data=form).status_code == 302
+    (alert,) = all_rows(app, Alert)
+    login_as(client, clinician)
+    client.post(f"/clinician/alerts/{alert.id}/acknowledge", data={"note": "Will call"})
+    login_as(client, patient)
+    assert client.post("/log", data=fill_log(client, took="no", dose_taken="5")).status_code == 302
+    first, second = all_rows(app, Alert)
+    assert (first.status, second.status) == (AlertStatus.ACKNOWLEDGED, AlertStatus.OPEN)
+    assert second.kind == "dose_deviation"
+    assert second.plan_id == active_plan
+    assert second.reason == "Diazepam: took 5 mg; scheduled 7.5 mg"
 
 
 def test_inbox_orders_by_tier_and_records_who_acknowledged(
     client, app, patient, clinician, make_user, active_plan
 ):
     login_as(client, patient)
-    client.post("/log", data=log_form(patient_today(patient), took="no", dose_taken="5"))
+    client.post("/log", data=fill_log(client, took="no", dose_taken="5"))
     client.post("/help", data={"red_flags": "seizure", "submission_id": "1" * 32})
     with app.app_context():
         app.test_cli_runner().invoke(args=["alerts", "scan"])
@@ -323,13 +353,39 @@ def test_other_clinicians_cannot_see_or_touch_alerts(client, app, patient, make_
     assert all_rows(app, Alert)[0].status is AlertStatus.OPEN
 
 
-def test_missed_log_scan_is_safe_to_run_twice(app, runner, patient, active_plan):
+def test_alert_scan_is_safe_to_run_twice(app, runner, patient, active_plan):
     first = runner.invoke(args=["alerts", "scan"])
     second = runner.invoke(args=["alerts", "scan"])
-    assert "raised: 1" in first.output
-    assert "raised: 0" in second.output
+    assert first.output.splitlines() == [
+        "Missed-log alerts raised: 1",
+        "Plan-end review alerts raised: 0",  # the 5 mg step is 11 days ahead, not the end
+    ]
+    assert second.output.splitlines() == [
+        "Missed-log alerts raised: 0",
+        "Plan-end review alerts raised: 0",
+    ]
     (alert,) = all_rows(app, Alert)
     assert (alert.kind, alert.tier) == ("missed_logs", "info")
+
+
+def test_alert_scan_raises_the_plan_end_review_alert(
+    app, runner, client, clinician, patient, write_plan
+):
+    today = patient_today(patient)
+    login_as(client, clinician)
+    plan_id = write_plan(
+        patient,
+        [(today - timedelta(days=7), "4", {}, ""), (today + timedelta(days=7), "3", {}, "")],
+    )
+    assert "Plan-end review alerts raised: 1" in runner.invoke(args=["alerts", "scan"]).output
+    assert "Plan-end review alerts raised: 0" in runner.invoke(args=["alerts", "scan"]).output
+    (alert,) = [a for a in all_rows(app, Alert) if a.kind == "plan_end"]
+    assert (alert.tier, alert.plan_id) == ("review", plan_id)
+    page = client.get("/clinician/alerts").text
+    assert f'href="/clinician/plans/{plan_id}">Review the diazepam plan' in page
+
+
+THRESHOLDS = {"high_score": "41", "rising_points": "10", "missed_days": "2", "plan_end_days": "7"}
 
 
 def test_clinician_tunes_thresholds_and_the_rules_follow(
@@ -339,14 +395,16 @@ def test_clinician_tunes_thresholds_and_the_rules_follow(
     page = client.get(f"/clinician/patients/{patient.id}/alert-settings").get_data(as_text=True)
     assert 'value="41"' in page
     bad = client.post(
-        f"/clinician/patients/{patient.id}/alert-settings",
-        data={"high_score": "0", "rising_points": "10", "missed_days": "2"},
+        f"/clinician/patients/{patient.id}/alert-settings", data={**THRESHOLDS, "high_score": "0"}
     )
     assert bad.status_code == 400
     client.post(
         f"/clinician/patients/{patient.id}/alert-settings",
-        data={"high_score": "30", "rising_points": "10", "missed_days": "2"},
+        data={**THRESHOLDS, "high_score": "30", "plan_end_days": "20"},
     )
+    with app.app_context():
+        stored = db.session.get(AlertSettings, patient.id).thresholds
+    assert stored == {"high_score": 30, "rising_points": 10, "missed_days": 2, "plan_end_days": 20}
     login_as(client, patient)
-    client.post("/log", data=log_form(patient_today(patient), score=2))  # 34 points
+    client.post("/log", data=fill_log(client, score=2))  # 34 points
     assert [a.kind for a in all_rows(app, Alert)] == ["high_score"]

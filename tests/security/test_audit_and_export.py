@@ -10,13 +10,13 @@ from sqlalchemy import select
 from taper.extensions import db
 from taper.models import AuditEvent
 from tests.conftest import login_as
-from tests.helpers import log_form, patient_today
+from tests.helpers import fill_log, log_form, patient_today
 
 
 def test_viewing_a_patients_data_writes_audit_rows(app, client, clinician, patient, active_plan):
     login_as(client, patient)
     day = patient_today(patient)
-    client.post("/log", data=log_form(day))
+    assert client.post("/log", data=fill_log(client)).status_code == 302
     login_as(client, clinician)
     before = _count(app)
     for url in (
@@ -68,11 +68,12 @@ def test_export_holds_only_own_rows_and_neutralises_formulas(
 ):
     other = make_user(clinicians=(clinician,))
     login_as(client, other)
-    client.post("/log", data=log_form(patient_today(other), took=None, note="other's note"))
+    client.post("/log", data=log_form(patient_today(other), note="other's note"))
     login_as(client, patient)
-    day = patient_today(patient)
-    client.post("/log", data=log_form(day, note='=HYPERLINK("http://evil","x")'))
-    client.post("/log", data=log_form(day, note="+1 then -2 and @me"))
+    client.post("/log", data=fill_log(client, note='=HYPERLINK("http://evil","x")'))
+    client.post(
+        "/log", data=fill_log(client, note="+1 then -2 and @me", took="no", dose_taken="10")
+    )
     response = client.get("/export.csv")
     assert response.headers["Content-Type"].startswith("text/csv")
     assert response.headers["Cache-Control"] == "no-store"
@@ -82,3 +83,26 @@ def test_export_holds_only_own_rows_and_neutralises_formulas(
     assert rows[1]["note"] == "'+1 then -2 and @me"
     assert "other's note" not in response.get_data(as_text=True)
     assert rows[0]["irritable"] == "1"
+    # The dose of each plan, taken and scheduled, as a spreadsheet reads numbers.
+    assert [
+        (
+            r["diazepam taken as scheduled"],
+            r["diazepam dose taken (mg)"],
+            r["diazepam dose scheduled (mg)"],
+        )
+        for r in rows
+    ] == [("yes", "7.5", "7.5"), ("no", "10", "7.5")]
+
+
+def test_export_neutralises_a_formula_in_a_medication_name(
+    client, app, clinician, patient, write_plan
+):
+    """The medication is typed by a clinician and becomes a column heading: a heading is a
+    cell a spreadsheet may run as well."""
+    login_as(client, clinician)
+    write_plan(patient, [(patient_today(patient), "5", {}, "")], medication="=cmd|' /C calc'!A0")
+    login_as(client, patient)
+    assert client.post("/log", data=fill_log(client)).status_code == 302
+    header = next(csv.reader(io.StringIO(client.get("/export.csv").get_data(as_text=True))))
+    assert "'=cmd|' /C calc'!A0 dose taken (mg)" in header
+    assert not [cell for cell in header if cell.startswith(("=", "+", "-", "@"))]

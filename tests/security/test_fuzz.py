@@ -32,6 +32,7 @@ from taper.models import (
     AuditEvent,
     CareTeamLink,
     DailyLog,
+    LogDose,
     OutboxMessage,
     PlanRevision,
     RedFlagReport,
@@ -44,7 +45,7 @@ from taper.models import (
 )
 from taper.services import accounts, twofactor
 from tests.conftest import PASSWORD, login_as
-from tests.helpers import log_form, patient_today, plan_form, version_of
+from tests.helpers import fill_log, log_form, patient_today, plan_form, version_of
 from tests.tools.smtp import free_port
 
 FUZZ = settings(
@@ -131,8 +132,9 @@ def local_redirect(response) -> bool:
             *(i.key for i in CIWA_B.patient_items),
             "day",
             "sleep_hours",
-            "dose_taken",
-            "took_as_scheduled",
+            "dose_taken_{plan}",
+            "took_{plan}",
+            "shown_{plan}",
             "note",
             "submission_id",
         ]
@@ -141,18 +143,39 @@ def local_redirect(response) -> bool:
 )
 def test_daily_log_never_500_and_all_or_nothing(app, client, patient, active_plan, field, value):
     login_as(client, patient)
-    before = counts(app, DailyLog, Alert, AuditEvent)
-    data = log_form(patient_today(patient))
-    data[field] = value
+    before = counts(app, DailyLog, LogDose, Alert, AuditEvent)
+    data = log_form(patient_today(patient), plans={active_plan: "7.5"})
+    data[field.format(plan=active_plan)] = value
     response = client.post("/log", data=data)
     assert response.status_code < 500
-    after = counts(app, DailyLog, Alert, AuditEvent)
+    after = counts(app, DailyLog, LogDose, Alert, AuditEvent)
     if response.status_code == 302:
-        assert after[0] == before[0] + 1
+        assert after[:2] == (before[0] + 1, before[1] + 1)  # the log and its one dose answer
     else:
         assert response.status_code in (200, 400)
         if response.status_code == 400:
             assert after == before
+
+
+@FUZZ
+@given(name=nasty, value=nasty)
+@example(name="1", value="yes")  # a plan id that is not the patient's
+@example(name="9" * 10, value="yes")  # beyond the database's integers
+def test_daily_log_dose_field_names_never_500(app, client, patient, active_plan, name, value):
+    """A dose answer for a plan the form made up: refused when it names a plan id that is not
+    in force, ignored when it names no plan id; never a 500, never a partial write."""
+    login_as(client, patient)
+    before = counts(app, DailyLog, LogDose, Alert)
+    data = log_form(patient_today(patient), plans={active_plan: "7.5"})
+    for prefix in ("took_", "dose_taken_", "shown_"):
+        data.setdefault(prefix + name, value)
+    response = client.post("/log", data=data)
+    assert response.status_code in (302, 400)
+    after = counts(app, DailyLog, LogDose, Alert)
+    if response.status_code == 302:
+        assert after[:2] == (before[0] + 1, before[1] + 1)
+    else:
+        assert after == before
 
 
 @FUZZ
@@ -253,19 +276,22 @@ def test_assessment_never_500_and_all_or_nothing(app, client, clinician, patient
 
 
 @FUZZ_EACH
-@given(field=st.sampled_from(["high_score", "rising_points", "missed_days"]), value=nasty)
+@given(
+    field=st.sampled_from(["high_score", "rising_points", "missed_days", "plan_end_days"]),
+    value=nasty,
+)
 def test_alert_settings_never_500_and_all_or_nothing(app, client, clinician, patient, field, value):
     login_as(client, clinician)
     before = counts(app, AlertSettings, AuditEvent)
     stored = columns(app, AlertSettings, patient.id, "thresholds")
-    data = {"high_score": "30", "rising_points": "5", "missed_days": "3"}
+    data = {"high_score": "30", "rising_points": "5", "missed_days": "3", "plan_end_days": "7"}
     data[field] = value
     response = client.post(f"/clinician/patients/{patient.id}/alert-settings", data=data)
     assert response.status_code in (302, 400)
     if response.status_code == 302:
         assert counts(app, AuditEvent) == (before[1] + 1,)
         (thresholds,) = columns(app, AlertSettings, patient.id, "thresholds")
-        assert set(thresholds) == {"high_score", "rising_points", "missed_days"}
+        assert set(thresholds) == {"high_score", "rising_points", "missed_days", "plan_end_days"}
     else:
         assert counts(app, AlertSettings, AuditEvent) == before
         assert columns(app, AlertSettings, patient.id, "thresholds") == stored
@@ -368,7 +394,7 @@ PLAN_ACTIONS = {
 @FUZZ_EACH
 @given(
     action=st.sampled_from(sorted(PLAN_ACTIONS)),
-    field=st.sampled_from(["reason", "until", "status", "version", "password"]),
+    field=st.sampled_from(["reason", "until", "status", "version", "password", "day", "confirm"]),
     value=nasty,
     stale=st.booleans(),
 )
@@ -384,12 +410,20 @@ def test_plan_actions_never_500_and_all_or_nothing(
     plan_id = write_plan(
         owner, [(today - timedelta(days=7), "10", {}, ""), (today + timedelta(days=7), "8", {}, "")]
     )
+    # Each action as confirmed after its new dates were shown, for the patient's day.
+    confirmed = {"confirm": "1", "day": today.isoformat()}
     if action == "release-hold":  # a plan on hold, so the form as posted would end the hold
         held = {"reason": "Held", "until": "", "version": str(version_of(app, plan_id))}
+        held.update(confirmed)
         assert client.post(f"/clinician/plans/{plan_id}/hold", data=held).status_code == 302
     if stale:
         go_stale(client)
-    data = {**PLAN_ACTIONS[action], "version": str(version_of(app, plan_id)), "password": PASSWORD}
+    data = {
+        **PLAN_ACTIONS[action],
+        **confirmed,
+        "version": str(version_of(app, plan_id)),
+        "password": PASSWORD,
+    }
     data[field] = value
     state = ("version", "status", "current_revision_id")
     before, rows, audited = (
@@ -398,9 +432,11 @@ def test_plan_actions_never_500_and_all_or_nothing(
         changes(app),
     )
     response = client.post(f"/clinician/plans/{plan_id}/{action}", data=data)
-    assert response.status_code in (302, 409)  # done or refused with a message; a stale version
+    # Done; the new dates shown again to confirm (200, or 400 with a message: a new day, a
+    # password to type); or a stale version (409).
+    assert response.status_code in (200, 302, 400, 409)
     after = columns(app, TaperPlan, plan_id, *state)
-    if response.status_code == 409 or after == before:
+    if response.status_code != 302 or after == before:
         assert (after, counts(app, PlanRevision, TaperStep), changes(app)) == (
             before,
             rows,
@@ -408,7 +444,8 @@ def test_plan_actions_never_500_and_all_or_nothing(
         )
     else:
         assert changes(app) == audited + 1
-        revisions = 0 if action == "status" else 1
+        # A hold, a release and a pause are revisions (dates move); completing is not.
+        revisions = 1 if action != "status" or data["status"] == "paused" else 0
         assert counts(app, PlanRevision, TaperStep) == (
             rows[0] + revisions,
             rows[1] + 2 * revisions,
@@ -631,9 +668,15 @@ def history(app, client, clinician, patient, active_plan) -> date:
     raises) and a second revision of the active plan. Returns the logged day."""
     today = patient_today(patient)
     login_as(client, patient)
-    assert client.post("/log", data=log_form(today, score=3)).status_code == 302
+    assert client.post("/log", data=fill_log(client, score=3)).status_code == 302
     login_as(client, clinician)
-    held = {"reason": "Settling", "until": "", "version": str(version_of(app, active_plan))}
+    held = {
+        "reason": "Settling",
+        "until": "",
+        "version": str(version_of(app, active_plan)),
+        "confirm": "1",  # the hold as confirmed after its new dates were shown
+        "day": today.isoformat(),
+    }
     assert client.post(f"/clinician/plans/{active_plan}/hold", data=held).status_code == 302
     return today
 

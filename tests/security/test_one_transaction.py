@@ -6,11 +6,12 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
 from taper.extensions import db
-from taper.models import Alert, AuditEvent, DailyLog, OutboxMessage, RedFlagReport
+from taper.models import Alert, AuditEvent, DailyLog, LogDose, OutboxMessage, RedFlagReport
 from tests.conftest import login_as
-from tests.helpers import log_form, patient_today
+from tests.helpers import log_form
+from tests.helpers import patient_today as today
 
-MODELS = (DailyLog, RedFlagReport, Alert, OutboxMessage, AuditEvent)
+MODELS = (DailyLog, LogDose, RedFlagReport, Alert, OutboxMessage, AuditEvent)
 
 
 def counts(app) -> dict[str, int]:
@@ -26,9 +27,9 @@ def fail(_connection):
 @pytest.mark.parametrize(
     ("post", "retried"),
     [
-        (lambda p: ("/log", log_form(patient_today(p), flags=["seizure"])), 200),  # urgent page
-        (lambda p: ("/log", log_form(patient_today(p), took="no", dose_taken="2")), 302),
-        (lambda p: ("/help", {"red_flags": "seizure", "submission_id": "c" * 32}), 200),
+        (lambda p, plan: ("/log", log_form(today(p), plans=plan, flags=["seizure"])), 200),
+        (lambda p, plan: ("/log", log_form(today(p), plans=plan, took="no", dose_taken="2")), 302),
+        (lambda p, plan: ("/help", {"red_flags": "seizure", "submission_id": "c" * 32}), 200),
     ],
     ids=["red-flag-log", "dose-deviation-log", "help-report"],
 )
@@ -37,7 +38,7 @@ def test_a_failed_commit_leaves_nothing_half_written(
 ):
     login_as(client, patient)
     before = counts(app)
-    url, data = post(patient)
+    url, data = post(patient, {active_plan: "7.5"})  # the dose the form shows today
 
     with app.app_context():
         engine = db.engine
@@ -59,3 +60,8 @@ def test_a_failed_commit_leaves_nothing_half_written(
     after = counts(app)
     assert after["AuditEvent"] > before["AuditEvent"]
     assert after["Alert"] == before["Alert"] + 1
+    if url == "/log":  # the whole log: its dose answer too
+        assert (after["DailyLog"], after["LogDose"]) == (
+            before["DailyLog"] + 1,
+            before["LogDose"] + 1,
+        )

@@ -25,7 +25,7 @@ from taper.domain.instrument import CIWA_B
 from taper.extensions import db
 from taper.models import Alert, Role, User
 from tests.conftest import login_as
-from tests.helpers import log_form, patient_today, plan_form, version_of
+from tests.helpers import fill_log, patient_today, plan_form, version_of
 
 VICTIM_NAME = "Marisol Vantreeck"
 VICTIM_EMAIL = "marisol.vantreeck@example.org"
@@ -81,7 +81,12 @@ ROUTES: dict[str, Route] = {
     "clinician.resolve_alert": Route(form=lambda app, w: {"note": "Outsider closed it"}),
     "clinician.patient": Route(),
     "clinician.alert_settings": Route(
-        form=lambda app, w: {"high_score": "30", "rising_points": "5", "missed_days": "3"}
+        form=lambda app, w: {
+            "high_score": "30",
+            "rising_points": "5",
+            "missed_days": "3",
+            "plan_end_days": "7",
+        }
     ),
     "clinician.new_assessment": Route(
         form=lambda app, w: {**{item.key: "2" for item in CIWA_B.items}, "note": "Outsider"}
@@ -94,14 +99,29 @@ ROUTES: dict[str, Route] = {
     "clinician.edit_plan": Route(
         form=lambda app, w: plan_form(_steps(w), reason="Outsider edit", version=_version(app, w))
     ),
+    # Timeline changes are posted confirmed (the second step), as if the preview was seen.
     "clinician.hold": Route(
-        form=lambda app, w: {"reason": "Outsider hold", "until": "", "version": _version(app, w)}
+        form=lambda app, w: {
+            "reason": "Outsider hold",
+            "until": "",
+            "version": _version(app, w),
+            **_confirmed(w),
+        }
     ),
     "clinician.release_hold": Route(
-        form=lambda app, w: {"reason": "Outsider release", "version": _version(app, w)}
+        form=lambda app, w: {
+            "reason": "Outsider release",
+            "version": _version(app, w),
+            **_confirmed(w),
+        }
     ),
     "clinician.plan_status": Route(
-        form=lambda app, w: {"status": "paused", "version": _version(app, w)}
+        form=lambda app, w: {
+            "status": "completed",  # the plan is on hold, so a pause would be refused
+            "reason": "Outsider completes it",
+            "version": _version(app, w),
+            **_confirmed(w),
+        }
     ),
     "clinician.revisions": Route(),
     "progress.progress_image": Route(),
@@ -174,6 +194,10 @@ def call(app: Flask, client: FlaskClient, world: World, endpoint: str, method: s
     return response
 
 
+def _confirmed(w) -> dict[str, str]:
+    return {"confirm": "1", "day": w.day.isoformat()}
+
+
 @pytest.fixture
 def world(app, client, clinician, make_user, write_plan) -> World:
     """A patient on Dr Quinn's care team with an active plan on hold, a visit assessment, a
@@ -192,7 +216,13 @@ def world(app, client, clinician, make_user, write_plan) -> World:
     )
     response = client.post(
         f"/clinician/plans/{plan_id}/hold",
-        data={"reason": HOLD_REASON, "until": "", "version": str(version_of(app, plan_id))},
+        data={
+            "reason": HOLD_REASON,
+            "until": "",
+            "version": str(version_of(app, plan_id)),
+            "confirm": "1",
+            "day": today.isoformat(),
+        },
     )
     assert response.status_code == 302
     response = client.post(
@@ -202,7 +232,7 @@ def world(app, client, clinician, make_user, write_plan) -> World:
     assert response.status_code == 302
     login_as(client, victim)
     # A high score raises a review alert (no urgent e-mail is attempted).
-    response = client.post("/log", data=log_form(today, score=3, note=LOG_NOTE))
+    response = client.post("/log", data=fill_log(client, today, score=3, note=LOG_NOTE))
     assert response.status_code == 302
     with app.app_context():
         alert_id = db.session.scalars(select(Alert.id).where(Alert.patient_id == victim.id)).one()
