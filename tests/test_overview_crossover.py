@@ -10,9 +10,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 from taper.extensions import db
-from taper.models import CareTeamLink, PlanStatus, Role, TaperPlan, User
-from taper.services import overview, plans
-from tests.charts.stored import store_log, store_plan
+from taper.models import CareTeamLink, PlanStatus, Role, User
+from taper.services import overview
+from tests.charts.stored import store_log, store_plan, timeline_change
 from tests.conftest import PASSWORD_HASH, login_as
 from tests.helpers import patient_today
 
@@ -29,14 +29,6 @@ def row_html(client, patient) -> str:
     page = client.get("/clinician/patients").get_data(as_text=True)
     row = page[page.index(f">{patient.name}</a>") :]
     return row[: row.index("</tr>")]
-
-
-def timeline_change(app, clinician, plan_id, action, today, until=None):
-    with app.app_context():
-        plan = db.session.get(TaperPlan, plan_id)
-        actor = db.session.get(User, clinician.id)
-        plans.apply_timeline_change(actor, plan, plan.version, action, today, "Review", until)
-        db.session.commit()
 
 
 def test_crossover_row_lists_both_drugs_with_their_doses_and_days(app, client, clinician, patient):

@@ -16,7 +16,9 @@ from taper.models import (
     PlanStatus,
     TaperPlan,
     TaperStep,
+    User,
 )
+from taper.services import plans
 
 
 def store_plan(
@@ -84,3 +86,12 @@ def store_log(app, patient, day: date, doses=(), *, score: int = 1) -> int:
             )
         db.session.commit()
         return log.id
+
+
+def timeline_change(app, clinician, plan_id, action, today, until=None):
+    """A hold, release, pause or resume through the service the plan page uses."""
+    with app.app_context():
+        plan = db.session.get(TaperPlan, plan_id)
+        actor = db.session.get(User, clinician.id)
+        plans.apply_timeline_change(actor, plan, plan.version, action, today, "Review", until)
+        db.session.commit()

@@ -12,9 +12,9 @@ import pytest
 
 from taper.charts import cache
 from taper.extensions import db
-from taper.models import Alert, AlertStatus, PlanStatus, TaperPlan, User
-from taper.services import plans, progress
-from tests.charts.stored import store_log, store_plan
+from taper.models import Alert, AlertStatus, PlanStatus, User
+from taper.services import progress
+from tests.charts.stored import store_log, store_plan, timeline_change
 from tests.conftest import login_as
 from tests.helpers import patient_today
 
@@ -30,15 +30,6 @@ def loaded(app, patient, call):
     """Run ``call(user)`` in an app context with the patient loaded."""
     with app.app_context():
         return call(db.session.get(User, patient.id))
-
-
-def timeline_change(app, clinician, plan_id, action, today, until=None):
-    """A hold, release, pause or resume through the service the plan page uses."""
-    with app.app_context():
-        plan = db.session.get(TaperPlan, plan_id)
-        actor = db.session.get(User, clinician.id)
-        plans.apply_timeline_change(actor, plan, plan.version, action, today, "Review", until)
-        db.session.commit()
 
 
 @pytest.fixture
