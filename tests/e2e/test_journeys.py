@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -21,6 +21,71 @@ def set_password_from_link(page, link: str) -> None:
     page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
     page.get_by_label("Type the new password again").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Set password").click()
+
+
+def patient_today() -> date:
+    """The patient's local day: new accounts are on UTC, whatever this machine's zone."""
+    return datetime.now(UTC).date()
+
+
+def short(day: date) -> str:
+    """A date as the clinician pages print it: '3 Mar 2026'."""
+    return f"{day.day} {day:%b %Y}"
+
+
+def long(day: date) -> str:
+    """A date as the patient pages print it: 'Tuesday 3 March 2026'."""
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def new_clinician(new_page, name: str, email: str):
+    """The admin creates a clinician, who sets a password: the clinician's page, logged in."""
+    admin = new_page()
+    log_in(admin, ADMIN_EMAIL, PASSWORD)
+    admin.get_by_label("Full name").fill(name)
+    admin.get_by_label("Email").fill(email)
+    admin.get_by_label("Role").select_option("clinician")
+    admin.get_by_role("button", name="Create account").click()
+    clinician = new_page()
+    set_password_from_link(clinician, admin.get_by_label("Set-password link").input_value())
+    expect(clinician.get_by_role("heading", name="Patients")).to_be_visible()
+    return clinician
+
+
+def add_patient(clinician, name: str, email: str) -> str:
+    """The clinician adds a patient and goes on to the patient's page: the set-password link."""
+    clinician.get_by_role("link", name="Add a patient").click()
+    clinician.get_by_label("Full name").fill(name)
+    clinician.get_by_label("Email").fill(email)
+    clinician.get_by_role("button", name="Add patient").click()
+    link = clinician.get_by_label("Set-password link").input_value()
+    clinician.get_by_role("link", name="Continue").click()
+    return link
+
+
+def write_active_plan(clinician, medication: str, steps: list[tuple[date, str]]) -> None:
+    """From the patient's page: write a plan with these (start, daily dose) steps, activate it."""
+    clinician.get_by_role("link", name="Write a new plan").click()
+    clinician.get_by_label("Medication").fill(medication)
+    for i, (start, dose) in enumerate(steps):
+        step = clinician.get_by_role("group", name=f"Step {i + 1}", exact=True)
+        step.get_by_label("Starts on").fill(start.isoformat())
+        step.get_by_label("Total daily dose (mg)").fill(dose)
+    clinician.get_by_role("button", name="Save plan").click()
+    expect(
+        clinician.get_by_role("heading", name=re.compile(f"^{medication} plan", re.I))
+    ).to_be_visible()
+    clinician.get_by_label("New status").select_option("active")
+    clinician.get_by_role("button", name="Change status").click()
+    expect(clinician.get_by_text("The plan is now active.")).to_be_visible()
+
+
+def answer_all_symptoms_none(page) -> None:
+    """Answer every symptom question of the daily log with 0 (not at all)."""
+    options = page.locator(".scale-item input[type=radio][value='0']")
+    expect(options).to_have_count(17)
+    for i in range(17):
+        options.nth(i).check()
 
 
 def test_admin_clinician_patient_plan_journey(new_page):
@@ -52,7 +117,7 @@ def test_admin_clinician_patient_plan_journey(new_page):
     clinician.get_by_role("link", name="Write a new plan").click()
     assert_accessible(clinician)
     clinician.get_by_label("Medication").fill("diazepam")
-    start = date.today() - timedelta(days=3)
+    start = patient_today() - timedelta(days=3)
     doses = ["20", "17.5", "15", "12.5", "10", "7.5"]
     for i, dose in enumerate(doses):
         step = clinician.get_by_role("group", name=f"Step {i + 1}", exact=True)
@@ -70,10 +135,51 @@ def test_admin_clinician_patient_plan_journey(new_page):
     clinician.get_by_role("button", name="Change status").click()
     expect(clinician.get_by_text("The plan is now active.")).to_be_visible()
 
-    # Hold the current step, then revise the plan.
+    # Pause, then resume the same day: each shows what happens to the dates, then confirms.
+    reason = "Reason for the change (needed to pause or resume)"
+    clinician.get_by_label("New status").select_option("paused")
+    clinician.get_by_label(reason).fill("Away for a family event")
+    clinician.get_by_role("button", name="Change status").click()
+    expect(
+        clinician.get_by_role("heading", name="Pause the plan: check the new dates")
+    ).to_be_visible()
+    expect(clinician.locator("#timeline-summary")).to_have_text(
+        "No date moves yet: the later steps move when you resume."
+    )
+    assert_accessible(clinician)
+    clinician.get_by_role("button", name="Confirm and save").click()
+    expect(
+        clinician.get_by_text("The plan is paused: the dose in force stays until you resume it.")
+    ).to_be_visible()
+    expect(clinician.locator("#dose-today")).to_have_text("20 mg (paused)")
+    clinician.get_by_label("New status").select_option("active")
+    clinician.get_by_label(reason).fill("Back home sooner")
+    clinician.get_by_role("button", name="Change status").click()
+    expect(
+        clinician.get_by_role("heading", name="Resume the plan: check the new dates")
+    ).to_be_visible()
+    expect(clinician.locator("#timeline-summary")).to_have_text("No step date moves.")
+    clinician.get_by_role("button", name="Confirm and save").click()
+    expect(
+        clinician.get_by_text(
+            "The plan is running again; the later steps have moved by the days paused."
+        )
+    ).to_be_visible()
+
+    # Hold the current step until reviewed (the later steps wait), then revise the plan.
     clinician.get_by_label("Reason for the hold").fill("Poor sleep this week")
-    clinician.get_by_role("button", name="Hold the current dose").click()
-    expect(clinician.get_by_text("The current dose is on hold.")).to_be_visible()
+    clinician.get_by_role("button", name="Show the new dates").click()
+    expect(
+        clinician.get_by_role("heading", name="Hold the current dose: check the new dates")
+    ).to_be_visible()
+    expect(clinician.locator("#timeline-summary")).to_have_text(
+        "The later steps wait: their dates are set when you end the hold."
+    )
+    clinician.get_by_role("button", name="Confirm and save").click()
+    expect(
+        clinician.get_by_text("The dose in force is on hold. The later steps have their new dates.")
+    ).to_be_visible()
+    expect(clinician.locator("#next-change")).to_have_text("17.5 mg, dated when you end the hold.")
     clinician.get_by_role("link", name="Revise this plan").click()
     step6 = clinician.get_by_role("group", name="Step 6", exact=True)
     step6.get_by_label("Total daily dose (mg)").fill("8")
@@ -81,7 +187,7 @@ def test_admin_clinician_patient_plan_journey(new_page):
     clinician.get_by_role("button", name="Save plan").click()
     expect(clinician.get_by_text("Plan saved as a new revision.")).to_be_visible()
     clinician.get_by_role("link", name="all revisions").click()
-    expect(clinician.get_by_role("heading", name="Revision 3")).to_be_visible()
+    expect(clinician.get_by_role("heading", name="Revision 5")).to_be_visible()
     assert_accessible(clinician)
 
     # The patient sets a password on a phone and sees today's dose exactly as typed.
@@ -93,8 +199,13 @@ def test_admin_clinician_patient_plan_journey(new_page):
     expect(patient.locator(".note")).to_contain_text("Take the bedtime dose with a snack.")
     expect(patient.get_by_text(re.compile("Changed by Dr Jordan Lee"))).to_be_visible()
     expect(
-        patient.get_by_text("Your clinician is holding this dose until they review it.")
+        patient.get_by_text(
+            "Your clinician is keeping you on this dose until they review your plan."
+        )
     ).to_be_visible()
+    expect(patient.locator(".next-change")).to_have_text(
+        "Next step: 17.5 mg, once your clinician ends the hold. They will set the date then."
+    )
     assert_accessible(patient)
     width = patient.evaluate("document.documentElement.scrollWidth")
     assert width <= 360, "the Today page must fit a 360 px phone without sideways scrolling"
@@ -102,31 +213,14 @@ def test_admin_clinician_patient_plan_journey(new_page):
 
 def test_patient_logs_a_day_by_keyboard_then_reports_a_seizure(new_page, mailbox):
     # Set-up through the pages: a clinician with a patient on an active plan.
-    admin = new_page()
-    log_in(admin, ADMIN_EMAIL, PASSWORD)
-    admin.get_by_label("Full name").fill("Dr Sam Ortiz")
-    admin.get_by_label("Email").fill("ortiz@e2e.example.org")
-    admin.get_by_label("Role").select_option("clinician")
-    admin.get_by_role("button", name="Create account").click()
-    clinician = new_page()
-    set_password_from_link(clinician, admin.get_by_label("Set-password link").input_value())
-    clinician.get_by_role("link", name="Add a patient").click()
-    clinician.get_by_label("Full name").fill("Kim Day")
-    clinician.get_by_label("Email").fill("kim@e2e.example.org")
-    clinician.get_by_role("button", name="Add patient").click()
-    patient_link = clinician.get_by_label("Set-password link").input_value()
-    clinician.get_by_role("link", name="Continue").click()
-    clinician.get_by_role("link", name="Write a new plan").click()
-    clinician.get_by_label("Medication").fill("clonazepam")
-    step = clinician.get_by_role("group", name="Step 1", exact=True)
-    step.get_by_label("Starts on").fill((date.today() - timedelta(days=5)).isoformat())
-    step.get_by_label("Total daily dose (mg)").fill("1.5")
-    step = clinician.get_by_role("group", name="Step 2", exact=True)
-    step.get_by_label("Starts on").fill((date.today() + timedelta(days=9)).isoformat())
-    step.get_by_label("Total daily dose (mg)").fill("1.25")
-    clinician.get_by_role("button", name="Save plan").click()
-    clinician.get_by_label("New status").select_option("active")
-    clinician.get_by_role("button", name="Change status").click()
+    clinician = new_clinician(new_page, "Dr Sam Ortiz", "ortiz@e2e.example.org")
+    patient_link = add_patient(clinician, "Kim Day", "kim@e2e.example.org")
+    today = patient_today()
+    write_active_plan(
+        clinician,
+        "clonazepam",
+        [(today - timedelta(days=5), "1.5"), (today + timedelta(days=9), "1.25")],
+    )
 
     # The patient logs a normal day with the keyboard only, on a phone-sized screen.
     patient = new_page(phone=True)
@@ -142,7 +236,7 @@ def test_patient_logs_a_day_by_keyboard_then_reports_a_seizure(new_page, mailbox
         patient.keyboard.press("ArrowRight")  # ... then 1
         patient.keyboard.press("Tab")  # next question (or the dose question after the last)
         assert index == 16 or patient.evaluate("document.activeElement.id").endswith("-0")
-    assert patient.evaluate("document.activeElement.id") == "took-yes"
+    assert re.fullmatch(r"took_\d+-yes", patient.evaluate("document.activeElement.id"))
     patient.keyboard.press("Space")
     patient.keyboard.press("Tab")  # the "how much" field, left empty
     patient.keyboard.press("Tab")
@@ -198,3 +292,170 @@ def test_patient_logs_a_day_by_keyboard_then_reports_a_seizure(new_page, mailbox
         clinician.get_by_role("link", name="Download the visit report (PDF)").click()
     pdf = download.value.path().read_bytes()
     assert pdf.startswith(b"%PDF-")
+
+
+def test_a_dated_hold_moves_the_next_typed_step_and_the_patient_sees_it(new_page):
+    clinician = new_clinician(new_page, "Dr Alex Moss", "moss@e2e.example.org")
+    patient_link = add_patient(clinician, "Sam Hart", "hart@e2e.example.org")
+    today = patient_today()
+    typed = [
+        (today - timedelta(days=5), "2"),
+        (today + timedelta(days=9), "1.5"),
+        (today + timedelta(days=23), "1"),
+        (today + timedelta(days=37), "0.5"),
+        (today + timedelta(days=51), "0"),
+    ]
+    write_active_plan(clinician, "lorazepam", typed)
+
+    # Hold today's 2 mg through a last day chosen past the next step's date. Expected, from the
+    # dates typed: the next step starts the day after the hold's last day (or on its own date
+    # if later), and every later step moves by as much, keeping its typed length.
+    until = today + timedelta(days=20)
+    next_start = max(until + timedelta(days=1), typed[1][0])
+    shift = next_start - typed[1][0]
+    moved = [typed[0][0]] + [start + shift for start, _ in typed[1:]]
+    assert shift.days == 12
+    clinician.get_by_label("Hold until").fill(until.isoformat())
+    clinician.get_by_label("Reason for the hold").fill("Work exams this month")
+    clinician.get_by_role("button", name="Show the new dates").click()
+
+    # The preview: the new dates, before anything is saved; every dose as typed.
+    expect(
+        clinician.get_by_role("heading", name="Hold the current dose: check the new dates")
+    ).to_be_visible()
+    expect(clinician.locator("#timeline-summary")).to_contain_text(
+        f"1.5 mg will start on {short(next_start)} instead of {short(typed[1][0])}."
+    )
+    rows = clinician.get_by_role("table", name="Steps before and after this change").locator(
+        "tbody tr"
+    )
+    expect(rows).to_have_count(len(typed))
+    for i, ((start, dose), new_start) in enumerate(zip(typed, moved, strict=True)):
+        after = short(new_start)
+        if new_start != start:
+            after += f" (moved {(new_start - start).days} days)"
+        expect(rows.nth(i).locator("th, td")).to_have_text([str(i + 1), dose, short(start), after])
+    expect(clinician.get_by_label("Reason for the hold")).to_have_value("Work exams this month")
+    assert_accessible(clinician)
+    clinician.get_by_role("button", name="Confirm and save").click()
+    expect(
+        clinician.get_by_text("The dose in force is on hold. The later steps have their new dates.")
+    ).to_be_visible()
+    expect(clinician.locator("#dose-today")).to_have_text("2 mg (on hold)")
+    expect(clinician.locator("#next-change")).to_have_text(f"1.5 mg from {short(next_start)}.")
+
+    # The move is a revision with its author and reason; the compare shows the moved steps.
+    clinician.get_by_role("link", name="all revisions").click()
+    revisions = clinician.get_by_role("table", name="Every saved revision, newest first")
+    latest = revisions.get_by_role("row").filter(
+        has=clinician.get_by_role("rowheader", name="2", exact=True)
+    )
+    expect(latest).to_contain_text("Dr Alex Moss")
+    expect(latest).to_contain_text("Work exams this month")
+    expect(latest).to_contain_text(
+        f"Held from {short(today)} until {short(until)}; later steps moved {shift.days} days"
+    )
+    expect(clinician.locator("#moved-steps")).to_contain_text(
+        f"1.5 mg from {short(typed[1][0])} to {short(next_start)}"
+    )
+
+    # The patient's Today: the held dose, until when, and the next typed step on its new date.
+    patient = new_page(phone=True)
+    set_password_from_link(patient, patient_link)
+    expect(patient.get_by_role("heading", name=re.compile("^Today"))).to_be_visible()
+    expect(patient.locator(".dose-today")).to_have_text("2 mg in total")
+    expect(
+        patient.get_by_text(f"Your clinician is keeping you on this dose until {long(until)}.")
+    ).to_be_visible()
+    expect(patient.locator(".next-change")).to_have_text(
+        f"Next change: 1.5 mg from {long(next_start)}."
+    )
+    patient.get_by_text("Your whole plan").click()
+    whole = patient.get_by_role("table", name="Lorazepam plan").locator("tbody tr")
+    expect(whole.locator("td:first-child")).to_have_text([short(day) for day in moved])
+    assert_accessible(patient)
+    width = patient.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, "the Today page must fit a 360 px phone without sideways scrolling"
+
+
+def test_crossover_patient_logs_each_dose_and_a_deviation_alerts_on_that_drug(new_page):
+    clinician = new_clinician(new_page, "Dr Noor Aziz", "aziz@e2e.example.org")
+    patient_link = add_patient(clinician, "Lee Park", "park@e2e.example.org")
+    today = patient_today()
+    # Alprazolam goes down (a step today), diazepam goes up: two plans running at once.
+    write_active_plan(
+        clinician,
+        "alprazolam",
+        [
+            (today - timedelta(days=10), "2"),
+            (today, "1.5"),
+            (today + timedelta(days=14), "1"),
+            (today + timedelta(days=28), "0"),
+        ],
+    )
+    clinician.get_by_role("link", name="Lee Park").click()
+    write_active_plan(
+        clinician,
+        "diazepam",
+        [(today - timedelta(days=10), "5"), (today + timedelta(days=14), "10")],
+    )
+
+    # The patient's daily log asks one dose question per drug, for the day chosen.
+    patient = new_page(phone=True)
+    set_password_from_link(patient, patient_link)
+    expect(patient.get_by_role("heading", name="Alprazolam")).to_be_visible()
+    expect(patient.get_by_role("heading", name="Diazepam")).to_be_visible()
+    patient.get_by_role("link", name="Log my day").first.click()
+    questions = patient.get_by_role("group", name=re.compile("^Did you take your"))
+    patient.get_by_role("link", name=f"Yesterday, {short(today - timedelta(days=1))}").click()
+    expect(questions).to_have_text(
+        [
+            re.compile(r"^\s*Did you take your alprazolam as scheduled yesterday: 2 mg\?"),
+            re.compile(r"^\s*Did you take your diazepam as scheduled yesterday: 5 mg\?"),
+        ]
+    )
+    patient.get_by_role("link", name=f"Today, {short(today)}").click()
+    expect(patient.get_by_role("heading", name="Your doses today")).to_be_visible()
+    expect(questions).to_have_count(2)
+    alprazolam = patient.get_by_role(
+        "group", name="Did you take your alprazolam as scheduled today: 1.5 mg?"
+    )
+    diazepam = patient.get_by_role(
+        "group", name="Did you take your diazepam as scheduled today: 5 mg?"
+    )
+    answer_all_symptoms_none(patient)
+    alprazolam.get_by_role("radio", name="Yes").check()
+    diazepam.get_by_role("radio", name="No").check()
+    diazepam.get_by_label("If not, how much diazepam did you take in total (mg)?").fill("2.5")
+    patient.get_by_label("How many hours did you sleep last night?").fill("6")
+    assert_accessible(patient)
+    patient.get_by_role("button", name="Save my day").click()
+    expect(patient.get_by_text("Saved. Thank you for logging your day.")).to_be_visible()
+
+    # The clinician's inbox: one dose-deviation alert, on diazepam only.
+    clinician.get_by_role("link", name=re.compile("^Alerts")).click()
+    deviations = clinician.locator(".alert-card").filter(has_text="Dose deviation")
+    expect(deviations).to_have_count(1)
+    expect(deviations.get_by_role("heading")).to_have_text(
+        "Review Dose deviation (diazepam) – Lee Park"
+    )
+    expect(deviations).to_contain_text("Diazepam: took 2.5 mg; scheduled 5 mg")
+    expect(clinician.locator(".alert-card").filter(has_text="alprazolam")).to_have_count(0)
+    assert_accessible(clinician)
+
+    # The log behind it keeps each answer with the dose that was asked about.
+    deviations.get_by_role("link", name=f"See the log of {short(today)} for Lee Park").click()
+    doses = clinician.locator("p").filter(has_text=re.compile("^Dose of "))
+    expect(doses).to_have_text(
+        [
+            "Dose of alprazolam: took 1.5 mg, scheduled 1.5 mg",
+            "Dose of diazepam: took 2.5 mg, scheduled 5 mg differs",
+        ]
+    )
+    assert_accessible(clinician)
+
+    # The overview row shows both drugs in force.
+    clinician.get_by_role("link", name="Patients", exact=True).click()
+    row = clinician.locator("table.overview tbody tr").filter(has_text="Lee Park")
+    expect(row).to_contain_text("1.5 mg alprazolam")
+    expect(row).to_contain_text("5 mg diazepam")
