@@ -167,3 +167,113 @@ def test_0007_moves_each_logs_dose_answer_to_log_dose_and_back():
                 (2, None, None, None),
             ]
             db.engine.dispose()
+
+
+def test_0007_puts_old_holds_and_pauses_on_the_new_timeline():
+    """A dated hold saved under the old rules (later steps never moved) gets a revision that
+    moves them, so its end no longer skips a step; a paused plan gets its pause on record."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from taper import create_app
+    from taper.domain.schedule import StepInput
+    from taper.domain.timeline import Hold, dose_on
+
+    today = datetime.now(UTC).date()
+    day = {n: (today + timedelta(days=n)).isoformat() for n in range(-30, 30)}
+    with logging_left_as_it_was(), fresh_database(os.environ.get("TEST_DATABASE_URL")) as url:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            upgrade(revision="0006")
+            with db.engine.begin() as conn:
+                conn.execute(
+                    text(
+                        'INSERT INTO "user" (id, email, name, role, active, timezone, '
+                        "session_version, created_at, updated_at) VALUES (1, 'p@x.org', 'P', "
+                        "'patient', true, 'UTC', 1, '2026-01-01', '2026-01-01')"
+                    )
+                )
+                for plan_id, status, hold_start, hold_until in (
+                    (1, "active", day[-3], day[10]),  # held 3 mg past the 2 mg step's date
+                    (2, "paused", None, None),
+                    (3, "active", day[-3], day[0]),  # ends before the next step: unchanged
+                ):
+                    conn.execute(
+                        text(
+                            "INSERT INTO taper_plan (id, patient_id, medication, unit, status, "
+                            "created_by_id, created_at, updated_at, version) VALUES (:id, 1, "
+                            "'diazepam', 'mg', :status, 1, '2026-01-01', '2026-01-01', 1)"
+                        ),
+                        {"id": plan_id, "status": status},
+                    )
+                    conn.execute(
+                        text(
+                            "INSERT INTO plan_revision (id, plan_id, number, author_id, "
+                            "created_at, reason, hold_start, hold_until) VALUES (:id, :id, 1, 1, "
+                            "'2026-01-01', '', :start, :until)"
+                        ),
+                        {"id": plan_id, "start": hold_start, "until": hold_until},
+                    )
+                    for start, total in ((-10, 4), (-3, 3), (2, 2), (9, 1)):
+                        conn.execute(
+                            text(
+                                "INSERT INTO taper_step (revision_id, start_date, total, note) "
+                                "VALUES (:rev, :start, :total, '')"
+                            ),
+                            {"rev": plan_id, "start": day[start], "total": total},
+                        )
+                    conn.execute(
+                        text("UPDATE taper_plan SET current_revision_id = :id WHERE id = :id"),
+                        {"id": plan_id},
+                    )
+                conn.execute(
+                    text(
+                        "INSERT INTO audit_event (at, action, object_type, object_id) VALUES "
+                        "(:at, 'plan.status', 'taper_plan', 2)"
+                    ),
+                    {"at": f"{day[-5]} 12:00:00"},
+                )
+                if conn.dialect.name == "postgresql":  # ids were given: move the sequence on
+                    conn.execute(
+                        text(
+                            "SELECT setval(pg_get_serial_sequence('plan_revision', 'id'), "
+                            "(SELECT max(id) FROM plan_revision))"
+                        )
+                    )
+            upgrade()
+            with db.engine.connect() as conn:
+                current = {
+                    plan_id: (number, start, until, kind, shift)
+                    for plan_id, number, start, until, kind, shift in conn.execute(
+                        text(
+                            "SELECT p.id, r.number, r.hold_start, r.hold_until, r.hold_kind, "
+                            "r.hold_shift FROM taper_plan p JOIN plan_revision r ON "
+                            "r.id = p.current_revision_id"
+                        )
+                    )
+                }
+                moved = conn.execute(
+                    text(
+                        "SELECT s.start_date, s.total FROM taper_step s JOIN taper_plan p ON "
+                        "s.revision_id = p.current_revision_id WHERE p.id = 1 "
+                        "ORDER BY s.start_date"
+                    )
+                ).all()
+            db.engine.dispose()
+
+    as_date = lambda value: value if isinstance(value, date) else date.fromisoformat(value)  # noqa: E731
+    assert current[1][0] == 2
+    assert (current[1][3], current[1][4]) == ("hold", 9)
+    steps = [StepInput(as_date(start), Decimal(total)) for start, total in moved]
+    assert [s.start for s in steps] == [as_date(day[n]) for n in (-10, -3, 11, 18)]
+    hold = Hold(as_date(day[-3]), as_date(day[10]))
+    assert dose_on(steps, as_date(day[11]), hold).step.total == Decimal("2")  # never 1 mg
+    assert current[2][0] == 2
+    assert (as_date(current[2][1]), current[2][2], current[2][3]) == (
+        as_date(day[-5]),
+        None,
+        "pause",
+    )
+    assert current[3][0] == 1  # nothing passed over: left as it was

@@ -7,13 +7,21 @@
 - alert gets plan_id and cause; "one open alert per kind" now counts open alerts only (an
   acknowledged one no longer hides a new one), per plan for a plan's alerts.
 
-Downgrading keeps each log's first dose answer on the log and drops the others.
+Plans stored before this change are brought onto the new rules as new revisions (inserts only;
+saved revisions stay as they were): a dated hold still in force whose later steps were never
+moved gets them moved (so its end no longer skips a step), and a paused plan gets its pause on
+record (from the day it was paused), so it stays frozen.
+
+Downgrading keeps each log's first dose answer on the log and drops the others; the revisions
+added on upgrade stay (they are part of the plan's history).
 
 Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-02 15:20:00
 
 """
+
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -44,6 +52,131 @@ def _sqlite_append_only(table: str) -> None:
         )
 
 
+PLAN = sa.table(
+    "taper_plan",
+    sa.column("id", sa.Integer),
+    sa.column("patient_id", sa.Integer),
+    sa.column("status", sa.String),
+    sa.column("version", sa.Integer),
+    sa.column("current_revision_id", sa.Integer),
+    sa.column("updated_at", sa.DateTime),
+)
+REVISION = sa.table(
+    "plan_revision",
+    sa.column("id", sa.Integer),
+    sa.column("plan_id", sa.Integer),
+    sa.column("number", sa.Integer),
+    sa.column("author_id", sa.Integer),
+    sa.column("created_at", sa.DateTime),
+    sa.column("reason", sa.Text),
+    sa.column("hold_start", sa.Date),
+    sa.column("hold_until", sa.Date),
+    sa.column("hold_kind", sa.String),
+    sa.column("hold_shift", sa.Integer),
+)
+STEP = sa.table(
+    "taper_step",
+    sa.column("revision_id", sa.Integer),
+    sa.column("start_date", sa.Date),
+    sa.column("total", DOSE),
+    *(sa.column(name, DOSE) for name in ("morning", "midday", "evening", "bedtime")),
+    sa.column("note", sa.Text),
+)
+AUDIT = sa.table(
+    "audit_event",
+    sa.column("at", sa.DateTime),
+    sa.column("action", sa.String),
+    sa.column("object_type", sa.String),
+    sa.column("object_id", sa.Integer),
+)
+STEP_COLUMNS = ("start_date", "total", "morning", "midday", "evening", "bedtime", "note")
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) and not isinstance(value, datetime) else value.date()
+
+
+def _bring_plans_onto_the_timeline() -> None:
+    """Written out here (not the app's code) so the migration stays as it was."""
+    bind = op.get_bind()
+    # A day's margin: the patient's local day may still be yesterday in UTC terms.
+    today = datetime.now(UTC).date() - timedelta(days=1)
+    plans = bind.execute(
+        sa.select(
+            PLAN.c.id,
+            PLAN.c.status,
+            PLAN.c.version,
+            PLAN.c.updated_at,
+            REVISION.c.id,
+            REVISION.c.number,
+            REVISION.c.author_id,
+            REVISION.c.hold_start,
+            REVISION.c.hold_until,
+        )
+        .join(REVISION, REVISION.c.id == PLAN.c.current_revision_id)
+        .where(PLAN.c.status.in_(["active", "paused"]))
+        .order_by(PLAN.c.id)
+    ).all()
+    for plan_id, status, version, updated_at, rev_id, number, author, start, until in plans:
+        steps = [
+            dict(zip(STEP_COLUMNS, row, strict=True))
+            for row in bind.execute(
+                sa.select(*(STEP.c[name] for name in STEP_COLUMNS))
+                .where(STEP.c.revision_id == rev_id)
+                .order_by(STEP.c.start_date)
+            )
+        ]
+        in_force = start is not None and (until is None or until >= today)
+        if status == "paused":
+            paused_at = bind.execute(
+                sa.select(sa.func.max(AUDIT.c.at)).where(
+                    AUDIT.c.action == "plan.status",
+                    AUDIT.c.object_type == "taper_plan",
+                    AUDIT.c.object_id == plan_id,
+                )
+            ).scalar()
+            pause_day = start if in_force else _as_date(paused_at or updated_at)
+            hold = (pause_day, None, "pause", 0)
+            reason = "Pause put on record (migration 0007): the dose in force stays until resumed."
+        elif start is not None and until is not None and until >= today:
+            held = max((i for i, s in enumerate(steps) if s["start_date"] <= start), default=None)
+            following = 0 if held is None else held + 1
+            if following >= len(steps) or steps[following]["start_date"] > until:
+                continue  # nothing is passed over: no change needed
+            shift = (until + timedelta(days=1) - steps[following]["start_date"]).days
+            for step in steps[following:]:
+                step["start_date"] += timedelta(days=shift)
+            hold = (start, until, "hold", shift)
+            reason = (
+                "Later steps moved by the hold (migration 0007), so its end goes on to the next "
+                "typed step instead of passing over it."
+            )
+        else:
+            continue
+        new_id = bind.execute(
+            REVISION.insert()
+            .values(
+                plan_id=plan_id,
+                number=number + 1,
+                author_id=author,
+                created_at=datetime.now(UTC),
+                reason=reason,
+                hold_start=hold[0],
+                hold_until=hold[1],
+                hold_kind=hold[2],
+                hold_shift=hold[3],
+            )
+            .returning(REVISION.c.id)
+        ).scalar_one()
+        if steps:
+            bind.execute(STEP.insert(), [{**step, "revision_id": new_id} for step in steps])
+        bind.execute(
+            PLAN.update()
+            .where(PLAN.c.id == plan_id)
+            .values(current_revision_id=new_id, version=version + 1)
+        )
+
+
 def upgrade():
     with op.batch_alter_table("plan_revision", schema=None) as batch_op:
         batch_op.add_column(sa.Column("hold_kind", sa.String(length=8), nullable=True))
@@ -56,6 +189,7 @@ def upgrade():
         batch_op.create_check_constraint("hold_shift_not_negative", "hold_shift >= 0")
     if _sqlite():
         _sqlite_append_only("plan_revision")
+    _bring_plans_onto_the_timeline()
 
     op.create_table(
         "log_dose",

@@ -98,6 +98,15 @@ def _patient_today(patient) -> date:
     return local_today(datetime.now(UTC), patient.timezone)
 
 
+def _hold_in_force(plan):
+    """The plan's hold or pause still in force for the patient (open, or ending today or
+    later), for the editor's notice; None otherwise."""
+    hold = plans.hold_of(plan.current_revision) if plan is not None else None
+    if hold is None or (hold.until is not None and hold.until < _patient_today(plan.patient)):
+        return None
+    return hold
+
+
 def _editor(form: PlanForm, *, patient, plan=None, general=(), status=200, conflict=False):
     """The editor; the facts table when the rows as typed all make valid steps, and on
     "Check the steps" each problem beside its field, as saving would show them."""
@@ -117,7 +126,7 @@ def _editor(form: PlanForm, *, patient, plan=None, general=(), status=200, confl
         needs_password=not fresh.is_recent(),
         conflict=conflict,
         typed=list(zip(typed, step_facts(typed), strict=True)),
-        hold=plans.hold_of(plan.current_revision) if plan is not None else None,
+        hold=_hold_in_force(plan),
     ), status
 
 
@@ -318,7 +327,7 @@ def _timeline_action(plan, form, action: str, until=None, *, endpoint: str):
 
 CONFIRMED = {
     "hold": "The dose in force is on hold. The later steps have their new dates.",
-    "release": "The hold ends today; from tomorrow the plan goes on to its next step.",
+    "release": "The hold ends today; the plan goes on to its next step on that step's date.",
     "pause": "The plan is paused: the dose in force stays until you resume it.",
     "resume": "The plan is running again; the later steps have moved by the days paused.",
 }

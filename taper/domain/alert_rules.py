@@ -104,7 +104,9 @@ def rising_rule(
         "review",
         f"Symptom score rising: {now:.1f} on average lately, {baseline:.1f} before the "
         f"reduction on {last_reduction.isoformat()}",
-        cause=f"after:{last_reduction.isoformat()}",
+        # Per logged day, like a high score: after an acknowledgement the next day's log that
+        # still shows the rise is a new alert; a correction of the same day is not.
+        cause=f"log:{logs[-1].day.isoformat()}",
     )
 
 
@@ -146,7 +148,10 @@ def missed_logs_rule(
         0
     ) <= today - last_reduction <= timedelta(days=th.reduction_window_days)
     allowed = th.missed_days_after_reduction if recently_reduced else th.missed_days
-    since = last_log_day if last_log_day is not None else plan_start - timedelta(days=1)
+    if last_log_day is not None:
+        since = last_log_day
+    else:  # the day before the plan began (year 1 has no day before it)
+        since = plan_start - timedelta(days=1) if plan_start > date.min else plan_start
     missed = (today - since).days - 1  # whole days with no log before today
     if missed < allowed:
         return None

@@ -70,6 +70,7 @@ def _mg(value: Decimal) -> str:
 
 
 FAR_AHEAD_DAYS = 730  # a step date further ahead than this (from today) is refused as a typo
+EARLIEST = date(2000, 1, 1)  # a step date before this is refused as a typo
 
 
 def validate_steps(steps: Sequence[StepInput], today: date | None = None) -> list[FieldError]:
@@ -90,7 +91,9 @@ def validate_steps(steps: Sequence[StepInput], today: date | None = None) -> lis
                 errors.append(
                     FieldError(index, "start", "Dates must be in order, each after the one above.")
                 )
-        if today is not None and (step.start - today).days > FAR_AHEAD_DAYS:
+        if step.start < EARLIEST:
+            errors.append(FieldError(index, "start", "This date is before 2000. Check the year."))
+        elif today is not None and (step.start - today).days > FAR_AHEAD_DAYS:
             errors.append(
                 FieldError(
                     index,

@@ -60,8 +60,9 @@ def today():
                 "revision": plan.current_revision,
                 "now": now,
                 "next": next_change(schedule.steps, day, schedule.hold),
+                # A hold or pause in force (even before the first step): what comes after it.
                 "after_hold": step_after_hold(schedule.steps, schedule.hold)
-                if now.status in ("held", "paused")
+                if schedule.hold is not None and schedule.hold.covers(day)
                 else None,
                 "hold": schedule.hold,
                 "changed": plan.id in unseen,

@@ -269,16 +269,20 @@ def scan(now: datetime) -> ScanResult:
             ).all()
         )
     thresholds = thresholds_by_patient(patient_ids)
-    findings = [
-        (patient, finding)
-        for patient, schedules in running
-        for finding in scheduled_findings(
-            schedules,
-            last_days.get(patient.id),
-            local_today(now, patient.timezone),
-            thresholds[patient.id],
-        )
-    ]
+    findings = []
+    for patient, schedules in running:
+        try:
+            found = scheduled_findings(
+                schedules,
+                last_days.get(patient.id),
+                local_today(now, patient.timezone),
+                thresholds[patient.id],
+            )
+        except (ValueError, OverflowError):
+            # One patient's odd stored data must never stop the scan for the whole clinic.
+            log.exception("alert scan skipped patient %s", patient.id)
+            continue
+        findings.extend((patient, finding) for finding in found)
     covered = _already_raised(findings)
     raised = {kind: 0 for kind in SCAN_KINDS}
     for patient, finding in findings:

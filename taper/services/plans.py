@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -155,6 +155,37 @@ def _require_reason(plan: TaperPlan, reason: str) -> str:
     return reason
 
 
+def _hold_conflicts(
+    typed: Sequence[tuple[int, StepInput]], hold: Hold | None, today: date | None
+) -> dict[tuple[int | str, str], str]:
+    """A plan revised by hand while a hold is in force must keep the held dose and may not
+    start a later step inside the hold: otherwise the day after the hold would jump to the
+    step due by date and pass over the one typed before it."""
+    if hold is None or hold.kind != HOLD or today is None:
+        return {}
+    if hold.until is not None and hold.until < today:
+        return {}
+    steps = [step for _, step in typed]
+    held = timeline.index_on(steps, hold.start)
+    if held is None:
+        return {
+            ("plan", "steps"): (
+                f"The dose in force on {hold.start:%d %b %Y} is on hold: keep a step that "
+                "starts on or before that day, or end the hold first."
+            )
+        }
+    if hold.until is None:
+        return {}
+    return {
+        (row, "start"): (
+            f"The plan is on hold until {hold.until:%d %b %Y}: this step must start after "
+            "that day. Change or end the hold to move it earlier."
+        )
+        for row, step in typed[held + 1 :]
+        if step.start <= hold.until
+    }
+
+
 def create_plan(
     actor: User,
     patient: User,
@@ -212,13 +243,18 @@ def revise_plan(
             plan.medication = _check_medication(medication)
         except PlanInputError as error:
             errors.update(error.errors)
+    hold = hold_of(plan.current_revision)
     try:
-        steps = [step for _, step in parse_rows(rows, today)]
+        typed = parse_rows(rows, today)
+        errors.update(_hold_conflicts(typed, hold, today))
     except PlanInputError as error:
         errors.update(error.errors)
     if errors:
         raise PlanInputError(errors=errors)
-    revision = _add_revision(actor, plan, steps, reason, hold_of(plan.current_revision))
+    # The typed dates are the clinician's own: a later change of the hold moves from them.
+    hold = replace(hold, shift=0) if hold is not None else None
+    steps = [step for _, step in typed]
+    revision = _add_revision(actor, plan, steps, reason, hold)
     audit.record(
         actor,
         "plan.revise",
@@ -275,8 +311,9 @@ def in_force(patient: User, day: date) -> list[timeline.InForce]:
 
 @dataclass(frozen=True)
 class TimelineChange:
-    """What a hold, release, pause or resume would do: the steps before and after (dates
-    only ever move later than typed) and the hold or pause on record afterwards."""
+    """What a hold, release, pause or resume would do: the steps before and after (only
+    dates move, never earlier than the clinician typed them) and the hold or pause on record
+    afterwards."""
 
     action: str  # hold | release | pause | resume
     before: list[StepInput]
@@ -288,6 +325,14 @@ class TimelineChange:
     def rows(self) -> list[tuple[StepInput, StepInput]]:
         """(before, after) for every step, in order."""
         return list(zip(self.before, self.after, strict=True))
+
+    @property
+    def following(self) -> StepInput | None:
+        """For a dated hold or a release: the step the patient goes on to afterwards, at its
+        new date (None when there is none or its date is not set yet)."""
+        if self.action not in ("hold", "release") or self.hold is None or self.hold.open:
+            return None
+        return timeline.step_after_hold(self.after, self.hold)
 
     @property
     def moved(self) -> list[tuple[StepInput, StepInput]]:
@@ -329,6 +374,11 @@ def plan_timeline_change(
             if until < today:
                 raise PlanInputError(errors={("plan", "until"): "Choose today or a later date."})
             _checked(lambda: timeline.check_not_too_far(until, today, "The hold's end"))
+        if not timeline.dose_on(steps, today, held).taking:
+            raise ServiceError(
+                "There is no dose to hold today (the plan has not started, or has stopped).",
+                "until",
+            )
         if held is not None:  # a new end for the hold in force
             after, hold = _checked(lambda: timeline.set_hold_end(steps, held, until))
         else:

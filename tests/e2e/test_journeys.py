@@ -333,7 +333,7 @@ def test_a_dated_hold_moves_the_next_typed_step_and_the_patient_sees_it(new_page
     for i, ((start, dose), new_start) in enumerate(zip(typed, moved, strict=True)):
         after = short(new_start)
         if new_start != start:
-            after += f" (moved {(new_start - start).days} days)"
+            after += f" (moved {(new_start - start).days} days later)"
         expect(rows.nth(i).locator("th, td")).to_have_text([str(i + 1), dose, short(start), after])
     expect(clinician.get_by_label("Reason for the hold")).to_have_value("Work exams this month")
     assert_accessible(clinician)

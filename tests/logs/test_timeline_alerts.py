@@ -523,3 +523,19 @@ def test_bad_stored_thresholds_fall_back_to_the_defaults(app, clinician, patient
         found = alerts.thresholds_by_patient([patient.id])[patient.id]
         assert found == Th(missed_days=5)
         assert alerts.thresholds_for(patient.id) == found
+
+
+def test_one_patients_odd_dates_never_stop_the_scan_for_the_others(
+    app, clinician, patient, make_user
+):
+    """A plan stored with dates at the ends of the calendar (bypassing the editor's checks)
+    must not cost every other patient their alerts."""
+    from tests.charts.stored import store_plan
+
+    odd = make_user(Role.PATIENT, clinicians=(clinician,))
+    store_plan(app, odd, clinician, [(date.min, "4"), (date.max, "2")])
+    today = date(2027, 3, 10)
+    make_plan(app, clinician, patient, weekly(today - timedelta(days=10), "4", "3"))
+    result = scan(app, today)
+    assert result.missed_logs >= 1
+    assert any(a.patient_id == patient.id for a in rows(app, "missed_logs"))

@@ -322,3 +322,94 @@ def test_a_hand_revision_during_an_open_hold_keeps_the_hold(
         ).all()
         assert revisions[-1].hold_start == date(2027, 1, 13)
         assert revisions[-1].hold_until is None
+
+
+def test_a_hand_revision_may_not_start_a_step_inside_a_dated_hold(
+    client, app, clinician, patient, weekly
+):
+    """Typing the old dates back during a hold would make its end jump past the next step:
+    refused beside the date, and the hold's own dates stay."""
+    act(client, app, clinician, patient, weekly, date(2027, 1, 4), "hold", until="2027-01-17")
+    before = version_of(app, weekly)
+    with at(date(2027, 1, 5)):
+        login_as(client, clinician)
+        editor = flat(client.get(f"/clinician/plans/{weekly}/edit").text)
+        assert "is on hold until 17 Jan 2027: steps after it must start after that day" in editor
+        response = client.post(
+            f"/clinician/plans/{weekly}/edit",
+            data=plan_form(WEEKLY, reason="Back to the old dates", version=before),
+        )
+    assert response.status_code == 400
+    assert "The plan is on hold until 17 Jan 2027: this step must start after" in response.text
+    assert version_of(app, weekly) == before
+    assert dose_today(today_page(client, patient, date(2027, 1, 18))) == "3 mg"
+
+
+def test_a_hand_revision_during_a_hold_keeps_the_held_step_and_its_typed_dates(
+    client, app, clinician, patient, weekly
+):
+    act(client, app, clinician, patient, weekly, date(2027, 1, 5), "hold", until="2027-01-20")
+    typed = [
+        (date(2027, 1, 4), "4", {}, ""),
+        (date(2027, 1, 28), "3", {}, "Slower"),
+        (date(2027, 2, 11), "2", {}, ""),
+    ]
+    with at(date(2027, 1, 6)):
+        login_as(client, clinician)
+        no_held_step = client.post(
+            f"/clinician/plans/{weekly}/edit",
+            data=plan_form(typed[1:], reason="x", version=version_of(app, weekly)),
+        )
+        assert no_held_step.status_code == 400
+        assert "keep a step that starts on or before that day" in no_held_step.text
+        saved = client.post(
+            f"/clinician/plans/{weekly}/edit",
+            data=plan_form(typed, reason="Slower", version=version_of(app, weekly)),
+        )
+        assert saved.status_code == 302
+    assert revision_of(app, weekly).hold_shift == 0  # the typed dates are the clinician's
+    # Ending the hold early never moves the typed 28 Jan earlier.
+    act(client, app, clinician, patient, weekly, date(2027, 1, 7), "release-hold")
+    assert [d for d, _ in steps_of(app, weekly)] == [d for d, _, _, _ in typed]
+
+
+def test_the_release_preview_says_when_the_next_step_starts(
+    client, app, clinician, patient, weekly
+):
+    act(client, app, clinician, patient, weekly, date(2027, 1, 5), "hold", until="2027-01-30")
+    preview = act(client, app, clinician, patient, weekly, date(2027, 1, 20), "release-hold")
+    assert "The next step, 3 mg, starts on 21 Jan 2027" in preview
+    assert "The 3 later steps move 10 days earlier too" in preview
+    assert "(moved 10 days earlier)" in preview
+    assert "never before them" in preview
+
+
+def test_a_stopped_plan_cannot_be_held(client, app, clinician, patient, weekly):
+    before = version_of(app, weekly)
+    with at(date(2027, 2, 3)):
+        login_as(client, clinician)
+        data = {"reason": "x", "version": before, "until": ""}
+        client.post(f"/clinician/plans/{weekly}/hold", data=data)
+        assert "There is no dose to hold today" in client.get(f"/clinician/plans/{weekly}").text
+    assert version_of(app, weekly) == before
+
+
+def test_a_plan_paused_before_it_starts_says_so(client, app, clinician, patient, weekly):
+    act(client, app, clinician, patient, weekly, date(2026, 12, 28), "status", status="paused")
+    page = today_page(client, patient, date(2027, 1, 10))
+    assert "paused this plan before it starts" in page
+    assert "starts on ." not in page
+    act(client, app, clinician, patient, weekly, date(2027, 1, 10), "status", status="active")
+    assert steps_of(app, weekly)[0][0] == date(2027, 1, 17)  # 13 days paused
+
+
+def test_a_step_date_before_2000_is_refused(client, app, clinician, weekly):
+    steps = [(date(1, 1, 1), "4", {}, ""), *WEEKLY[1:]]
+    with at(date(2027, 1, 6)):
+        login_as(client, clinician)
+        response = client.post(
+            f"/clinician/plans/{weekly}/edit",
+            data=plan_form(steps, reason="typo", version=version_of(app, weekly)),
+        )
+    assert response.status_code == 400
+    assert "This date is before 2000. Check the year." in response.text

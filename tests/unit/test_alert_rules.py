@@ -113,7 +113,8 @@ def test_dose_deviation_cause_is_the_day_and_the_dose_taken():
 
 def test_high_score_and_rising_causes():
     assert high_score_rule(fact(DAY, 45), TH).cause == "log:2026-05-20:45"
-    assert rising_rule(history([10] * 7, [30] * 3, DAY), DAY, TH).cause == "after:2026-05-20"
+    logs = history([10] * 7, [30] * 3, DAY)
+    assert rising_rule(logs, DAY, TH).cause == f"log:{logs[-1].day.isoformat()}"
 
 
 @pytest.mark.parametrize(
