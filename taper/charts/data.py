@@ -14,18 +14,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from taper.domain.timeline import PlanSchedule
+from taper.domain.timeline import PlanSchedule, shift
 
 HOLD_WORDS = {"hold": "Held", "pause": "Paused"}
-
-
-def shift(day: date, days: int) -> date:
-    """``day`` moved by ``days``, clamped to the calendar (never an OverflowError): a chart
-    of a plan stored with a date near the year 9999 still draws."""
-    try:
-        return day + timedelta(days=days)
-    except OverflowError:
-        return date.max if days > 0 else date.min
 
 
 @dataclass(frozen=True)

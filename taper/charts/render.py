@@ -15,7 +15,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
-from taper.charts.data import HeatmapData, PlanSeries, ProgressData, medication_name, shift
+from taper.charts.data import HeatmapData, PlanSeries, ProgressData, medication_name
+from taper.domain.timeline import shift
 
 # Okabe-Ito, safe for the common colour-vision deficiencies.
 BLUE, ORANGE, SKY, GREEN, VERMILLION, PURPLE, GREY = (

@@ -48,6 +48,16 @@ class Hold:
     kind: str = HOLD
     shift: int = 0
 
+    @classmethod
+    def stored(
+        cls, start: date | None, until: date | None, kind: str | None, shift: int | None
+    ) -> Hold | None:
+        """A hold as a plan revision stores it (no start: no hold; no kind: a hold saved
+        before pauses were recorded)."""
+        if start is None:
+            return None
+        return cls(start, until, kind or HOLD, shift or 0)
+
     def covers(self, day: date) -> bool:
         """True when ``day`` is one of the held days."""
         return self.start <= day and (self.until is None or day <= self.until)
@@ -81,6 +91,15 @@ def plus_days(day: date, days: int) -> date:
         return day + timedelta(days=days)
     except OverflowError:
         raise TimelineError("That moves a date too far ahead. Check the dates.") from None
+
+
+def shift(day: date, days: int) -> date:
+    """``day`` moved by ``days``, clamped to the calendar (never an OverflowError): for what is
+    shown (chart ranges, summaries), where a stored date near the year 9999 must still draw."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
 
 
 def _day_after(day: date) -> date | None:

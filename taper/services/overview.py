@@ -14,7 +14,7 @@ from decimal import Decimal
 from sqlalchemy import case, func, select, true
 
 from taper.domain.schedule import StepInput, local_today
-from taper.domain.timeline import HOLD, Hold, PlanSchedule
+from taper.domain.timeline import Hold, PlanSchedule
 from taper.extensions import db
 from taper.models import (
     Alert,
@@ -185,9 +185,7 @@ def _details(rows: dict[int, Row]) -> None:
     for plan_id, patient_id, medication, unit, revision_id, *hold_columns in running:
         row = rows[patient_id]
         hold_start, hold_until, hold_kind, hold_shift = hold_columns
-        hold = (
-            Hold(hold_start, hold_until, hold_kind or HOLD, hold_shift or 0) if hold_start else None
-        )
+        hold = Hold.stored(hold_start, hold_until, hold_kind, hold_shift)
         schedule = PlanSchedule(plan_id, medication, unit, True, tuple(steps[revision_id]), hold)
         row.plans.append(_entry(schedule, local_today(datetime.now(UTC), row.timezone)))
     # One index seek per patient on (patient_id, day, ...), where GROUP BY reads every log.

@@ -276,13 +276,10 @@ def step_inputs(revision: PlanRevision) -> list[StepInput]:
 
 def hold_of(revision: PlanRevision | None) -> Hold | None:
     """The revision's hold or pause, if any."""
-    if revision is None or revision.hold_start is None:
+    if revision is None:
         return None
-    return Hold(
-        start=revision.hold_start,
-        until=revision.hold_until,
-        kind=revision.hold_kind or HOLD,
-        shift=revision.hold_shift or 0,
+    return Hold.stored(
+        revision.hold_start, revision.hold_until, revision.hold_kind, revision.hold_shift
     )
 
 

@@ -19,13 +19,12 @@ from taper.charts.data import (
     ProgressData,
     changes_between,
     schedule_line,
-    shift,
 )
 from taper.charts.report import ReportData, ReportPlan
 from taper.domain.instrument import CIWA_B
 from taper.domain.red_flags import RED_FLAGS
 from taper.domain.schedule import FAR_AHEAD_DAYS, local_today
-from taper.domain.timeline import HOLD, Hold, PlanSchedule, next_change
+from taper.domain.timeline import HOLD, Hold, PlanSchedule, next_change, shift
 from taper.extensions import db
 from taper.models import (
     Alert,
