@@ -117,6 +117,38 @@ def notify_send_command() -> None:
     click.echo(f"Sent {sent}, failed {failed} (will retry)")
 
 
+redflags_cli = AppGroup("redflags", help="Red flags in what patients write.")
+
+
+@redflags_cli.command("screen")
+@click.option(
+    "--rules",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A clinic's extra phrase file (default: the RED_FLAG_PHRASES_FILE setting).",
+)
+@click.option("--details", is_flag=True, help="Also show the words matched and if in the past.")
+@click.argument("notes", type=click.File("r", encoding="utf-8"), default="-")
+def redflags_screen_command(rules: str | None, details: bool, notes) -> None:
+    """Screen notes, one a line, from standard input (or the file NOTES); print for each the
+    red-flag keys found (comma-separated) or `none`."""
+    from flask import current_app
+
+    from taper.domain.note_screen import RuleFileError, screen
+
+    extra = rules or current_app.config.get("RED_FLAG_PHRASES_FILE") or None
+    for line in notes:
+        try:
+            hits = screen(line.rstrip("\r\n"), extra)
+        except RuleFileError as error:
+            raise click.ClickException(str(error)) from error
+        if details:
+            found = [f'{h.key} "{h.phrase}"' + (" (past)" if h.past else "") for h in hits]
+        else:
+            found = [hit.key for hit in hits]
+        click.echo((", " if details else ",").join(found) or "none")
+
+
 @click.command("seed-scale")
 @click.option("--clinicians", default=10, show_default=True)
 @click.option("--patients", default=1000, show_default=True)
@@ -150,3 +182,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(alerts_cli)
     app.cli.add_command(notify_cli)
     app.cli.add_command(seed_scale_command)
+    app.cli.add_command(redflags_cli)
