@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from taper.domain import timeline
-from taper.domain.red_flags import RED_FLAGS
+from taper.domain.red_flags import WHEN, labels
 
 TIER_ORDER = {"urgent": 0, "review": 1, "info": 2}
 
@@ -42,24 +42,66 @@ class LogFacts:
     patient_total: int
     red_flags: tuple[str, ...]
     doses: tuple[DoseFacts, ...] = ()
+    red_flags_when: str = ""  # now | past | "" (not said)
+    substances: bool | None = None  # alcohol, opioids or other sedatives that day
+    substances_detail: str = ""
 
 
 @dataclass(frozen=True)
 class AlertFinding:
-    kind: str  # red_flag | high_score | rising | dose_deviation | missed_logs | plan_end
+    # red_flag | high_score | rising | dose_deviation | missed_logs | plan_end | substances | note
+    kind: str
     tier: str  # urgent | review | info
     reason: str
     plan_id: int | None = None  # the plan it is about: one open alert per kind *and plan*
     cause: str = ""  # the situation found; a scan finding the same one again raises nothing
 
 
+def _taken(log: LogFacts) -> str:
+    detail = f" ({log.substances_detail})" if log.substances_detail else ""
+    return f"alcohol, opioids or other sedatives taken{detail}"
+
+
 def red_flag_rule(log: LogFacts) -> AlertFinding | None:
-    """Any red flag: urgent."""
+    """Any red flag: urgent. The reason says when it happened (now, or since the last log),
+    and names alcohol or sedatives taken that day with it."""
     if not log.red_flags:
         return None
-    labels = {flag.key: flag.label for flag in RED_FLAGS}
-    named = ", ".join(labels.get(key, key) for key in log.red_flags)
-    return AlertFinding("red_flag", "urgent", f"Red flag reported: {named}")
+    when = f" ({WHEN[log.red_flags_when]})" if log.red_flags_when in WHEN else ""
+    also = f"; {_taken(log)}" if log.substances else ""
+    return AlertFinding(
+        "red_flag", "urgent", f"Red flag reported: {labels(log.red_flags)}{when}{also}"
+    )
+
+
+def substances_rule(log: LogFacts) -> AlertFinding | None:
+    """Alcohol, opioids or other sedatives taken that day (FDA 2020 boxed warning): with
+    severe drowsiness (the drowsy red flag) it is urgent, and ``red_flag_rule`` already says so;
+    on its own, a review alert per logged day."""
+    if not log.substances or "drowsy" in log.red_flags:
+        return None
+    return AlertFinding(
+        "substances",
+        "review",
+        f"{_taken(log).capitalize()} on {log.day.isoformat()}",
+        cause=f"log:{log.day.isoformat()}",
+    )
+
+
+def note_rule(day: date, hits: Sequence[tuple[str, bool]], cause: str) -> AlertFinding | None:
+    """A note that seems to describe red flags (``hits``: key and whether in the past): a
+    review alert whatever the patient answers when asked, so a person reads the note. Each
+    note is its own alert (never merged); ``cause`` (the note's fingerprint) keeps a
+    correction with the same note from raising it twice."""
+    if not hits:
+        return None
+    named = "; ".join(
+        f"{labels([key])} ({'in the past' if past else 'now or unclear when'})"
+        for key, past in hits
+    )
+    return AlertFinding(
+        "note", "review", f"Note on {day.isoformat()} may describe: {named}", cause=cause
+    )
 
 
 def high_score_rule(log: LogFacts, th: Thresholds) -> AlertFinding | None:
@@ -240,6 +282,7 @@ def evaluate_log(
     ordered = sorted([*(h for h in history if h.day != log.day), log], key=lambda h: h.day)
     findings = [
         red_flag_rule(log),
+        substances_rule(log),
         high_score_rule(log, th),
         rising_rule(ordered, last_reduction, th),
         *dose_deviation_rule(log),

@@ -12,34 +12,88 @@ class RedFlag:
     key: str
     label: str
     detail: str
+    # "It sounds like you may have ... Is that right?" when a note seems to describe it.
+    sounds_like: str
 
 
 RED_FLAGS: tuple[RedFlag, ...] = (
-    RedFlag("seizure", "A seizure or fit", "Shaking or jerking with loss of awareness."),
-    RedFlag("confusion", "Confusion", "Not knowing where you are, or what day it is."),
+    RedFlag(
+        "seizure",
+        "A seizure or fit",
+        "Shaking or jerking with loss of awareness.",
+        "had a seizure",
+    ),
+    RedFlag(
+        "confusion",
+        "Confusion",
+        "Not knowing where you are, or what day it is.",
+        "been confused about where you are or what day it is",
+    ),
     RedFlag(
         "hallucinations",
         "Seeing or hearing things",
         "Things others don't see or hear, or feeling watched or persecuted.",
+        "seen or heard things others don't, or felt watched",
     ),
     RedFlag(
         "suicidal",
         "Thoughts of suicide or self-harm",
         "Thinking of ending your life or of hurting yourself.",
+        "had thoughts of ending your life or of hurting yourself",
     ),
     RedFlag(
         "chest_pain",
         "Chest pain or a racing heart",
         "Chest pain, or a heart racing or pounding that won't settle.",
+        "had chest pain or a racing heart",
     ),
-    RedFlag("agitation", "Severe agitation", "So agitated you cannot stay still."),
+    RedFlag(
+        "agitation",
+        "Severe agitation",
+        "So agitated you cannot stay still.",
+        "been so agitated you cannot stay still",
+    ),
     RedFlag(
         "drowsy",
         "Very drowsy or slow breathing",
         "Very sleepy, hard to wake, or breathing slowly (especially with alcohol or opioids).",
+        "been very drowsy, hard to wake, or breathing slowly",
+    ),
+    RedFlag(
+        "overdose",
+        "I took more than my prescribed dose",
+        "Extra tablets, or more than your plan says, on purpose or by mistake.",
+        "taken more than your prescribed dose",
+    ),
+    RedFlag(
+        "fainting",
+        "I fainted or collapsed",
+        "Passed out or lost consciousness, even for a moment.",
+        "fainted or collapsed",
+    ),
+    RedFlag(
+        "breathing",
+        "I have trouble breathing",
+        "Hard to breathe, short of breath, or not getting enough air.",
+        "had trouble breathing",
     ),
 )
 _KEYS = {flag.key for flag in RED_FLAGS}
+
+
+# When the flags happened (the checklist asks "now, or since your last log?").
+WHEN = {"now": "happening now", "past": "happened since the last log"}
+
+
+def parse_when(text: str | None) -> str:
+    """ "now", "past", or "" when not said (or not understood)."""
+    return text if text in WHEN else ""
+
+
+def labels(keys: Iterable[str]) -> str:
+    """The flags' labels, comma-separated, in the list's order."""
+    named = {flag.key: flag.label for flag in RED_FLAGS}
+    return ", ".join(named.get(key, key) for key in keys)
 
 
 def parse_red_flags(keys: Iterable[str]) -> tuple[str, ...]:

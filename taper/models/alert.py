@@ -13,7 +13,8 @@ from taper.models.types import UTCDateTime, utc_now
 
 # One *open* alert per kind and patient (and per plan, for a plan's alerts), except urgent
 # ones: every red flag is its own alert. An acknowledged alert does not hide a new one.
-OPEN_WHERE = text("status = 'open' AND tier <> 'urgent' AND plan_id IS NULL")
+# A note's review alert is never merged either: each note is quoted to the care team.
+OPEN_WHERE = text("status = 'open' AND tier <> 'urgent' AND kind <> 'note' AND plan_id IS NULL")
 OPEN_PLAN_WHERE = text("status = 'open' AND tier <> 'urgent' AND plan_id IS NOT NULL")
 
 
@@ -60,6 +61,8 @@ class Alert(db.Model):
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     note: Mapped[str] = mapped_column(Text, default="")
+    # The patient's own words that raised it (a screened note), quoted to the care team.
+    quote: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     patient = relationship("User", foreign_keys=[patient_id])
     acknowledged_by = relationship("User", foreign_keys=[acknowledged_by_id])

@@ -40,6 +40,11 @@ class DailyLog(db.Model):
     answers: Mapped[dict[str, int] | None] = mapped_column(JSON)
     patient_total: Mapped[int | None] = mapped_column(Integer)
     red_flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # When the ticked red flags happened: "now", "past" (since the last log) or "" (not said).
+    red_flags_when: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    # Alcohol, opioids or other sedatives taken that day (None: not asked, an older log).
+    substances: Mapped[bool | None] = mapped_column(Boolean)
+    substances_detail: Mapped[str] = mapped_column(String(200), default="", server_default="")
     sleep_hours: Mapped[Decimal | None] = mapped_column(Numeric(3, 1))
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
@@ -116,7 +121,9 @@ class VisitAssessment(db.Model):
 
 
 class RedFlagReport(db.Model):
-    """Red flags sent from "I need help now", without the rest of the daily log."""
+    """Red flags sent without the rest of the daily log: from "I need help now", the log's
+    "Send this now", a note's "Is that right?" question, or a report kept on the patient's
+    device while Taper could not store it (sent late: ``reported_at`` is when it was sent)."""
 
     __tablename__ = "red_flag_report"
 
@@ -124,4 +131,8 @@ class RedFlagReport(db.Model):
     patient_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     flags: Mapped[list[str]] = mapped_column(JSON)
     submission_id: Mapped[str] = mapped_column(String(36), unique=True)
+    when: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    source: Mapped[str] = mapped_column(String(16), default="help", server_default="help")
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)

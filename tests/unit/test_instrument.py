@@ -76,6 +76,19 @@ def test_patient_set_needs_exactly_the_17_items_and_ignores_others():
 
 
 def test_red_flags_parse_known_keys_once_in_list_order():
-    assert len(RED_FLAGS) == 7
+    # clinical-reference.md: the seven of ASAM Table 3 and the FDA warning, then overdose,
+    # fainting and trouble breathing.
+    assert [flag.key for flag in RED_FLAGS] == [
+        "seizure",
+        "confusion",
+        "hallucinations",
+        "suicidal",
+        "chest_pain",
+        "agitation",
+        "drowsy",
+        "overdose",
+        "fainting",
+        "breathing",
+    ]
     assert parse_red_flags(["drowsy", "seizure", "x", "seizure", ""]) == ("seizure", "drowsy")
     assert parse_red_flags([]) == ()
