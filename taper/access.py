@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, jsonify, redirect, request, url_for
+from flask import Blueprint, abort, g, jsonify, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import exists, select
 
-from taper.extensions import db
+from taper import kept_reports
+from taper.extensions import db, login_manager
 from taper.models import CareTeamLink, PlanStatus, Role, TaperPlan, User
 
 log = logging.getLogger(__name__)
@@ -36,11 +37,22 @@ def enforce_login():
         return None  # no such page (404/405) or a refused Host (400): nothing to protect
     if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
         return None
+    # A red flag from someone not signed in (no session at all, or one no longer valid)
+    # shows urgent care and is kept on the device until they log in (SECURITY.md F9).
+    rescued = kept_reports.rescue(kept_reports.session_user_id())
+    if rescued is not None:
+        return rescued
     if wants_json():
         return jsonify(error="unauthorized", message="Log in first."), 401
     if request.method == "GET":
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     return redirect(url_for("auth.login"))
+
+
+def treat_as_anonymous() -> None:
+    """Nobody is signed in for the rest of this request: its pages then read no user from
+    the database (Flask-Login keeps the loaded user in ``g._login_user``)."""
+    g._login_user = login_manager.anonymous_user()
 
 
 def deny(code: int) -> None:

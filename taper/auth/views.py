@@ -20,6 +20,7 @@ from flask import (
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, logout_user
 
+from taper import kept_reports
 from taper.auth.forms import ChangePasswordForm, LoginForm, ReauthForm, SetPasswordForm
 from taper.extensions import db, limiter
 from taper.models import normalise_email
@@ -91,10 +92,12 @@ def login():
             audit.record(user, "auth.login", "user", user.id)
             db.session.commit()
             log.info("login ok user=%s", user.id)
+            # A red flag kept on this device while it could not be sent goes now.
+            kept_reports.send_kept(user)
             return redirect(next_url or home_url())
         log.warning("login failed ip=%s", get_remote_address())
         form.password.errors = [LOGIN_FAILED]
-    return render_template("auth/login.html", form=form)
+    return render_template("auth/login.html", form=form, report_waiting=bool(kept_reports.kept()))
 
 
 @bp.post("/logout")
