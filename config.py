@@ -68,22 +68,37 @@ class Config:
     # Keep rendered charts in memory, keyed by a hash of their data (off only to benchmark).
     CHART_CACHE = _env_bool("CHART_CACHE", True)
 
-    # Urgent-care screen (clinical-reference.md): each line is the clinic's to set.
-    URGENT_EMERGENCY_TEXT = _env(
-        "URGENT_EMERGENCY_TEXT", "Call 911 now or go to the nearest emergency department."
-    )
+    # Urgent-care screen (clinical-reference.md): each line is the clinic's to set. In the
+    # texts, {emergency}, {crisis} and {poison} stand for the numbers below, so a clinic that
+    # changes a number never shows the old one.
     URGENT_EMERGENCY_NUMBER = _env("URGENT_EMERGENCY_NUMBER", "911")
-    URGENT_CRISIS_TEXT = _env(
-        "URGENT_CRISIS_TEXT",
-        "If you are thinking about suicide or self-harm, call or text 988.",
+    URGENT_EMERGENCY_TEXT = _env(
+        "URGENT_EMERGENCY_TEXT",
+        "Call {emergency} now or go to the nearest emergency department.",
     )
     URGENT_CRISIS_NUMBER = _env("URGENT_CRISIS_NUMBER", "988")
+    URGENT_CRISIS_TEXT = _env(
+        "URGENT_CRISIS_TEXT",
+        "If you are thinking about suicide or self-harm, call or text {crisis}.",
+    )
+    # Poison control: shown only where configured (e.g. 1-800-222-1222 in the US).
+    URGENT_POISON_NUMBER = _env("URGENT_POISON_NUMBER", "")
+    URGENT_POISON_TEXT = _env(
+        "URGENT_POISON_TEXT",
+        "If you took too much of a medicine, or it was mixed with alcohol or other drugs, "
+        "poison control can help: {poison}.",
+    )
     URGENT_DOSE_TEXT = _env("URGENT_DOSE_TEXT", "Do not stop or change your dose on your own.")
     URGENT_COMPANION_TEXT = _env(
         "URGENT_COMPANION_TEXT",
         "If the person is very drowsy, hard to wake or breathing slowly, whoever is with them "
-        "should call now.",
+        "should call {emergency} now.",
     )
+    # A red flag that could not be stored (session expired, stale form, Taper's database
+    # down) is kept, signed, on the patient's device this long and sent at the next chance.
+    PENDING_REPORT_HOURS = _env_int("PENDING_REPORT_HOURS", 24)
+    # A clinic's own extra phrases for the note screen (JSON, format in the README).
+    RED_FLAG_PHRASES_FILE = _env("RED_FLAG_PHRASES_FILE", "")
 
     # E-mail for urgent alerts, sent by `flask notify send` from the outbox.
     SMTP_HOST = _env("SMTP_HOST", "127.0.0.1")

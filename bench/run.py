@@ -291,7 +291,9 @@ def _log_body(base: str, cookie: str) -> str:
             "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page).group(1),
             "day": re.search(r'name="day" value="([0-9-]+)"', page).group(1),
             "sleep_hours": "7",
-            "note": "",
+            "substances": "no",
+            # A typical note, so the submit pays for the red-flag screen as a patient's does.
+            "note": "Slept badly again, a bit shaky this morning but no fits. Better by lunch.",
             "submission_id": "SUBMISSION",
         }
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from flask import Flask
+from flask import Flask, current_app
 
 from taper.domain.instrument import band_for
 from taper.domain.schedule import local_today
@@ -46,6 +46,19 @@ def local_day(moment: datetime | None, tz_name: str) -> date | None:
     return None if moment is None else local_today(moment, tz_name)
 
 
+def urgent_text(text: str) -> str:
+    """A configured urgent-care line with the configured numbers in it: {emergency},
+    {crisis} and {poison} (plain replacement, so other braces in a clinic's text are kept)."""
+    config = current_app.config
+    for name, key in (
+        ("emergency", "URGENT_EMERGENCY_NUMBER"),
+        ("crisis", "URGENT_CRISIS_NUMBER"),
+        ("poison", "URGENT_POISON_NUMBER"),
+    ):
+        text = text.replace("{" + name + "}", config[key])
+    return text
+
+
 def init_app(app: Flask) -> None:
     """Register the filters."""
     app.add_template_filter(dose, "dose")
@@ -53,4 +66,5 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(long_date, "long_date")
     app.add_template_filter(short_date, "short_date")
     app.add_template_filter(local_day, "local_day")
+    app.add_template_filter(urgent_text, "urgent_text")
     app.add_template_global(band_for, "band_for")

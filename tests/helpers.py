@@ -58,12 +58,16 @@ def log_form(
     note: str = "",
     flags=(),
     submission: str | None = None,
+    substances: str | None = "no",
+    when: str | None = None,
 ):
     """A complete daily-log form; every item answered with ``score``.
 
     ``plans`` maps each plan asked about to the scheduled dose the form showed (its hidden
     ``shown_<id>``); each is answered ``took`` (yes, no, or None for no answer) with
-    ``dose_taken``, unless ``answers`` gives that plan its own (took, dose_taken). Without
+    ``dose_taken``, unless ``answers`` gives that plan its own (took, dose_taken).
+    ``substances`` answers the alcohol/sedatives question (None: unanswered); ``when`` says
+    when the red flags happened (now, past). Without
     ``plans`` the form has no dose question (a patient with no plan in force); ``fill_log``
     reads the questions from the page instead."""
     data = {item.key: str(score) for item in CIWA_B.patient_items}
@@ -83,6 +87,10 @@ def log_form(
         data[f"dose_taken_{plan_id}"] = plan_taken
     if flags:
         data["red_flags"] = list(flags)
+    if substances is not None:
+        data["substances"] = substances
+    if when is not None:
+        data["red_flags_when"] = when
     return data
 
 

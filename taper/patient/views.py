@@ -25,14 +25,12 @@ from taper.domain.schedule import local_today
 from taper.domain.timeline import next_change, step_after_hold
 from taper.extensions import db
 from taper.models import PlanStatus, Role
+from taper.patient.urgent import urgent_page
 from taper.services import alerts, audit, export, logs, notify, plans
 
 bp = Blueprint("patient", __name__)
 access.admit_only(bp, Role.PATIENT)
 log = logging.getLogger(__name__)
-# The log form may carry a long pasted note: accept it so the patient gets a clear message
-# beside the note and keeps every other answer, instead of a bare 413 page.
-LOG_BODY_LIMIT = 12 * 1024 * 1024
 
 
 def _today() -> date:
@@ -87,7 +85,15 @@ def _chosen_day(text: str, today: date) -> date:
 
 
 def _log_form(
-    day: date, today: date, questions, status: int = 200, *, values=None, flags=(), errors=None
+    day: date,
+    today: date,
+    questions,
+    status: int = 200,
+    *,
+    values=None,
+    flags=(),
+    errors=None,
+    flags_sent: bool = False,
 ):
     """The log form for ``day`` (from ``_chosen_day(..., today)``) with that day's dose
     questions."""
@@ -102,15 +108,9 @@ def _log_form(
         values=values or {},
         flags=set(flags),
         errors=errors or {},
+        flags_sent=flags_sent,
         submission_id=uuid.uuid4().hex,
     ), status
-
-
-@bp.before_request
-def _allow_long_log_bodies():
-    if request.endpoint == "patient.daily_log" and request.method == "POST":
-        request.max_content_length = LOG_BODY_LIMIT
-        request.max_form_memory_size = LOG_BODY_LIMIT
 
 
 @bp.route("/log", methods=["GET", "POST"], endpoint="daily_log")
@@ -134,6 +134,8 @@ def daily_log():
     form = request.form
     flags = form.getlist("red_flags")
     submission = form.get("submission_id", "")
+    if form.get("resume") or form.get("send_flags"):
+        return _flags_first(patient, today, flags, submission)
     try:
         saved = logs.save_log(patient, form, flags, today)
         db.session.commit()
@@ -141,7 +143,9 @@ def daily_log():
         db.session.rollback()
         if parse_red_flags(flags):
             # Red flags never wait for the rest of the form (clinical-reference.md).
-            return _send_red_flags(patient, flags, submission, log_unsaved=True)
+            return _send_red_flags(
+                patient, flags, submission, source="log", log_unsaved=True, resume=_kept(form)
+            )
         day = _chosen_day(form.get("day", ""), today)
         questions = logs.dose_questions(patient, day)
         values = logs.form_values(form, questions)
@@ -152,14 +156,68 @@ def daily_log():
         db.session.rollback()
         sent = logs.flags_already_sent(submission)
         if sent:
-            return render_template("patient/urgent.html", flags=sent)
+            return urgent_page(sent, patient=patient)
         flash("This log was already saved. Nothing was saved twice.")
         return redirect(url_for("patient.history"))
     if saved.urgent:
         _notify_now(saved)
-        return render_template("patient/urgent.html", flags=saved.log.red_flags)
+        return urgent_page(saved.log.red_flags, patient=patient, when=saved.log.red_flags_when)
+    asked = _to_ask(saved.hits, saved.log.red_flags)
+    if asked:
+        return _ask_about_note(asked, "Your log is saved, note and all.")
     flash("Saved. Thank you for logging your day.")
     return redirect(url_for("patient.today"))
+
+
+# The log form's own fields, carried through the urgent-care page and back (nothing else).
+_LOG_FIELDS = frozenset(
+    {item.key for item in CIWA_B.patient_items}
+    | {"day", "sleep_hours", "note", "substances", "substances_detail", "submission_id"}
+)
+
+
+def _kept(form) -> dict[str, str]:
+    """A log form's answers to carry through the urgent-care page and back, unsaved."""
+    return {
+        key: value
+        for key, value in form.items()
+        if key in _LOG_FIELDS or logs.DOSE_FIELD.fullmatch(key)
+    }
+
+
+def _flags_first(patient, today: date, flags: list[str], submission: str):
+    """The log's "Send this now" (its red flags alone, the rest kept as typed) and the way
+    back to the log from the urgent-care page (``resume``: the answers, nothing saved)."""
+    form = request.form
+    day = _chosen_day(form.get("day", ""), today)
+    questions = logs.dose_questions(patient, day)
+    values = logs.form_values(form, questions)
+    values.pop("send_flags", None)
+    values.pop("resume", None)
+    if form.get("resume"):
+        return _log_form(day, today, questions, values=values, flags_sent=True)
+    if not parse_red_flags(flags):
+        errors = {"red_flags": "Tick what is happening first, or call for help now."}
+        return _log_form(day, today, questions, 400, values=values, errors=errors)
+    return _send_red_flags(patient, flags, submission, source="log", resume=_kept(form))
+
+
+def _to_ask(hits, ticked) -> list:
+    """What a note seems to describe that the patient has not ticked, one per flag."""
+    return [hit for hit in hits if hit.key not in set(ticked)]
+
+
+def _ask_about_note(hits, done: str):
+    """ "It sounds like you may have had a seizure. Is that right?" with the matching red-flag
+    buttons (a yes is a red flag sent from "I need help now")."""
+    found = {hit.key: hit for hit in hits}
+    return render_template(
+        "patient/check_note.html",
+        flags=[flag for flag in RED_FLAGS if flag.key in found],
+        past={key for key, hit in found.items() if hit.past},
+        done=done,
+        submission_id=uuid.uuid4().hex,
+    )
 
 
 def _answers_of(entry, questions) -> dict[str, str]:
@@ -168,6 +226,10 @@ def _answers_of(entry, questions) -> dict[str, str]:
     values = {key: str(value) for key, value in (entry.answers or {}).items()}
     values["sleep_hours"] = "" if entry.sleep_hours is None else str(entry.sleep_hours)
     values["note"] = entry.note
+    values["red_flags_when"] = entry.red_flags_when
+    if entry.substances is not None:
+        values["substances"] = "yes" if entry.substances else "no"
+        values["substances_detail"] = entry.substances_detail
     asked = {q.plan_id: q for q in questions}
     for answer in entry.doses:
         question = asked.get(answer.plan_id)
@@ -191,40 +253,93 @@ def _notify_now(saved: logs.Saved) -> None:
             log.exception("immediate notification failed for alert %s", alert.id)
 
 
-def _send_red_flags(patient, flags: list[str], submission: str, *, log_unsaved: bool = False):
+def _send_red_flags(
+    patient,
+    flags: list[str],
+    submission: str,
+    *,
+    source: str,
+    note: str = "",
+    log_unsaved: bool = False,
+    resume: dict[str, str] | None = None,
+):
     """Store red flags as a report, alert the care team and show urgent care. A stale or
     missing submission id never stops a red flag: it gets a fresh one."""
+    form = request.form
+    chosen = parse_red_flags(flags)
+    when = form.get("red_flags_when") or (form.get(f"when_{chosen[0]}", "") if chosen else "")
+    substances = {"yes": True, "no": False}.get(form.get("substances", ""))
+    also = dict(substances=substances, substances_detail=form.get("substances_detail", "")[:200])
     if not logs.is_submission_id(submission):
         submission = uuid.uuid4().hex
     try:
-        saved = logs.report_red_flags(patient, flags, submission, _today())
+        saved = logs.report_red_flags(
+            patient, flags, submission, _today(), when=when, source=source, note=note
+        )
         db.session.commit()
     except logs.AlreadySaved:
         db.session.rollback()
-        return render_template(
-            "patient/urgent.html", flags=logs.flags_already_sent(submission) or flags
-        )
+        sent = logs.flags_already_sent(submission) or flags
+        return urgent_page(sent, patient=patient, when=when, resume=resume, **also)
     _notify_now(saved)
-    return render_template("patient/urgent.html", flags=saved.log.flags, log_unsaved=log_unsaved)
+    return urgent_page(
+        saved.log.flags,
+        patient=patient,
+        when=saved.log.when,
+        log_unsaved=log_unsaved,
+        resume=resume,
+        **also,
+    )
+
+
+def _help_form(status: int = 200, errors=None, note: str = ""):
+    return render_template(
+        "patient/help.html",
+        red_flags=RED_FLAGS,
+        errors=errors or {},
+        note=note,
+        submission_id=uuid.uuid4().hex,
+    ), status
 
 
 @bp.route("/help", methods=["GET", "POST"])
 def help_now():
-    """ "I need help now": the red-flag list; ticking any shows urgent care at once."""
+    """ "I need help now": the red-flag list; pressing one shows urgent care at once. A
+    message in the patient's own words goes to the care team, screened for red flags."""
     patient = current_user._get_current_object()
-    if request.method == "POST":
-        flags = request.form.getlist("red_flags")
-        if parse_red_flags(flags):
-            return _send_red_flags(patient, flags, request.form.get("submission_id", ""))
-        return render_template(
-            "patient/help.html",
-            red_flags=RED_FLAGS,
-            errors={"red_flags": "Tick what is happening, or call for help now."},
-            submission_id=uuid.uuid4().hex,
-        ), 400
-    return render_template(
-        "patient/help.html", red_flags=RED_FLAGS, errors={}, submission_id=uuid.uuid4().hex
-    )
+    if request.method == "GET":
+        return _help_form()
+    form = request.form
+    flags = form.getlist("red_flags")
+    note = form.get("note", "")
+    source = "note" if form.get("source") == "note" else "help"
+    if parse_red_flags(flags):
+        # A flag pressed is sent even if the message beside it cannot be saved.
+        try:
+            return _send_red_flags(
+                patient, flags, form.get("submission_id", ""), source=source, note=note
+            )
+        except logs.LogInputError:
+            db.session.rollback()
+            return _send_red_flags(patient, flags, form.get("submission_id", ""), source=source)
+    if not note.strip():
+        return _help_form(400, {"red_flags": "Press what is happening, or call for help now."})
+    try:
+        saved = logs.report_red_flags(
+            patient, (), form.get("submission_id", ""), _today(), source="help", note=note
+        )
+        db.session.commit()
+    except logs.LogInputError as error:
+        db.session.rollback()
+        return _help_form(400, error.errors, note)
+    except logs.AlreadySaved:
+        db.session.rollback()
+        flash("Your message was already sent to your care team.")
+        return redirect(url_for("patient.today"))
+    if saved.hits:
+        return _ask_about_note(saved.hits, "Your message was sent to your care team.")
+    flash("Your message was sent to your care team. They will read it. If it gets worse, call.")
+    return redirect(url_for("patient.today"))
 
 
 @bp.get("/history")

@@ -102,6 +102,7 @@ def raise_alert(
     *,
     log_id: int | None = None,
     report_id: int | None = None,
+    quote: str = "",
 ) -> Alert | None:
     """Store the finding; a review or info finding is dropped (None) while an *open* alert of
     its kind (and plan) exists, or when an alert was already raised for the same cause (a scan
@@ -119,8 +120,11 @@ def raise_alert(
             if finding.plan_id is None
             else Alert.plan_id == finding.plan_id,
         )
+        # Each note is quoted in an alert of its own (never merged into an open one).
         open_or_same_cause = Alert.status == AlertStatus.OPEN
-        if finding.cause:
+        if finding.kind == "note":
+            open_or_same_cause = Alert.cause == finding.cause
+        elif finding.cause:
             open_or_same_cause = open_or_same_cause | (Alert.cause == finding.cause)
         if db.session.scalar(same.where(open_or_same_cause).limit(1)) is not None:
             return None
@@ -133,6 +137,7 @@ def raise_alert(
         report_id=report_id,
         plan_id=finding.plan_id,
         cause=finding.cause[:64],
+        quote=quote,
     )
     try:
         with db.session.begin_nested():

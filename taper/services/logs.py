@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from taper.domain import instrument, timeline
-from taper.domain.alert_rules import DoseFacts, LogFacts, evaluate_log, red_flag_rule
-from taper.domain.red_flags import parse_red_flags
+from taper.domain import instrument, note_screen, timeline
+from taper.domain.alert_rules import (
+    AlertFinding,
+    DoseFacts,
+    LogFacts,
+    evaluate_log,
+    note_rule,
+    red_flag_rule,
+)
+from taper.domain.red_flags import parse_red_flags, parse_when
 from taper.domain.schedule import DoseError, parse_dose
 from taper.domain.text import UNSAVABLE
 from taper.extensions import db
 from taper.models import Alert, DailyLog, LogDose, RedFlagReport, User, VisitAssessment
 from taper.services import ServiceError, alerts, audit, plans
 
+log = logging.getLogger(__name__)
 SCALE = instrument.CIWA_B
 PAST_DAYS_ALLOWED = 2
 NOTE_MAX = 2000
@@ -71,10 +82,12 @@ DOSE_FIELD = re.compile(r"(took|dose_taken|shown)_([0-9]{1,10})")
 
 @dataclass(frozen=True)
 class Saved:
-    """What the view needs after saving: the row and the alerts it raised."""
+    """What the view needs after saving: the row, the alerts it raised, and what the
+    note seems to describe (to ask the patient about)."""
 
     log: DailyLog | RedFlagReport
     alerts: list[Alert]
+    hits: tuple[note_screen.Hit, ...] = ()
 
     @property
     def urgent(self) -> bool:
@@ -236,6 +249,52 @@ def _parse_note(text: str, errors: dict[str, str]) -> str:
     return text
 
 
+SUBSTANCES_DETAIL_MAX = 200
+
+
+def _parse_substances(form: Mapping[str, str], errors: dict[str, str]) -> tuple[bool | None, str]:
+    """Alcohol, opioids or other sedatives that day: yes or no (asked every day), and what,
+    if the patient says."""
+    answer = (form.get("substances") or "").strip()
+    detail = (form.get("substances_detail") or "").replace("\r\n", " ").strip()
+    if answer not in ("yes", "no"):
+        errors["substances"] = "Choose Yes or No."
+    if len(detail) > SUBSTANCES_DETAIL_MAX:
+        errors["substances_detail"] = f"Keep this under {SUBSTANCES_DETAIL_MAX} characters."
+    elif UNSAVABLE.search(detail):
+        errors["substances_detail"] = "This contains characters that cannot be saved."
+    if answer != "yes":
+        detail = ""
+    return (answer == "yes") if answer in ("yes", "no") else None, detail
+
+
+def screen_note(note: str) -> tuple[note_screen.Hit, ...]:
+    """What a patient's note seems to describe (the clinic's extra phrases included). A screen
+    that fails never stops the note from being saved: it is logged and nothing is matched."""
+    if not note.strip():
+        return ()
+    try:
+        return note_screen.screen(note, current_app.config.get("RED_FLAG_PHRASES_FILE") or None)
+    except Exception:  # noqa: BLE001  (the log is saved whatever the screen does)
+        log.exception("note screen failed")
+        return ()
+
+
+def _note_alert(
+    patient: User, day: date, note: str, hits, *, always: bool = False, **link
+) -> Alert | None:
+    """The review alert quoting a note the screen matched, whatever the patient answers
+    (``always``: a message sent from "I need help now" is quoted even if nothing matched)."""
+    fingerprint = hashlib.sha256(note.encode()).hexdigest()[:16]
+    cause = f"note:{day.isoformat()}:{fingerprint}"
+    finding = note_rule(day, [(hit.key, hit.past) for hit in hits], cause)
+    if finding is None and always and note:
+        finding = AlertFinding("note", "review", 'Message sent from "I need help now"', cause=cause)
+    if finding is None:
+        return None
+    return alerts.raise_alert(patient, finding, quote=note, **link)
+
+
 VERSION_TRIES = 5
 
 
@@ -262,6 +321,7 @@ def save_log(
         if day is not None and "day" not in errors
         else []
     )
+    substances, substances_detail = _parse_substances(form, errors)
     sleep = _parse_sleep(form.get("sleep_hours", ""), errors)
     note = _parse_note(form.get("note", ""), errors)
     submission = (form.get("submission_id") or "").strip()
@@ -282,6 +342,9 @@ def save_log(
         answers=answers,
         patient_total=instrument.total(answers),
         red_flags=list(flags),
+        red_flags_when=parse_when(form.get("red_flags_when")) if flags else "",
+        substances=substances,
+        substances_detail=substances_detail,
         sleep_hours=sleep,
         note=note,
     )
@@ -322,6 +385,10 @@ def save_log(
     else:  # nothing was lost to a double submit: say so with a 500, never "already saved"
         raise RuntimeError("no free version number for the day's log")
     raised = _raise_alerts(patient, entry, schedules)
+    hits = screen_note(note)
+    quoted = _note_alert(patient, day, note, hits, log_id=entry.id)
+    if quoted is not None:
+        raised.append(quoted)
     audit.record(
         patient,
         "log.save" if version == 1 else "log.correct",
@@ -330,7 +397,7 @@ def save_log(
         patient_id=patient.id,
         summary={"day": day.isoformat(), "version": version},
     )
-    return Saved(entry, raised)
+    return Saved(entry, raised, hits)
 
 
 def _facts(entry: DailyLog) -> LogFacts:
@@ -338,6 +405,9 @@ def _facts(entry: DailyLog) -> LogFacts:
         day=entry.day,
         patient_total=entry.patient_total or 0,
         red_flags=tuple(entry.red_flags or ()),
+        red_flags_when=entry.red_flags_when,
+        substances=entry.substances,
+        substances_detail=entry.substances_detail,
         doses=tuple(
             DoseFacts(d.plan_id, d.medication, d.unit, d.dose_taken, d.dose_scheduled)
             for d in entry.doses
@@ -372,33 +442,70 @@ def flags_already_sent(submission: str) -> list[str]:
     return list(logged or reported or [])
 
 
-def report_red_flags(patient: User, keys: Iterable[str], submission: str, today: date) -> Saved:
-    """Store red flags sent from "I need help now" and raise the urgent alert."""
+def report_red_flags(
+    patient: User,
+    keys: Iterable[str],
+    submission: str,
+    today: date,
+    *,
+    when: str = "",
+    source: str = "help",
+    note: str = "",
+    reported_at: datetime | None = None,
+) -> Saved:
+    """Store red flags sent without the rest of the log and raise the urgent alert; a note
+    written on "I need help now" is screened and quoted to the care team in a review alert.
+    ``source``: help (I need help now), log (the log's "Send this now"), note (the patient
+    said yes to a screened note), kept (kept on the device while Taper could not store it;
+    ``reported_at`` is when the patient sent it)."""
     flags = parse_red_flags(keys)
-    if not flags:
+    errors: dict[str, str] = {}
+    note = _parse_note(note, errors)
+    if errors:
+        raise LogInputError(errors)
+    if not flags and not note:
         raise LogInputError({"red_flags": "Tick what is happening, or call for help now."})
     if not is_submission_id(submission):
         raise LogInputError({"form": "This form is out of date. Please open it again."})
     if db.session.scalar(select(RedFlagReport.id).where(RedFlagReport.submission_id == submission)):
         raise AlreadySaved("This report was already sent.")
-    report = RedFlagReport(patient_id=patient.id, flags=list(flags), submission_id=submission)
+    when = parse_when(when)
+    report = RedFlagReport(
+        patient_id=patient.id,
+        flags=list(flags),
+        submission_id=submission,
+        when=when,
+        source=source,
+        note=note,
+        reported_at=reported_at,
+    )
     try:
         with db.session.begin_nested():
             db.session.add(report)
             db.session.flush()
     except IntegrityError:
         raise AlreadySaved("This report was already sent.") from None
-    finding = red_flag_rule(LogFacts(day=today, patient_total=0, red_flags=flags))
-    alert = alerts.raise_alert(patient, finding, report_id=report.id) if finding else None
+    finding = red_flag_rule(
+        LogFacts(day=today, patient_total=0, red_flags=flags, red_flags_when=when)
+    )
+    if finding is not None and reported_at is not None:
+        finding = replace(
+            finding,
+            reason=f"{finding.reason}; sent from the patient's device at "
+            f"{reported_at:%Y-%m-%d %H:%M} UTC, stored late",
+        )
+    raised = [alerts.raise_alert(patient, finding, report_id=report.id)] if finding else []
+    hits = screen_note(note)
+    raised.append(_note_alert(patient, today, note, hits, always=True, report_id=report.id))
     audit.record(
         patient,
         "red_flag.report",
         "red_flag_report",
         report.id,
         patient_id=patient.id,
-        summary={"flags": list(flags)},
+        summary={"flags": list(flags), "source": source},
     )
-    return Saved(report, [alert] if alert else [])
+    return Saved(report, [alert for alert in raised if alert is not None], hits)
 
 
 def current_logs(patient: User, start: date, end: date) -> list[DailyLog]:

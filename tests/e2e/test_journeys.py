@@ -81,11 +81,13 @@ def write_active_plan(clinician, medication: str, steps: list[tuple[date, str]])
 
 
 def answer_all_symptoms_none(page) -> None:
-    """Answer every symptom question of the daily log with 0 (not at all)."""
+    """Answer every symptom question of the daily log with 0 (not at all), and "no" to
+    alcohol, opioids or other sedatives."""
     options = page.locator(".scale-item input[type=radio][value='0']")
     expect(options).to_have_count(17)
     for i in range(17):
         options.nth(i).check()
+    page.locator("#substances-no").check()
 
 
 def test_admin_clinician_patient_plan_journey(new_page):
@@ -239,6 +241,11 @@ def test_patient_logs_a_day_by_keyboard_then_reports_a_seizure(new_page, mailbox
     assert re.fullmatch(r"took_\d+-yes", patient.evaluate("document.activeElement.id"))
     patient.keyboard.press("Space")
     patient.keyboard.press("Tab")  # the "how much" field, left empty
+    patient.keyboard.press("Tab")  # alcohol, opioids or sedatives: Yes ...
+    assert patient.evaluate("document.activeElement.id") == "substances-yes"
+    patient.keyboard.press("ArrowRight")  # ... No
+    assert patient.evaluate("document.activeElement.id") == "substances-no"
+    patient.keyboard.press("Tab")  # "what and how much", left empty
     patient.keyboard.press("Tab")
     patient.keyboard.type("7.5")
     patient.keyboard.press("Tab")
@@ -459,3 +466,50 @@ def test_crossover_patient_logs_each_dose_and_a_deviation_alerts_on_that_drug(ne
     row = clinician.locator("table.overview tbody tr").filter(has_text="Lee Park")
     expect(row).to_contain_text("1.5 mg alprazolam")
     expect(row).to_contain_text("5 mg diazepam")
+
+
+def test_a_fit_written_in_the_note_is_asked_about_and_reaches_the_care_team(new_page):
+    clinician = new_clinician(new_page, "Dr Ana Ruiz", "ruiz@e2e.example.org")
+    patient_link = add_patient(clinician, "Max Roe", "roe@e2e.example.org")
+    today = patient_today()
+    write_active_plan(
+        clinician,
+        "diazepam",
+        [(today - timedelta(days=3), "10"), (today + timedelta(days=11), "7.5")],
+    )
+
+    # The patient writes about last night's fit in the note, ticking nothing.
+    patient = new_page(phone=True)
+    set_password_from_link(patient, patient_link)
+    patient.get_by_role("link", name="Log my day").first.click()
+    answer_all_symptoms_none(patient)
+    patient.get_by_role("group", name=re.compile("^Did you take your diazepam")).get_by_role(
+        "radio", name="Yes"
+    ).check()
+    patient.get_by_label("How many hours did you sleep last night?").fill("5")
+    patient.get_by_label("Anything else to tell your care team? (optional)").fill(
+        "I had a fit last night"
+    )
+    patient.get_by_role("button", name="Save my day").click()
+
+    # Asked in the same response, in plain words, with the matching red-flag button.
+    expect(
+        patient.get_by_text("It sounds like you may have had a seizure. Is that right?")
+    ).to_be_visible()
+    assert_accessible(patient)
+    patient.get_by_role("button", name=re.compile("^Yes: A seizure or fit")).click()
+    expect(patient.get_by_role("heading", name="Get urgent help now")).to_be_visible()
+    expect(patient.get_by_role("link", name="Text 988")).to_be_visible()
+    expect(
+        patient.get_by_text(re.compile("My dose for today, set by my clinician, is 10 mg"))
+    ).to_be_visible()
+    assert_accessible(patient)
+
+    # The clinician: an urgent alert (since the last log) and a review alert quoting the note.
+    clinician.get_by_role("link", name=re.compile("^Alerts")).click()
+    urgent = clinician.locator(".alert-card").filter(has_text="Red flag reported")
+    expect(urgent).to_contain_text("A seizure or fit (happened since the last log)")
+    note = clinician.locator(".alert-card").filter(has_text="may describe")
+    expect(note.get_by_role("heading")).to_have_text("Review Note – Max Roe")
+    expect(note.locator("blockquote")).to_have_text("I had a fit last night")
+    assert_accessible(clinician)

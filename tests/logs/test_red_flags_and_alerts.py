@@ -40,7 +40,9 @@ def test_help_button_is_on_every_patient_page(client, patient, active_plan):
 def test_red_flag_list_is_at_the_top_of_the_daily_log(client, patient):
     login_as(client, patient)
     page = client.get("/log").get_data(as_text=True)
-    assert page.index("Is any of this happening now?") < page.index("Which day is this for?")
+    assert page.index("Is any of this happening now, or has it happened since your last log?") < (
+        page.index("Which day is this for?")
+    )
     assert 'value="seizure"' in page
 
 
@@ -75,7 +77,7 @@ def test_help_without_a_tick_asks_again(client, app, patient):
     login_as(client, patient)
     response = client.post("/help", data={"submission_id": "a" * 32})
     assert response.status_code == 400
-    assert "Tick what is happening" in response.get_data(as_text=True)
+    assert "Press what is happening, or call for help now." in response.get_data(as_text=True)
     assert all_rows(app, Alert) == []
 
 
