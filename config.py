@@ -77,6 +77,8 @@ class Config:
         "Call {emergency} now or go to the nearest emergency department.",
     )
     URGENT_CRISIS_NUMBER = _env("URGENT_CRISIS_NUMBER", "988")
+    # Offer the crisis line by text as well as by call (off where the line takes no texts).
+    URGENT_CRISIS_SMS = _env_bool("URGENT_CRISIS_SMS", True)
     URGENT_CRISIS_TEXT = _env(
         "URGENT_CRISIS_TEXT",
         "If you are thinking about suicide or self-harm, call or text {crisis}.",

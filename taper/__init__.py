@@ -103,10 +103,10 @@ def create_app(test_config: dict[str, Any] | None = None, config_name: str | Non
     from taper.cli import register_cli
 
     register_cli(app)
-    if app.config["RED_FLAG_PHRASES_FILE"]:
-        # A clinic's phrase file that cannot be read stops the app at start, never later on a
-        # patient's note (the pipeline built here is kept for the life of the process).
+    if app.config["RED_FLAG_PHRASES_FILE"] or not app.testing:
+        # Built once per process (about 2 s), at start rather than inside the first patient's
+        # save; a clinic's phrase file that cannot be read stops the app here, never later.
         from taper.domain import note_screen
 
-        note_screen.load(app.config["RED_FLAG_PHRASES_FILE"])
+        note_screen.load(app.config["RED_FLAG_PHRASES_FILE"] or None)
     return app

@@ -16,6 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, flash, g, request, session
@@ -35,9 +36,6 @@ log = logging.getLogger(__name__)
 COOKIE = "taper_kept_report"
 SALT = "taper.kept-red-flag-report"
 MAX_KEPT = 5  # a few reports fit easily in one cookie (each is about 120 bytes)
-# Browsers report where a form was sent from; a red flag posted by another site without a
-# valid CSRF token is not kept (it would be sent in the patient's name at their next login).
-FOREIGN_SITES = frozenset({"cross-site", "same-site"})
 
 
 @dataclass(frozen=True)
@@ -148,20 +146,35 @@ def session_user_id() -> int | None:
     return int(user_id) if user_id.isascii() and user_id.isdigit() else None
 
 
-def posted_red_flags() -> tuple[str, ...]:
-    """The red flags a POST to a patient page carries (none if its body cannot be read)."""
+def posted_red_flags() -> tuple[tuple[str, ...], str]:
+    """The red flags a POST to a patient page carries, and when they happened: ticked or
+    pressed, else what its note seems to describe (the screen needs no database; there is no
+    one to ask "Is that right?" now, so a note's red flags are kept as sent). None if the
+    body cannot be read."""
     if request.method != "POST" or request.blueprint != "patient":
-        return ()
+        return (), ""
     try:
-        return parse_red_flags(request.form.getlist("red_flags"))
+        form = request.form
+        flags = parse_red_flags(form.getlist("red_flags"))
     except (HTTPException, ValueError):  # a body over the limit, or not a form
-        return ()
+        return (), ""
+    if flags:
+        when = parse_when(form.get("red_flags_when")) or parse_when(form.get(f"when_{flags[0]}"))
+        return flags, when
+    hits = logs.screen_note(form.get("note"), form.get("substances_detail")).hits
+    flags = parse_red_flags(hit.key for hit in hits)
+    return flags, "past" if hits and all(hit.past for hit in hits) else ""
 
 
-def _posted_when(flags: tuple[str, ...]) -> str:
-    """ "now" / "past" from the checklist, or from a note's question (one per flag)."""
-    form = request.form
-    return parse_when(form.get("red_flags_when")) or parse_when(form.get(f"when_{flags[0]}"))
+def _same_site() -> bool:
+    """The POST came from one of our own pages: the browser says so (Sec-Fetch-Site), or,
+    from a browser that does not send that header, its Origin (or Referer) is this host. A
+    page elsewhere must never plant a report to be sent in a patient's name."""
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None:
+        return fetch_site in ("same-origin", "none")
+    source = request.headers.get("Origin") or request.headers.get("Referer") or ""
+    return urlsplit(source).netloc == request.host if source else False
 
 
 def keep(flags: tuple[str, ...], when: str, user_id: int | None) -> KeptReport:
@@ -181,12 +194,11 @@ def keep(flags: tuple[str, ...], when: str, user_id: int | None) -> KeptReport:
 def rescue(user_id: int | None, code: int = 200):
     """When this request carries red flags Taper cannot store now, keep them and return the
     urgent-care page; None when it carries none."""
-    flags = posted_red_flags()
+    flags, when = posted_red_flags()
     if not flags:
         return None
-    when = _posted_when(flags)
-    if request.headers.get("Sec-Fetch-Site") in FOREIGN_SITES:
-        log.warning("red flags posted from another site were not kept")
+    if not _same_site():
+        log.warning("red flags posted from another site (or an unknown one) were not kept")
         return urgent_page(flags, sent=UNSENT, when=when, code=code)
     keep(flags, when, user_id)
     return urgent_page(flags, sent=KEPT, when=when, code=code)
@@ -264,7 +276,7 @@ def send_kept(user: User) -> None:
         if sent:
             log.info("kept red-flag report sent user=%s", user_id)
             flash(
-                f"Your red-flag report from {_local_time(report, timezone)} "
+                f"Your urgent report from {_local_time(report, timezone)} "
                 "has now been sent to your care team."
             )
     _store(sorted(remaining, key=lambda r: r.sent_at))

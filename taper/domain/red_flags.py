@@ -51,7 +51,7 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         "agitation",
         "Severe agitation",
         "So agitated you cannot stay still.",
-        "been so agitated you cannot stay still",
+        "been so agitated you could not stay still",
     ),
     RedFlag(
         "drowsy",

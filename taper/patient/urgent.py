@@ -72,6 +72,7 @@ def urgent_page(
     substances_detail: str = "",
     log_unsaved: bool = False,
     resume: Mapping[str, str] | None = None,
+    note_unsent: bool = False,
     code: int = 200,
 ):
     """The urgent-care response. ``patient`` (None when unknown or the database is down)
@@ -84,6 +85,7 @@ def urgent_page(
         when=WHEN.get(when, ""),
         sent=sent,
         to_say=_to_say(patient, substances, substances_detail) if patient is not None else None,
-        log_unsaved=log_unsaved,
+        log_unsaved=log_unsaved and not resume,
         resume=resume,
+        note_unsent=note_unsent,
     ), code

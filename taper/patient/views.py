@@ -94,6 +94,7 @@ def _log_form(
     flags=(),
     errors=None,
     flags_sent: bool = False,
+    asked=(),
 ):
     """The log form for ``day`` (from ``_chosen_day(..., today)``) with that day's dose
     questions."""
@@ -109,6 +110,7 @@ def _log_form(
         flags=set(flags),
         errors=errors or {},
         flags_sent=flags_sent,
+        asked=_asked(asked),
         submission_id=uuid.uuid4().hex,
     ), status
 
@@ -134,7 +136,7 @@ def daily_log():
     form = request.form
     flags = form.getlist("red_flags")
     submission = form.get("submission_id", "")
-    if form.get("resume") or form.get("send_flags"):
+    if form.get("resume") or form.get("send_flags") or request.args.get("send_flags"):
         return _flags_first(patient, today, flags, submission)
     try:
         saved = logs.save_log(patient, form, flags, today)
@@ -150,7 +152,14 @@ def daily_log():
         questions = logs.dose_questions(patient, day)
         values = logs.form_values(form, questions)
         return _log_form(
-            day, today, questions, 400, values=values, flags=flags, errors=error.errors
+            day,
+            today,
+            questions,
+            400,
+            values=values,
+            flags=flags,
+            errors=error.errors,
+            asked=error.hits,
         )
     except logs.AlreadySaved:
         db.session.rollback()
@@ -199,7 +208,19 @@ def _flags_first(patient, today: date, flags: list[str], submission: str):
     if not parse_red_flags(flags):
         errors = {"red_flags": "Tick what is happening first, or call for help now."}
         return _log_form(day, today, questions, 400, values=values, errors=errors)
-    return _send_red_flags(patient, flags, submission, source="log", resume=_kept(form))
+    # "Send this now", or "Yes" to what a refused note seems to describe (?send_flags=1).
+    source = "note" if request.args.get("send_flags") else "log"
+    return _send_red_flags(patient, flags, submission, source=source, resume=_kept(form))
+
+
+def _asked(hits) -> dict:
+    """The red flags a note seems to describe, for the "Is that right?" question: the flags
+    in the list's order, and which the note placed in the past."""
+    found = {hit.key: hit for hit in hits}
+    return {
+        "flags": [flag for flag in RED_FLAGS if flag.key in found],
+        "past": {key for key, hit in found.items() if hit.past},
+    }
 
 
 def _to_ask(hits, ticked) -> list:
@@ -210,13 +231,8 @@ def _to_ask(hits, ticked) -> list:
 def _ask_about_note(hits, done: str):
     """ "It sounds like you may have had a seizure. Is that right?" with the matching red-flag
     buttons (a yes is a red flag sent from "I need help now")."""
-    found = {hit.key: hit for hit in hits}
     return render_template(
-        "patient/check_note.html",
-        flags=[flag for flag in RED_FLAGS if flag.key in found],
-        past={key for key, hit in found.items() if hit.past},
-        done=done,
-        submission_id=uuid.uuid4().hex,
+        "patient/check_note.html", asked=_asked(hits), done=done, submission_id=uuid.uuid4().hex
     )
 
 
@@ -262,6 +278,7 @@ def _send_red_flags(
     note: str = "",
     log_unsaved: bool = False,
     resume: dict[str, str] | None = None,
+    note_unsent: bool = False,
 ):
     """Store red flags as a report, alert the care team and show urgent care. A stale or
     missing submission id never stops a red flag: it gets a fresh one."""
@@ -279,8 +296,21 @@ def _send_red_flags(
         db.session.commit()
     except logs.AlreadySaved:
         db.session.rollback()
-        sent = logs.flags_already_sent(submission) or flags
-        return urgent_page(sent, patient=patient, when=when, resume=resume, **also)
+        sent = logs.flags_already_sent(submission)
+        more = [key for key in chosen if key not in sent]
+        if more:
+            # The same page sent again with another flag (Back, then another "Yes"): the new
+            # flags are a report of their own, never dropped as a double submit.
+            return _send_red_flags(
+                patient,
+                more,
+                uuid.uuid4().hex,
+                source=source,
+                log_unsaved=log_unsaved,
+                resume=resume,
+                note_unsent=note_unsent,
+            )
+        return urgent_page(sent or flags, patient=patient, when=when, resume=resume, **also)
     _notify_now(saved)
     return urgent_page(
         saved.log.flags,
@@ -288,16 +318,18 @@ def _send_red_flags(
         when=saved.log.when,
         log_unsaved=log_unsaved,
         resume=resume,
+        note_unsent=note_unsent,
         **also,
     )
 
 
-def _help_form(status: int = 200, errors=None, note: str = ""):
+def _help_form(status: int = 200, errors=None, note: str = "", asked=()):
     return render_template(
         "patient/help.html",
         red_flags=RED_FLAGS,
         errors=errors or {},
         note=note,
+        asked=_asked(asked),
         submission_id=uuid.uuid4().hex,
     ), status
 
@@ -321,7 +353,9 @@ def help_now():
             )
         except logs.LogInputError:
             db.session.rollback()
-            return _send_red_flags(patient, flags, form.get("submission_id", ""), source=source)
+            return _send_red_flags(
+                patient, flags, form.get("submission_id", ""), source=source, note_unsent=True
+            )
     if not note.strip():
         return _help_form(400, {"red_flags": "Press what is happening, or call for help now."})
     try:
@@ -331,7 +365,7 @@ def help_now():
         db.session.commit()
     except logs.LogInputError as error:
         db.session.rollback()
-        return _help_form(400, error.errors, note)
+        return _help_form(400, error.errors, note, error.hits)
     except logs.AlreadySaved:
         db.session.rollback()
         flash("Your message was already sent to your care team.")

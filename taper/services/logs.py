@@ -40,9 +40,12 @@ HISTORY_DAYS = 60
 class LogInputError(ServiceError):
     """The log has problems; ``errors`` maps a field name to a plain message."""
 
-    def __init__(self, errors: dict[str, str]) -> None:
+    def __init__(self, errors: dict[str, str], hits: tuple = ()) -> None:
         super().__init__("Some answers need another look.")
         self.errors = errors
+        # What the refused note seems to describe, screened in full (however long), so the
+        # patient is asked about it at once even though nothing was saved.
+        self.hits = hits
 
 
 class AlreadySaved(ServiceError):
@@ -268,31 +271,45 @@ def _parse_substances(form: Mapping[str, str], errors: dict[str, str]) -> tuple[
     return (answer == "yes") if answer in ("yes", "no") else None, detail
 
 
-def screen_note(note: str) -> tuple[note_screen.Hit, ...]:
-    """What a patient's note seems to describe (the clinic's extra phrases included). A screen
-    that fails never stops the note from being saved: it is logged and nothing is matched."""
-    if not note.strip():
-        return ()
+@dataclass(frozen=True)
+class Screened:
+    """What a patient's free text seems to describe; ``failed`` when the screen broke."""
+
+    text: str
+    hits: tuple[note_screen.Hit, ...] = ()
+    failed: bool = False
+
+
+def screen_note(*texts: str | None) -> Screened:
+    """Screen a patient's free text (the note, and what else they say they took) with the
+    clinic's extra phrases. A screen that fails never stops anything from being saved: it is
+    logged, and the care team is asked to read the note (``_note_alert``)."""
+    text = "\n".join(t.strip() for t in texts if t and t.strip())
+    if not text:
+        return Screened(text)
     try:
-        return note_screen.screen(note, current_app.config.get("RED_FLAG_PHRASES_FILE") or None)
+        extra = current_app.config.get("RED_FLAG_PHRASES_FILE") or None
+        return Screened(text, note_screen.screen(text, extra))
     except Exception:  # noqa: BLE001  (the log is saved whatever the screen does)
         log.exception("note screen failed")
-        return ()
+        return Screened(text, failed=True)
 
 
 def _note_alert(
-    patient: User, day: date, note: str, hits, *, always: bool = False, **link
+    patient: User, day: date, screened: Screened, cause: str, *, always: bool = False, **link
 ) -> Alert | None:
-    """The review alert quoting a note the screen matched, whatever the patient answers
-    (``always``: a message sent from "I need help now" is quoted even if nothing matched)."""
-    fingerprint = hashlib.sha256(note.encode()).hexdigest()[:16]
-    cause = f"note:{day.isoformat()}:{fingerprint}"
-    finding = note_rule(day, [(hit.key, hit.past) for hit in hits], cause)
-    if finding is None and always and note:
+    """The review alert quoting what the patient wrote when the screen matched something,
+    whatever the patient answers when asked; when the screen failed (a person must read it);
+    and, with ``always``, any message sent from "I need help now"."""
+    finding = note_rule(day, [(hit.key, hit.past) for hit in screened.hits], cause)
+    if finding is None and screened.failed:
+        reason = "A note could not be checked for red flags: please read it"
+        finding = AlertFinding("note", "review", reason, cause=cause)
+    if finding is None and always:
         finding = AlertFinding("note", "review", 'Message sent from "I need help now"', cause=cause)
-    if finding is None:
+    if finding is None or not screened.text:
         return None
-    return alerts.raise_alert(patient, finding, quote=note, **link)
+    return alerts.raise_alert(patient, finding, quote=screened.text, **link)
 
 
 VERSION_TRIES = 5
@@ -331,8 +348,10 @@ def save_log(
         # Checked before the answers: a resent form is "already saved" even if its dose
         # questions have gone out of date since.
         raise AlreadySaved("This log was already saved.")
+    # Everything the patient wrote, in full (even a note too long to save), before any row.
+    screened = screen_note(form.get("note"), form.get("substances_detail"))
     if errors:
-        raise LogInputError(errors)
+        raise LogInputError(errors, screened.hits)
 
     fields = dict(
         patient_id=patient.id,
@@ -384,9 +403,10 @@ def save_log(
                 raise AlreadySaved("This log was already saved.") from None
     else:  # nothing was lost to a double submit: say so with a 500, never "already saved"
         raise RuntimeError("no free version number for the day's log")
-    raised = _raise_alerts(patient, entry, schedules)
-    hits = screen_note(note)
-    quoted = _note_alert(patient, day, note, hits, log_id=entry.id)
+    raised = _raise_alerts(patient, entry, schedules, _flags_sent(submission))
+    fingerprint = hashlib.sha256(screened.text.encode()).hexdigest()[:16]
+    # A correction with the same words raises nothing new; new words do.
+    quoted = _note_alert(patient, day, screened, f"note:{day}:{fingerprint}", log_id=entry.id)
     if quoted is not None:
         raised.append(quoted)
     audit.record(
@@ -397,7 +417,7 @@ def save_log(
         patient_id=patient.id,
         summary={"day": day.isoformat(), "version": version},
     )
-    return Saved(entry, raised, hits)
+    return Saved(entry, raised, screened.hits)
 
 
 def _facts(entry: DailyLog) -> LogFacts:
@@ -415,8 +435,20 @@ def _facts(entry: DailyLog) -> LogFacts:
     )
 
 
+def _flags_sent(submission: str) -> frozenset[str]:
+    """The red flags already sent alone under a log form's submission id (its "Send this
+    now", or a report kept on the device and sent since)."""
+    sent = db.session.scalars(
+        select(RedFlagReport.flags).where(RedFlagReport.submission_id == submission)
+    ).all()
+    return frozenset(key for flags in sent for key in flags or ())
+
+
 def _raise_alerts(
-    patient: User, entry: DailyLog, schedules: list[timeline.PlanSchedule]
+    patient: User,
+    entry: DailyLog,
+    schedules: list[timeline.PlanSchedule],
+    already_sent: frozenset[str] = frozenset(),
 ) -> list[Alert]:
     history = [
         _facts(e)
@@ -425,7 +457,10 @@ def _raise_alerts(
     ]
     # The day a dose really went down, holds and pauses included, over every running plan.
     reduction = timeline.latest_reduction(schedules, entry.day)
-    findings = evaluate_log(_facts(entry), history, reduction, alerts.thresholds_for(patient.id))
+    facts = _facts(entry)
+    if already_sent:  # sent on their own already: one urgent alert per flag, not two
+        facts = replace(facts, red_flags=tuple(k for k in facts.red_flags if k not in already_sent))
+    findings = evaluate_log(facts, history, reduction, alerts.thresholds_for(patient.id))
     raised = [alerts.raise_alert(patient, f, log_id=entry.id) for f in findings]
     return [alert for alert in raised if alert is not None]
 
@@ -460,9 +495,10 @@ def report_red_flags(
     ``reported_at`` is when the patient sent it)."""
     flags = parse_red_flags(keys)
     errors: dict[str, str] = {}
+    screened = screen_note(note)  # in full, even when too long to save
     note = _parse_note(note, errors)
     if errors:
-        raise LogInputError(errors)
+        raise LogInputError(errors, screened.hits)
     if not flags and not note:
         raise LogInputError({"red_flags": "Tick what is happening, or call for help now."})
     if not is_submission_id(submission):
@@ -495,8 +531,12 @@ def report_red_flags(
             f"{reported_at:%Y-%m-%d %H:%M} UTC, stored late",
         )
     raised = [alerts.raise_alert(patient, finding, report_id=report.id)] if finding else []
-    hits = screen_note(note)
-    raised.append(_note_alert(patient, today, note, hits, always=True, report_id=report.id))
+    # Each message is quoted in an alert of its own, even one sent twice.
+    raised.append(
+        _note_alert(
+            patient, today, screened, f"report:{report.id}", always=True, report_id=report.id
+        )
+    )
     audit.record(
         patient,
         "red_flag.report",
@@ -505,7 +545,7 @@ def report_red_flags(
         patient_id=patient.id,
         summary={"flags": list(flags), "source": source},
     )
-    return Saved(report, [alert for alert in raised if alert is not None], hits)
+    return Saved(report, [alert for alert in raised if alert is not None], screened.hits)
 
 
 def current_logs(patient: User, start: date, end: date) -> list[DailyLog]:

@@ -114,7 +114,9 @@ def test_a_red_flag_on_the_daily_log_never_waits_for_the_rest(
     response = client.post("/log", data=data)
     assert response.status_code == 200
     assert URGENT in response.text
-    assert "The rest of your daily log was not saved" in response.text
+    # The rest is not saved, and every answer typed comes back with "Back to my log".
+    assert "Your daily log is not saved yet: everything you typed is kept." in response.text
+    assert 'name="resume" value="1"' in response.text
     assert all_rows(app, DailyLog) == []
     (report,) = all_rows(app, RedFlagReport)
     assert report.flags == ["seizure"]

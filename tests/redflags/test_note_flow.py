@@ -124,6 +124,10 @@ def test_a_screen_that_breaks_never_loses_the_log(client, app, patient, active_p
     login_as(client, patient)
     assert client.post("/log", data=fill_log(client, note="I had a fit")).status_code == 302
     assert len(rows(app, DailyLog)) == 1
+    # A person reads what the screen could not.
+    (alert,) = rows(app, Alert)
+    assert (alert.kind, alert.tier, alert.quote) == ("note", "review", "I had a fit")
+    assert "could not be checked" in alert.reason
 
 
 def test_a_message_on_the_help_page_is_screened_and_quoted(client, app, patient, active_plan):
@@ -223,3 +227,82 @@ def test_a_broken_clinic_phrase_file_stops_the_app_at_start(app_factory, tmp_pat
     path.write_text('{"target_rules": [{"literal": "x", "category": "fits"}]}', encoding="utf-8")
     with pytest.raises(RuleFileError, match="broken.json"):
         app_factory(RED_FLAG_PHRASES_FILE=str(path))
+
+
+def test_a_second_yes_on_the_same_question_is_sent_too(client, app, patient, active_plan):
+    """Two flags asked about, "press the one that fits": Back, then the other one."""
+    login_as(client, patient)
+    note = "I had a fit last night and I want to end it all"
+    page = client.post("/log", data=fill_log(client, note=note)).text
+    token = re.search(r'name="submission_id" value="(\w+)"', page).group(1)
+    for key in ("seizure", "suicidal", "seizure"):
+        data = {"red_flags": key, "source": "note", "submission_id": token}
+        assert "Get urgent help now" in client.post("/help", data=data).text
+    assert sorted(r.flags[0] for r in rows(app, RedFlagReport)) == ["seizure", "suicidal"]
+    assert len([a for a in rows(app, Alert) if a.tier == "urgent"]) == 2
+
+
+def test_a_note_too_long_to_save_is_still_asked_about_and_kept_whole(
+    client, app, patient, active_plan
+):
+    login_as(client, patient)
+    note = "word " * 500 + "I had a fit last night"
+    response = client.post("/log", data=fill_log(client, note=note, score=3))
+    assert response.status_code == 400
+    assert "Keep the note under 2000 characters" in response.text
+    assert "It sounds like you may have had a seizure. Is that right?" in response.text
+    assert note.strip() in response.text  # nothing cut
+    assert 'formaction="/log?send_flags=1"' in response.text
+    assert rows(app, DailyLog) == []
+    # "Yes" sends the flag and keeps every answer for the way back.
+    data = fill_log(client, note=note, score=3)
+    data.update(red_flags="seizure", when_seizure="past")
+    sent = client.post("/log?send_flags=1", data=data)
+    assert "Get urgent help now" in sent.text
+    (report,) = rows(app, RedFlagReport)
+    assert (report.flags, report.source, report.when) == (["seizure"], "note", "past")
+    assert 'name="resume" value="1"' in sent.text
+
+
+def test_a_help_message_too_long_is_still_asked_about(client, app, patient):
+    login_as(client, patient)
+    note = "x " * 1200 + "I am going to kill myself tonight"
+    response = client.post("/help", data={"note": note, "submission_id": "a" * 32})
+    assert response.status_code == 400
+    assert "It sounds like you may have had thoughts of ending your life" in response.text
+    assert note.strip() in response.text
+    assert rows(app, Alert) == []
+
+
+def test_a_flag_pressed_with_a_message_too_long_says_the_message_was_not_sent(
+    client, app, patient, active_plan
+):
+    login_as(client, patient)
+    data = {"red_flags": "seizure", "note": "z" * 3000, "submission_id": "b" * 32}
+    response = client.post("/help", data=data)
+    assert "Get urgent help now" in response.text
+    assert "Your message was too long to send" in response.text
+
+
+def test_the_same_help_message_twice_is_quoted_twice(client, app, patient):
+    login_as(client, patient)
+    for token in ("c" * 32, "d" * 32):
+        client.post("/help", data={"note": "Please call me", "submission_id": token})
+    assert [a.quote for a in rows(app, Alert)] == ["Please call me", "Please call me"]
+
+
+def test_what_else_was_taken_is_screened_too(client, app, patient, active_plan):
+    login_as(client, patient)
+    data = fill_log(client, substances="yes")
+    data["substances_detail"] = "took 10 extra pills"
+    page = client.post("/log", data=data).text
+    assert "It sounds like you may have taken more than your prescribed dose." in page
+    kinds = sorted(a.kind for a in rows(app, Alert))
+    assert kinds == ["note", "substances"]
+
+
+def test_the_question_page_shows_where_to_get_help(client, patient, active_plan):
+    login_as(client, patient)
+    page = client.post("/log", data=fill_log(client, note="I want to end it all")).text
+    assert 'href="tel:911"' in page
+    assert 'href="sms:988"' in page

@@ -235,7 +235,7 @@ def test_send_this_now_sends_the_flags_alone_and_keeps_the_log_as_typed(
     assert "red_flags" not in resume
     back = client.post("/log", data=resume)
     assert back.status_code == 200
-    assert "Your red flags were sent to your care team." in back.text
+    assert "Your urgent report was sent to your care team." in back.text
     assert "half written" in back.text
     assert 'name="irritable" value="2" checked' in back.text
     assert 'id="flag-breathing" name="red_flags" value="breathing" checked' not in back.text
@@ -292,3 +292,58 @@ def test_the_log_form_submission_id_is_fresh_after_going_back(client, patient, a
     resume = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page))
     back = client.post("/log", data=resume).text
     assert submission_of(back) != data["submission_id"]
+
+
+def test_back_then_save_after_send_this_now_alerts_once(client, app, patient, active_plan):
+    """The browser's Back button brings the same form (same id, flag still ticked)."""
+    login_as(client, patient)
+    data = fill_log(client, flags=["seizure"])
+    client.post("/log", data=dict(data, send_flags="1"))
+    response = client.post("/log", data=data)  # Back, then "Save my day"
+    assert "Get urgent help now" in response.text
+    (entry,) = rows(app, DailyLog)
+    assert entry.red_flags == ["seizure"]
+    assert len([a for a in rows(app, Alert) if a.tier == "urgent"]) == 1
+
+
+def test_back_then_save_with_another_flag_alerts_for_the_new_one(client, app, patient, active_plan):
+    login_as(client, patient)
+    data = fill_log(client, flags=["seizure"])
+    client.post("/log", data=dict(data, send_flags="1"))
+    client.post("/log", data=dict(data, red_flags=["seizure", "confusion"]))
+    urgent = [a for a in rows(app, Alert) if a.tier == "urgent"]
+    assert len(urgent) == 2
+    assert "Confusion" in urgent[1].reason
+    assert "seizure" not in urgent[1].reason.lower()
+
+
+def test_enter_on_the_help_page_never_sends_a_red_flag(client, patient):
+    login_as(client, patient)
+    page = client.get("/help").text
+    form = page[page.index('<form method="post" novalidate>') :]
+    first = re.search(r"<button[^>]*>([^<]*)</button>", form)
+    assert first.group(1) == "Send my message"
+    assert 'name="red_flags"' not in first.group(0)
+
+
+def test_the_patients_export_has_when_and_what_else_was_taken(client, patient, active_plan):
+    import csv
+    import io
+
+    login_as(client, patient)
+    data = fill_log(client, flags=["fainting"], when="past", substances="yes")
+    data["substances_detail"] = "a beer"
+    client.post("/log", data=data)
+    (row,) = csv.DictReader(io.StringIO(client.get("/export.csv").text))
+    assert row["red_flags"] == "fainting"
+    assert row["red_flags_when"] == "past"
+    assert row["alcohol_opioids_sedatives"] == "yes"
+    assert row["what_else_taken"] == "a beer"
+
+
+@pytest.mark.app_config(URGENT_CRISIS_NUMBER="116123", URGENT_CRISIS_SMS=False)
+def test_a_crisis_line_without_texts_is_offered_by_call_only(client, patient, active_plan):
+    login_as(client, patient)
+    body = client.post("/help", data={"red_flags": "suicidal", "submission_id": "a" * 32}).text
+    assert 'href="tel:116123"' in body
+    assert "sms:" not in body

@@ -15,7 +15,7 @@ URGENT = "Call 911 now or go to the nearest emergency department."
 KEPT = "It is kept on this device"
 UNSENT = "could not send your report"
 SENT_NOW = "has now been sent to your care team."
-WAITING = "You have a red-flag report waiting: log in to send it to your care team."
+WAITING = "A report made on this device is waiting: log in to send it to your care team."
 
 
 def rows(app, model):

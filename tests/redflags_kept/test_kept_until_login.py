@@ -48,7 +48,7 @@ def test_a_red_flag_after_the_session_expired_is_kept_then_sent_once_at_login(
         clock.shift(timedelta(minutes=5))
         page = real_login(client, patient.email, follow_redirects=True)
         assert (
-            "Your red-flag report from 4 May 2026 at 09:31 has now been sent to your care team."
+            "Your urgent report from 4 May 2026 at 09:31 has now been sent to your care team."
             in page.text
         )
         (report,) = rows(app, RedFlagReport)

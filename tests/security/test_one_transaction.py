@@ -44,7 +44,7 @@ def test_a_failed_commit_leaves_nothing_half_written(
         engine = db.engine
     event.listen(engine, "commit", fail)
     try:
-        response = client.post(url, data=data)
+        response = client.post(url, data=data, headers={"Sec-Fetch-Site": "same-origin"})
     finally:
         event.remove(engine, "commit", fail)
 
