@@ -21,7 +21,7 @@ import math
 import re
 import unicodedata
 import warnings
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,7 +68,21 @@ _TERMINATING = {OTHER_PERSON: [SELF, HYPOTHETICAL], PAST: [PRESENT], NEGATED: [C
 _TERMINATORS = frozenset({SELF, PRESENT, CONJUNCTION, TERMINATE})
 
 PHRASES_DIR = Path(__file__).resolve().parent.parent / "data" / "red_flag_phrases"
-_RULE_KEYS = frozenset({"target_rules", "context_rules", "spelling_variants", "fuzzy_words"})
+_RULE_KEYS = frozenset(
+    {"target_rules", "context_rules", "spelling_variants", "fuzzy_words", "clause_starts"}
+)
+# A negation before a comma (or semicolon, dash) does not reach past it when the next word
+# starts a clause ("I did not sleep, had a seizure"); before a list it does ("no fits, chest
+# pain or fainting"). The words that start a clause are data (clause_starts).
+_CLAUSE_BREAKS = frozenset({",", ";", "-", "–", "—"})
+# Number words for phrases that compare two amounts ("took four instead of two").
+_EN_NUMBERS = "one two three four five six seven eight nine ten"
+_ES_NUMBERS = "uno dos tres cuatro cinco seis siete ocho nueve diez"
+_NUMBER_WORDS = {"half": 0.5, "medio": 0.5, "media": 0.5, "una": 1.0} | {
+    word: float(n)
+    for words in (_EN_NUMBERS, _ES_NUMBERS)
+    for n, word in enumerate(words.split(), 1)
+}
 # Lines are screened separately (a line break ends every context), and a very long line in
 # pieces of about this many characters, cut at a sentence end where there is one, so the
 # cost grows with the length of the note and not with its square.
@@ -174,6 +188,7 @@ class _Rules:
     context: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)
     spelling: dict[str, str] = field(default_factory=dict)
     fuzzy: list[str] = field(default_factory=list)
+    clause_starts: set[str] = field(default_factory=set)
 
     def read(self, path: Path) -> None:
         try:
@@ -194,14 +209,20 @@ class _Rules:
             self.context.append((path, rule))
         spelling = data.get("spelling_variants", {})
         fuzzy = _list(path, data, "fuzzy_words")
+        clause_starts = _list(path, data, "clause_starts")
         if not isinstance(spelling, dict) or not all(
-            isinstance(word, str) and word for word in [*spelling, *spelling.values(), *fuzzy]
+            isinstance(word, str) and word
+            for word in [*spelling, *spelling.values(), *fuzzy, *clause_starts]
         ):
-            message = "spelling_variants maps words to words; fuzzy_words is a list of words"
+            message = (
+                "spelling_variants maps words to words; fuzzy_words and clause_starts are lists "
+                "of words"
+            )
             raise RuleFileError(f"{path}: {message}")
         for wrong, right in spelling.items():
             self.spelling[_strip_accents(wrong.lower())] = _strip_accents(right.lower())
         self.fuzzy += [_strip_accents(word.lower()) for word in fuzzy]
+        self.clause_starts.update(_strip_accents(word.lower()) for word in clause_starts)
 
 
 def _list(path: Path, data: dict[str, Any], key: str) -> list[Any]:
@@ -300,25 +321,33 @@ def _normalize_pattern(pattern: Any) -> Any:
     return out
 
 
-def _expand(rule: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def _expand(
+    rule: dict[str, Any], fits: Callable[[str], bool] = lambda phrase: True
+) -> Iterator[dict[str, Any]]:
     """Speed, same matches: spaCy checks phrases and plain values in compiled code, but calls
     Python at every word of a note for each set of words ("IN") or optional word a pattern
-    starts with. So a pattern of words and sets of words becomes its phrases, an optional first
-    word becomes two patterns, and a set of first words one pattern per word (together about
-    ten times faster)."""
+    starts with, and checks every pattern at every word. So a pattern of words, sets of words
+    and optional words becomes its phrases (if each one ``fits``: reads back as the same
+    words), an optional first word becomes two patterns, and a set of first words one pattern
+    per word (together about ten times faster)."""
     pattern = rule.get("pattern")
     if not isinstance(pattern, list) or not pattern:
         yield rule
         return
     choices = [_choices(token) for token in pattern]
     if all(choices) and math.prod(len(c) for c in choices) <= _MAX_PHRASES:
-        for words in itertools.product(*choices):
-            yield {**rule, "pattern": None, "literal": " ".join(words)}
-        return
+        phrases = dict.fromkeys(
+            " ".join(filter(None, words)) for words in itertools.product(*choices)
+        )
+        phrases.pop("", None)
+        if all(map(fits, phrases)):
+            for phrase in phrases:
+                yield {**rule, "pattern": None, "literal": phrase}
+            return
     first, rest = pattern[0], pattern[1:]
     if first.get("OP") == "?" and rest:
-        yield from _expand({**rule, "pattern": rest})
-        yield from _expand({**rule, "pattern": [_without(first, "OP"), *rest]})
+        yield from _expand({**rule, "pattern": rest}, fits)
+        yield from _expand({**rule, "pattern": [_without(first, "OP"), *rest]}, fits)
         return
     value = first.get("NORM") if set(first) == {"NORM"} else None
     if isinstance(value, dict) and set(value) == {"IN"}:
@@ -333,13 +362,17 @@ def _without(token: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def _choices(token: dict[str, Any]) -> list[str]:
-    """The words a pattern token matches, if it matches NORM against words only."""
-    value = token.get("NORM") if set(token) == {"NORM"} else None
+    """The words a pattern token matches, if it matches NORM against words only; with "" for
+    an optional word, which may be absent."""
+    if set(token) - {"OP"} != {"NORM"} or token.get("OP", "?") != "?":
+        return []
+    value = token["NORM"]
+    words: list[str] = []
     if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict) and set(value) == {"IN"}:
-        return list(dict.fromkeys(value["IN"]))
-    return []
+        words = [value]
+    elif isinstance(value, dict) and set(value) == {"IN"}:
+        words = list(dict.fromkeys(value["IN"]))
+    return words + [""] if words and "OP" in token else words
 
 
 def _pattern_words(pattern: Any) -> Iterator[str]:
@@ -371,6 +404,9 @@ class _Pipeline:
             import spacy
             from medspacy.context import ConTextRule
             from medspacy.target_matcher import TargetRule
+            from spacy.attrs import LIKE_NUM
+            from spacy.lang.en.lex_attrs import like_num as en_like_num
+            from spacy.lang.es.lex_attrs import like_num as es_like_num
         try:
             from loguru import logger
 
@@ -379,6 +415,11 @@ class _Pipeline:
             pass
 
         self.nlp = spacy.blank("en")  # English tokenizer exceptions; Spanish needs none
+        # LIKE_NUM knows Spanish number words too ("tomé cuatro en vez de dos"); set before
+        # any word of ours is read, since spaCy keeps a word's attributes once it has seen it.
+        self.nlp.vocab.lex_attr_getters[LIKE_NUM] = lambda text: (
+            en_like_num(text) or es_like_num(text)
+        )
         tokenizer = self.nlp.tokenizer
 
         known: set[str] = set(rules.spelling.values())
@@ -387,6 +428,7 @@ class _Pipeline:
             if rule.get("pattern") is None:
                 known.update(_strip_accents(t.norm_) for t in tokenizer(rule["literal"]))
         self.normalize = _Normalizer(rules.spelling, rules.fuzzy, known)
+        self.clause_starts = frozenset(self.normalize.word(word) for word in rules.clause_starts)
 
         def prepared(rule: dict[str, Any]) -> dict[str, Any]:
             rule = dict(rule)
@@ -406,12 +448,27 @@ class _Pipeline:
                 rule["max_scope"] = 1
             return rule
 
+        @functools.cache
+        def fits_word(word: str) -> bool:
+            return [t.norm_ for t in tokenizer(word)] == [word]
+
+        def fits(phrase: str) -> bool:
+            # A phrase matches on the NORM of its words, so each must read back as itself (spaCy
+            # splits at spaces first, so a phrase reads back as its words do one by one).
+            return all(map(fits_word, phrase.split(" ")))
+
         def add(component, kind, source: list[tuple[Path, dict[str, Any]]]) -> None:
-            for path, rule in source:
-                try:
-                    component.add([kind.from_dict(r) for r in _expand(prepared(rule))])
-                except (ValueError, TypeError, KeyError) as error:  # spaCy: a bad pattern
-                    raise RuleFileError(f"{path}: {rule!r}: {error}") from error
+            # medspaCy runs the whole pipeline on each phrase it adds; tokenizing is all it needs.
+            with self.nlp.select_pipes(disable=self.nlp.pipe_names):
+                for path, rule in source:
+                    try:
+                        built = [kind.from_dict(r) for r in _expand(prepared(rule), fits)]
+                        for item in built:
+                            if kind is ConTextRule and item.category.upper() == NEGATED:
+                                item.on_modifies = self._same_clause  # see _same_clause
+                        component.add(built)
+                    except (ValueError, TypeError, KeyError) as error:  # spaCy: a bad pattern
+                        raise RuleFileError(f"{path}: {rule!r}: {error}") from error
 
         self.targets = self.nlp.add_pipe(
             "medspacy_target_matcher",
@@ -434,6 +491,16 @@ class _Pipeline:
         # first rule of each category would use up.
         self.context.terminating_types = {k: tuple(v) for k, v in _TERMINATING.items()}
         add(self.context, ConTextRule, rules.context)
+
+    def _same_clause(self, target, modifier, _between) -> bool:
+        """medspaCy's ``on_modifies`` for negations: a negation before the phrase reaches it
+        unless a comma (semicolon, dash) followed by a word that starts a clause comes between
+        ("I did not sleep, had a seizure"); a list goes on ("no fits, chest pain or fainting")."""
+        doc = target.doc
+        for i in range(modifier.end, target.start):
+            if doc[i].norm_ in _CLAUSE_BREAKS and doc[i + 1].norm_ in self.clause_starts:
+                return False
+        return True
 
     def doc(self, text: str, skip: Collection[str] = (), context: bool = True):
         """The processed doc (also for debugging rules). ConText, the costly part, runs only
@@ -459,7 +526,30 @@ class _Pipeline:
                 categories.discard(HYPOTHETICAL)
             if categories & _EXCLUDING:
                 continue
+            if meta.get("first_number_larger") and not _first_number_larger(span):
+                continue  # "took 1 instead of 2" is less, not more
             yield Hit(span.label_, span.text, bool(meta.get("past")) or PAST in categories)
+
+
+def _first_number_larger(span) -> bool:
+    """Whether the first number in ``span`` is larger than the last ("4 instead of 2")."""
+    numbers = [n for n in map(_number, span) if n is not None]
+    return len(numbers) >= 2 and numbers[0] > numbers[-1]
+
+
+def _number(token) -> float | None:
+    if token.norm_ in _NUMBER_WORDS:
+        return _NUMBER_WORDS[token.norm_]
+    if not token.like_num:
+        return None
+    text = token.norm_.replace(",", ".")
+    try:
+        if "/" in text:
+            top, bottom = text.split("/", 1)
+            return float(top) / float(bottom)
+        return float(text)
+    except (ValueError, ZeroDivisionError):
+        return None
 
 
 def _spans(doc):

@@ -156,6 +156,60 @@ CASES_EN = [
     ("It took too much time to get an appointment", {}),
     ("She nearly gave me a heart attack", {}),
     ("I'm a fit person, I run every day", {}),
+    # found in review: a negation ends at a comma that starts a new clause, not in a list
+    ("I did not sleep, had a seizure", {"seizure": True}),
+    ("I didn't sleep; had a fit at 4am", {"seizure": True}),
+    ("No seizures, had chest pain yesterday", {"chest_pain": True}),
+    ("I haven't slept, I collapsed at work", {"fainting": True}),
+    ("I didn't sleep so I had a fit", {"seizure": True}),
+    ("no fits, chest pain or fainting", {}),
+    ("I haven't had seizures, confusion or fainting", {}),
+    ("didn't faint, just felt dizzy", {}),
+    # found in review: self-harm, overdose and seizures in other words
+    ("I cut my arm last night", {"suicidal": True}),
+    ("I burned myself on purpose", {"suicidal": True}),
+    ("I thought about ending it", {"suicidal": True}),
+    ("sometimes I think about ending it", {"suicidal": False}),
+    ("everyone would be better off without me", {"suicidal": False}),
+    ("I took all my pills", {"overdose": True}),
+    ("I took all my pills today", {"overdose": True}),  # no telling: the patient is asked
+    ("I swallowed a handful of pills", {"overdose": True}),
+    ("took 4 tablets instead of 2", {"overdose": True}),
+    ("took four tablets instead of two", {"overdose": True}),
+    ("took 4mg instead of my usual 2mg", {"overdose": True}),
+    ("took tonight's dose as well as this morning's", {"overdose": True}),
+    ("took tomorrow's dose by mistake", {"overdose": True}),
+    ("I was shaking all over and don't remember it", {"seizure": True}),
+    ("my whole body was jerking and I bit my tongue", {"seizure": True}),
+    ("woke up with a bitten tongue", {"seizure": True}),
+    ("I feel like bugs are crawling on me", {"hallucinations": False}),
+    ("seeing shadows", {"hallucinations": False}),
+    ("I keep seeing shadows out of the corner of my eye", {"hallucinations": False}),
+    ("I felt so drowsy I couldn't wake up", {"drowsy": True}),  # drowsy, not suicidal
+    ("I couldn't wake up this morning", {"drowsy": True}),
+    ("I cut my arm on a nail at work", {}),
+    ("I burned my arm on the oven", {}),
+    ("I cut my finger chopping onions", {}),
+    ("I'd never burn myself on purpose", {}),
+    ("my brother thought about ending it", {}),
+    ("I haven't thought about ending it", {}),
+    ("I'm thinking about ending it with my boyfriend", {}),
+    ("I took all my pills on time today", {}),
+    ("I took all my pills as prescribed", {}),
+    ("I took all my pills correctly", {}),
+    ("I took all the tablets out of the box to count them", {}),
+    ("I took all my meds today", {}),
+    ("I took 1 tablet instead of 2", {}),  # less, not more
+    ("took 2mg instead of my usual 4mg", {}),
+    ("took 1/2 tablet instead of 1", {}),
+    ("I take my evening dose as well as my morning dose", {}),
+    ("I was shaking all over but I remember everything", {}),
+    ("I bit my tongue and didn't say anything", {}),
+    ("my body jerks as I fall asleep", {}),
+    ("the ants are crawling all over the kitchen", {}),
+    ("I'm not seeing shadows anymore", {}),
+    ("I see dark shadows under my eyes", {}),
+    ("I didn't wake up until noon", {}),
 ]
 
 CASES_ES = [
@@ -244,6 +298,32 @@ CASES_ES = [
     ("Tuve un ataque de pánico en el súper", {}),
     ("Mi perro tuvo convulsiones", {}),
     ("Me muero de sueño", {}),
+    # encontradas en la revisión
+    ("No dormí, tuve una convulsión", {"seizure": True}),
+    ("sin convulsiones, dolor de pecho ni desmayos", {}),
+    ("Anoche me corté el brazo", {"suicidal": True}),
+    ("Me quemé a propósito", {"suicidal": True}),
+    ("Pensé en acabar con todo", {"suicidal": True}),
+    ("Todos estarían mejor sin mí", {"suicidal": False}),
+    ("He pensado en quitarme de en medio", {"suicidal": False}),
+    ("Anoche me tomé todas las pastillas", {"overdose": True}),
+    ("Tomé 4 pastillas en vez de 2", {"overdose": True}),
+    ("Tomé cuatro pastillas en vez de dos", {"overdose": True}),
+    ("No dormí así que me dio una convulsión", {"seizure": True}),
+    ("Me tomé las dos dosis juntas", {"overdose": True}),
+    ("Temblaba entero y no me acuerdo de nada", {"seizure": True}),
+    ("Todo mi cuerpo se sacudía y me mordí la lengua", {"seizure": True}),
+    ("Siento bichos caminando por la piel", {"hallucinations": False}),
+    ("Veo sombras en el pasillo", {"hallucinations": False}),
+    ("Tenía tanto sueño que no podía despertarme", {"drowsy": True}),
+    ("Me corté el brazo sin querer cocinando", {}),
+    ("Nunca me he cortado los brazos", {}),
+    ("Me tomé todas mis pastillas a su hora", {}),
+    ("Tomé 1 pastilla en vez de 2", {}),
+    ("Hay hormigas en la cocina", {}),
+    ("Mi hija ve sombras por la noche", {}),
+    ("No veo sombras", {}),
+    ("Veo sombras debajo de los ojos, no duermo bien", {}),
 ]
 
 
@@ -349,6 +429,7 @@ def clinic_rules(tmp_path):
                 ],
                 "spelling_variants": {"seezure": "seizure"},
                 "fuzzy_words": ["shaking"],
+                "clause_starts": ["randomly"],
             }
         ),
         encoding="utf-8",
@@ -363,10 +444,12 @@ def test_a_clinic_file_adds_phrases_context_and_spellings(clinic_rules):
     assert keys(screen("me dio un ataque de pánico", clinic_rules)) == ()
     assert keys(screen("a seezure", clinic_rules)) == ("seizure",)
     assert keys(screen("I had a seizure, just joking", clinic_rules)) == ()
+    assert keys(screen("I didn't sleep, randomly had a fit", clinic_rules)) == ("seizure",)
     # ours still apply, and without the file nothing of it does
     assert keys(screen("no shaking all over", clinic_rules)) == ()
     assert keys(screen("I was shaking all over last night")) == ()
     assert keys(screen("I had a seizure, just joking")) == ("seizure",)
+    assert keys(screen("I didn't sleep, randomly had a fit")) == ()
 
 
 def test_the_pipeline_is_built_once_per_rules_file(clinic_rules):
@@ -387,6 +470,8 @@ def test_the_pipeline_is_built_once_per_rules_file(clinic_rules):
         ('{"target_rules": [{"literal": "x", "category": "seizure", "weight": 2}]}', "weight"),
         ('{"target_rules": [{"category": "seizure"}]}', "with a literal"),
         ('{"spelling_variants": ["siezure"]}', "spelling_variants"),
+        ('{"clause_starts": "had"}', "clause_starts"),
+        ('{"clause_starts": ["had", 2]}', "clause_starts"),
         (
             '{"target_rules": [{"literal": "x", "category": "seizure", '
             '"pattern": [{"NORM": {"NEAR": "x"}}]}]}',
