@@ -236,7 +236,7 @@ def log_submit_rows() -> tuple[list[tuple[str, float, float]], str]:
     best = {"off": float("inf"), "on": float("inf")}
     for _ in range(7):  # alternate, so both see the same machine; keep the best of each
         for mode in ("off", "on"):
-            logs.screen_note = (lambda _note: ()) if mode == "off" else screened
+            logs.screen_note = (lambda *_texts: logs.Screened("")) if mode == "off" else screened
             try:
                 best[mode] = min(best[mode], best_ms(submit, repeat=1, number=10))
             finally:

@@ -403,7 +403,8 @@ def save_log(
                 raise AlreadySaved("This log was already saved.") from None
     else:  # nothing was lost to a double submit: say so with a 500, never "already saved"
         raise RuntimeError("no free version number for the day's log")
-    raised = _raise_alerts(patient, entry, schedules, _flags_sent(submission))
+    sent = _flags_sent(submission) if flags else frozenset()
+    raised = _raise_alerts(patient, entry, schedules, sent)
     fingerprint = hashlib.sha256(screened.text.encode()).hexdigest()[:16]
     # A correction with the same words raises nothing new; new words do.
     quoted = _note_alert(patient, day, screened, f"note:{day}:{fingerprint}", log_id=entry.id)
