@@ -103,10 +103,11 @@ def create_app(test_config: dict[str, Any] | None = None, config_name: str | Non
     from taper.cli import register_cli
 
     register_cli(app)
-    if app.config["RED_FLAG_PHRASES_FILE"] or not app.testing:
-        # Built once per process (about 2 s), at start rather than inside the first patient's
-        # save; a clinic's phrase file that cannot be read stops the app here, never later.
+    if app.config["RED_FLAG_PHRASES_FILE"]:
+        # A clinic's phrase file that cannot be read stops the app here, never later on a
+        # patient's note. Otherwise the screen is built on the first note a process screens
+        # (about 2 s, once), so cron commands such as `notify send` never pay for it.
         from taper.domain import note_screen
 
-        note_screen.load(app.config["RED_FLAG_PHRASES_FILE"] or None)
+        note_screen.load(app.config["RED_FLAG_PHRASES_FILE"])
     return app

@@ -14,7 +14,10 @@ from taper.models.types import UTCDateTime, utc_now
 # One *open* alert per kind and patient (and per plan, for a plan's alerts), except urgent
 # ones: every red flag is its own alert. An acknowledged alert does not hide a new one.
 # A note's review alert is never merged either: each note is quoted to the care team.
-OPEN_WHERE = text("status = 'open' AND tier <> 'urgent' AND kind <> 'note' AND plan_id IS NULL")
+NEVER_MERGED_KIND = "note"
+OPEN_WHERE = text(
+    f"status = 'open' AND tier <> 'urgent' AND kind <> '{NEVER_MERGED_KIND}' AND plan_id IS NULL"
+)
 OPEN_PLAN_WHERE = text("status = 'open' AND tier <> 'urgent' AND plan_id IS NOT NULL")
 
 

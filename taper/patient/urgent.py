@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from taper.domain.red_flags import RED_FLAGS, WHEN
 from taper.domain.schedule import local_today
 from taper.extensions import db
+from taper.services import logs, plans
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,6 @@ class ToSay:
 def _to_say(patient, substances: bool | None, detail: str) -> ToSay | None:
     """Today's dose of each plan in force, as the clinician typed it, and what else was taken
     today (from the form just sent, else from today's log). None if the database fails."""
-    from taper.services import logs, plans  # the page must render even if these cannot load
-
     try:
         today = local_today(datetime.now(UTC), patient.timezone)
         doses = [

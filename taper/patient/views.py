@@ -285,8 +285,8 @@ def _send_red_flags(
     form = request.form
     chosen = parse_red_flags(flags)
     when = form.get("red_flags_when") or (form.get(f"when_{chosen[0]}", "") if chosen else "")
-    substances = {"yes": True, "no": False}.get(form.get("substances", ""))
-    also = dict(substances=substances, substances_detail=form.get("substances_detail", "")[:200])
+    substances, detail = logs.parse_substances(form, {})  # for "what to tell them" only
+    also = dict(substances=substances, substances_detail=detail[: logs.SUBSTANCES_DETAIL_MAX])
     if not logs.is_submission_id(submission):
         submission = uuid.uuid4().hex
     try:

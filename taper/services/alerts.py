@@ -24,6 +24,7 @@ from taper.models import (
     OutboxMessage,
     User,
 )
+from taper.models.alert import NEVER_MERGED_KIND
 from taper.services import ServiceError, audit, plans
 from taper.services.paging import PAGE_SIZE, Page, page_of
 
@@ -122,7 +123,7 @@ def raise_alert(
         )
         # Each note is quoted in an alert of its own (never merged into an open one).
         open_or_same_cause = Alert.status == AlertStatus.OPEN
-        if finding.kind == "note":
+        if finding.kind == NEVER_MERGED_KIND:
             open_or_same_cause = Alert.cause == finding.cause
         elif finding.cause:
             open_or_same_cause = open_or_same_cause | (Alert.cause == finding.cause)

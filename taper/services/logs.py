@@ -255,9 +255,9 @@ def _parse_note(text: str, errors: dict[str, str]) -> str:
 SUBSTANCES_DETAIL_MAX = 200
 
 
-def _parse_substances(form: Mapping[str, str], errors: dict[str, str]) -> tuple[bool | None, str]:
-    """Alcohol, opioids or other sedatives that day: yes or no (asked every day), and what,
-    if the patient says."""
+def parse_substances(form: Mapping[str, str], errors: dict[str, str]) -> tuple[bool | None, str]:
+    """Alcohol, opioids or other sedatives that day: yes or no (asked every day; None when not
+    answered), and what, if the patient says; problems go into ``errors``."""
     answer = (form.get("substances") or "").strip()
     detail = (form.get("substances_detail") or "").replace("\r\n", " ").strip()
     if answer not in ("yes", "no"):
@@ -338,7 +338,7 @@ def save_log(
         if day is not None and "day" not in errors
         else []
     )
-    substances, substances_detail = _parse_substances(form, errors)
+    substances, substances_detail = parse_substances(form, errors)
     sleep = _parse_sleep(form.get("sleep_hours", ""), errors)
     note = _parse_note(form.get("note", ""), errors)
     submission = (form.get("submission_id") or "").strip()
