@@ -1,7 +1,9 @@
 """Fixtures: app, client, factories, login helper, query counter.
 
 Databases: in-memory SQLite per test by default; with TEST_DATABASE_URL (PostgreSQL) a fresh
-database is made for the run, the schema created once, and every table emptied after each test.
+database is made for the run with its own owner and app roles (as ``flask db roles`` makes in
+production): the owner creates the schema once, the app under test connects as the restricted
+app role, and the owner empties every table after each test.
 """
 
 from __future__ import annotations
@@ -16,22 +18,51 @@ from itertools import count
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, text
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
 
 from taper import create_app
 from taper.extensions import db
 from taper.models import CareTeamLink, Role, User
 from taper.services.passwords import hash_password
 from tests.helpers import patient_today, plan_form, version_of
-from tests.tools.databases import fresh_database
+from tests.tools.databases import (
+    RoleDatabase,
+    fresh_database,
+    fresh_database_with_roles,
+    is_postgres,
+)
 
 PASSWORD = "correct horse battery staple"
 PASSWORD_HASH = hash_password(PASSWORD)  # hashed once: Argon2id is slow by design
 _ids = count(1)
 
 
+def _create_schema(url: str) -> None:
+    """The tables, with the append-only triggers that follow ``create_all``, made as ``url``."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        db.create_all()
+        db.engine.dispose()
+
+
 @pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
+def test_database() -> Iterator[RoleDatabase | None]:
+    """On PostgreSQL, the run's database and its roles; None on SQLite."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not is_postgres(base):
+        yield None
+        return
+    with fresh_database_with_roles(base, _create_schema) as database:
+        yield database
+
+
+@pytest.fixture(scope="session")
+def database_url(test_database: RoleDatabase | None) -> Iterator[str]:
+    """Where the app under test connects: on PostgreSQL, as the restricted app role."""
+    if test_database is not None:
+        yield test_database.app_url
+        return
     base = os.environ.get("TEST_DATABASE_URL")
     if not base:
         yield "sqlite://"
@@ -40,27 +71,42 @@ def database_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def owner_engine(test_database: RoleDatabase | None) -> Iterator[Engine | None]:
+    """The table owner's connection on PostgreSQL (None on SQLite): it empties the tables
+    between tests, which the app role may not."""
+    if test_database is None:
+        yield None
+        return
+    engine = create_engine(test_database.owner_url)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture
-def app_factory(database_url: str) -> Iterator[Callable[..., Flask]]:
+def app_factory(database_url: str, owner_engine: Engine | None) -> Iterator[Callable[..., Flask]]:
     """Build apps on the test database; each is cleaned up after the test."""
     made: list[Flask] = []
 
     def make(**overrides) -> Flask:
         app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, **overrides})
-        with app.app_context():
-            db.create_all()
+        if owner_engine is None or app.config["SQLALCHEMY_DATABASE_URI"] != database_url:
+            with app.app_context():
+                db.create_all()
         made.append(app)
         return app
 
     yield make
+    used_test_database = False
     for app in made:
         with app.app_context():
             db.session.remove()
-            if db.engine.dialect.name == "postgresql":
-                names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-                with db.engine.begin() as conn:
-                    conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            used_test_database |= app.config["SQLALCHEMY_DATABASE_URI"] == database_url
             db.engine.dispose()
+    if owner_engine is not None and used_test_database:
+        names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+        with owner_engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture

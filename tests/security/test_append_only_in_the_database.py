@@ -1,5 +1,7 @@
 """D5, F4 at the database: raw SQL cannot update or delete audit rows or saved plan revisions
-and their steps. Checked on tables made by create_all (the suite) and by the migrations."""
+and their steps, even as the role that owns the tables (the app's own role is refused before
+the triggers run: tests/security/test_database_roles.py). Checked on tables made by create_all
+(the suite) and by the migrations."""
 
 from datetime import date
 
@@ -39,13 +41,14 @@ def saved_plan(client, clinician, patient, write_plan):
     return write_plan(patient, six_steps(date(2026, 3, 2)))
 
 
-def test_raw_sql_cannot_rewrite_history(app, saved_plan):
+def test_raw_sql_cannot_rewrite_history(app, saved_plan, owner_engine):
     with app.app_context():
         before = [
             db.session.scalar(select(func.count()).select_from(m))
             for m in (AuditEvent, PlanRevision, TaperStep)
         ]
-        refuses_every_change(db.engine)
+        # On PostgreSQL as the tables' owner: only the triggers stand in its way.
+        refuses_every_change(owner_engine or db.engine)
         after = [
             db.session.scalar(select(func.count()).select_from(m))
             for m in (AuditEvent, PlanRevision, TaperStep)
