@@ -17,6 +17,7 @@ from wtforms.validators import Length, Optional
 
 from taper.forms import TaperForm
 
+MAX_FORM_ROWS = 120
 DOSE_ATTRS = {"inputmode": "decimal", "autocomplete": "off", "class": "dose-input"}
 
 
@@ -30,6 +31,9 @@ class StepRowForm(Form):
     evening = StringField("Evening (mg)", render_kw=DOSE_ATTRS)
     bedtime = StringField("Bedtime (mg)", render_kw=DOSE_ATTRS)
     note = TextAreaField("Note to the patient", [Optional(), Length(max=2000)])
+    # "This dose is right" for a total above the usual maximum: a checkbox whose value is the
+    # total it was shown beside (drawn by the template; never ticked by the app).
+    confirm_dose = StringField("This dose is right")
 
 
 class PasswordConfirmMixin:
@@ -42,7 +46,10 @@ class PlanForm(PasswordConfirmMixin, TaperForm):
     medication = StringField(
         "Medication", [Length(max=80)], render_kw={"list": "medications", "autocomplete": "off"}
     )
-    steps = FieldList(FormField(StepRowForm), min_entries=0, max_entries=60)
+    # More rows than a plan may have steps (taper.services.plans.MAX_ROWS), so a plan typed
+    # too long is refused with every row kept, never cut short (the view refuses a post with
+    # more rows than this).
+    steps = FieldList(FormField(StepRowForm), min_entries=0, max_entries=MAX_FORM_ROWS)
     reason = TextAreaField("Reason for this change", [Optional(), Length(max=1000)])
     version = HiddenField()
     add_rows = SubmitField("Add more steps")

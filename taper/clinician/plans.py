@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 
 from flask import flash, redirect, render_template, request, url_for
@@ -13,6 +14,7 @@ from wtforms import SelectChoice
 from taper import access
 from taper.auth import fresh
 from taper.clinician.plan_forms import (
+    MAX_FORM_ROWS,
     CompareForm,
     HoldForm,
     PlanForm,
@@ -58,7 +60,7 @@ def _rows(form: PlanForm) -> list[dict[str, str]]:
 
 def _add_blank_rows(form: PlanForm, count: int = BLANK_ROWS) -> None:
     """Empty rows for new steps: nothing is copied from the rows above."""
-    for _ in range(min(count, form.steps.max_entries - len(form.steps))):
+    for _ in range(min(count, plans.MAX_ROWS - len(form.steps))):
         form.steps.append_entry()
 
 
@@ -70,7 +72,8 @@ def _typed_row(step) -> dict[str, str]:
 
 
 def _show_errors(form: PlanForm, errors: dict) -> list[str]:
-    """Put each error beside its field; return the ones that belong to the whole plan."""
+    """Put each error beside its field; return the ones that belong to the whole plan (those
+    about the steps are also shown beside the steps: ``_steps_errors``)."""
     general = []
     for (where, name), message in errors.items():
         if where == "plan":
@@ -86,7 +89,36 @@ def _show_errors(form: PlanForm, errors: dict) -> list[str]:
                 sub.errors = [*sub.errors, message]
             else:
                 general.append(f"Step {where + 1}: {message}")
+    # The list's errors were worked out when the form was validated: count the rows' now, so
+    # the summary at the top says a step needs another look.
+    rows = [row.errors for row in form.steps]
+    form.steps.errors = rows if any(rows) else []
     return general
+
+
+STEPS = ("plan", "steps")
+ROW_INDEX = re.compile(r"steps-([0-9]{1,9})-")
+
+
+def _steps_errors(errors: dict) -> list[str]:
+    """The problems with the steps as a whole (too many, none), shown beside the steps."""
+    return [message for (where, name), message in errors.items() if (where, name) == STEPS]
+
+
+def _too_many_rows(form: PlanForm) -> dict:
+    """A post with more rows than the form takes would be cut short: refuse it instead."""
+    posted = {int(m.group(1)) for key in request.form if (m := ROW_INDEX.match(key))}
+    if len(posted) <= MAX_FORM_ROWS:
+        return {}
+    return {
+        STEPS: f"A plan can have at most {plans.MAX_ROWS} steps; this form has {len(posted)} "
+        "rows. Nothing was saved."
+    }
+
+
+def _refusal(form: PlanForm, errors: dict) -> dict:
+    """The editor's arguments for refused input: each problem beside its field."""
+    return {"general": _show_errors(form, errors), "steps_errors": _steps_errors(errors)}
 
 
 def _version(form) -> int | None:
@@ -107,15 +139,33 @@ def _hold_in_force(plan):
     return hold
 
 
-def _editor(form: PlanForm, *, patient, plan=None, general=(), status=200, conflict=False):
+def _editor(
+    form: PlanForm,
+    *,
+    patient,
+    plan=None,
+    general=(),
+    status=200,
+    conflict=False,
+    steps_errors=(),
+):
     """The editor; the facts table when the rows as typed all make valid steps, and on
     "Check the steps" each problem beside its field, as saving would show them."""
-    try:
-        typed = [step for _, step in plans.parse_rows(_rows(form), _patient_today(patient))]
-    except plans.PlanInputError as error:
+    medication = plan.medication if plan and plan.status is not PlanStatus.DRAFT else None
+    medication = medication or form.medication.data
+    unit = plan.unit if plan else "mg"
+    rows = _rows(form)
+    today = _patient_today(patient)
+    try:  # the facts table: the steps as typed, whether or not a dose still needs its tick
+        typed = [step for _, step in plans.parse_rows(rows, today)]
+    except plans.PlanInputError:
         typed = []
-        if form.check.data:
+    if form.check.data:
+        try:
+            plans.parse_rows(rows, today, medication, unit)
+        except plans.PlanInputError as error:
             general = [*general, *_show_errors(form, error.errors)]
+            steps_errors = _steps_errors(error.errors)
     return render_template(
         "clinician/plan_edit.html",
         form=form,
@@ -125,6 +175,8 @@ def _editor(form: PlanForm, *, patient, plan=None, general=(), status=200, confl
         medications=COMMON_MEDICATIONS,
         needs_password=not fresh.is_recent(),
         conflict=conflict,
+        steps_errors=steps_errors,
+        dose_notices=plans.dose_notices(medication, rows, unit),
         typed=list(zip(typed, step_facts(typed), strict=True)),
         hold=_hold_in_force(plan),
     ), status
@@ -138,6 +190,8 @@ def new_plan(patient_id: int):
     if not form.is_submitted():
         _add_blank_rows(form, 6)
         return _editor(form, patient=patient)
+    if too_many := _too_many_rows(form):
+        return _editor(form, patient=patient, status=400, **_refusal(form, too_many))
     if form.add_rows.data or form.check.data:
         if form.add_rows.data:
             _add_blank_rows(form)
@@ -154,9 +208,7 @@ def new_plan(patient_id: int):
             )
         except plans.PlanInputError as error:
             db.session.rollback()
-            return _editor(
-                form, patient=patient, general=_show_errors(form, error.errors), status=400
-            )
+            return _editor(form, patient=patient, status=400, **_refusal(form, error.errors))
         db.session.commit()
         flash("Plan saved as a draft. The patient sees it once you activate it.")
         return redirect(url_for("clinician.plan", plan_id=plan.id))
@@ -226,6 +278,10 @@ def edit_plan(plan_id: int):
             form.steps.append_entry(_typed_row(step))
         _add_blank_rows(form)
         return _editor(form, patient=plan.patient, plan=plan)
+    if too_many := _too_many_rows(form):
+        return _editor(
+            form, patient=plan.patient, plan=plan, status=400, **_refusal(form, too_many)
+        )
     if form.add_rows.data or form.check.data:
         if form.add_rows.data:
             _add_blank_rows(form)
@@ -245,11 +301,7 @@ def edit_plan(plan_id: int):
         except plans.PlanInputError as error:
             db.session.rollback()
             return _editor(
-                form,
-                patient=plan.patient,
-                plan=plan,
-                general=_show_errors(form, error.errors),
-                status=400,
+                form, patient=plan.patient, plan=plan, status=400, **_refusal(form, error.errors)
             )
         except (Conflict, StaleDataError, IntegrityError):
             # IntegrityError: a save at the same instant took this revision number.

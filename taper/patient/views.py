@@ -254,6 +254,9 @@ def _answers_of(entry, questions) -> dict[str, str]:
         values[question.took_field] = "yes" if answer.took_as_scheduled else "no"
         if not answer.took_as_scheduled:
             values[question.taken_field] = f"{answer.dose_taken.normalize():f}"
+            if logs.far_above(question, answer.dose_taken):
+                # Saved only once the patient said it was right: a correction keeps that.
+                values[question.confirm_field] = values[question.taken_field]
     return values
 
 

@@ -23,6 +23,7 @@ from taper.domain.alert_rules import (
     note_rule,
     red_flag_rule,
 )
+from taper.domain.doses import far_above_plan
 from taper.domain.red_flags import parse_red_flags, parse_when
 from taper.domain.schedule import DoseError, parse_dose
 from taper.domain.text import UNSAVABLE
@@ -78,9 +79,16 @@ class DoseQuestion:
         """The scheduled dose the form showed, so a stale form is refused, never stored."""
         return f"shown_{self.plan_id}"
 
+    @property
+    def confirm_field(self) -> str:
+        """ "Yes, that is right" for a dose taken far above the plan's: the dose it was asked
+        about, so a number changed after ticking is asked about again."""
+        return f"confirm_taken_{self.plan_id}"
 
-# took_<plan id>, dose_taken_<plan id>, shown_<plan id>: the dose answers a form carries.
-DOSE_FIELD = re.compile(r"(took|dose_taken|shown)_([0-9]{1,10})")
+
+# took_<plan id>, dose_taken_<plan id>, shown_<plan id>, confirm_taken_<plan id>: the dose
+# answers a form carries.
+DOSE_FIELD = re.compile(r"(took|dose_taken|shown|confirm_taken)_([0-9]{1,10})")
 
 
 @dataclass(frozen=True)
@@ -189,10 +197,40 @@ def _parse_doses(
             except DoseError as error:
                 errors[q.taken_field] = str(error)
             else:
+                if far_above(q, taken) and not _confirmed(form.get(q.confirm_field), taken):
+                    errors[q.confirm_field] = _far_above_question(q, taken, day, today)
                 answers.append((q, False, taken))
         else:
             errors[q.took_field] = "Choose Yes or No."
     return answers
+
+
+def _confirmed(text: str | None, taken: Decimal) -> bool:
+    try:
+        return parse_dose(text, required=False) == taken
+    except DoseError:
+        return False
+
+
+def _far_above_question(q: DoseQuestion, taken: Decimal, day: date, today: date) -> str:
+    """ "You wrote 75 mg. Your plan for today is 7.5 mg. Is 75 mg right?" Nothing suggested."""
+    plan = "Your plan for today is"
+    if day != today:
+        plan = f"Your plan for {_day_name(day, today)} was"
+    return (
+        f"You wrote {_amount(taken, q.unit)}. {plan} {_amount(q.dose, q.unit)}. "
+        f"Is {_amount(taken, q.unit)} right?"
+    )
+
+
+def far_above(q: DoseQuestion, taken: Decimal) -> bool:
+    """A dose taken far above the plan's that day (``doses.far_above_plan``): asked about."""
+    return far_above_plan(taken, q.dose, q.medication, q.unit)
+
+
+def confirmed_far_above(answers: Iterable[tuple[DoseQuestion, bool, Decimal]]) -> list[int]:
+    """The plans whose dose taken is far above the plan's, which the patient confirmed."""
+    return [q.plan_id for q, took, taken in answers if not took and far_above(q, taken)]
 
 
 def form_values(form: Mapping[str, str], questions: list[DoseQuestion]) -> dict[str, str]:
@@ -206,7 +244,7 @@ def form_values(form: Mapping[str, str], questions: list[DoseQuestion]) -> dict[
     }
     for q in questions:
         if _shown(form.get(q.shown_field)) == q.dose:
-            for name in (q.took_field, q.taken_field):
+            for name in (q.took_field, q.taken_field, q.confirm_field):
                 if name in form:
                     values[name] = form[name]
     return values
@@ -312,7 +350,19 @@ def _note_alert(
     return alerts.raise_alert(patient, finding, quote=screened.text, **link)
 
 
+# A fallback only: saves of one patient's logs wait for each other (_one_save_at_a_time), so
+# the first try takes the next version; a retry covers a writer that did not take the lock.
 VERSION_TRIES = 5
+
+
+def _one_save_at_a_time(patient: User) -> None:
+    """Serialise the saves of one patient's logs until the transaction ends, so each reads the
+    day's last version after the one before it committed (F10: ten parallel different logs
+    are ten versions). PostgreSQL: a row lock on the patient's user row, FOR NO KEY UPDATE so
+    rows that merely reference the patient (audit, alerts) are not blocked and cannot
+    deadlock with it. SQLite has one writer at a time: after a clash the retry below holds
+    the write lock, so it reads the last version."""
+    db.session.execute(select(User.id).where(User.id == patient.id).with_for_update(key_share=True))
 
 
 def is_submission_id(text: str | None) -> bool:
@@ -344,10 +394,12 @@ def save_log(
     submission = (form.get("submission_id") or "").strip()
     if not is_submission_id(submission):
         errors["form"] = "This form is out of date. Please open the daily log again."
-    elif db.session.scalar(select(DailyLog.id).where(DailyLog.submission_id == submission)):
-        # Checked before the answers: a resent form is "already saved" even if its dose
-        # questions have gone out of date since.
-        raise AlreadySaved("This log was already saved.")
+    else:
+        _one_save_at_a_time(patient)
+        if db.session.scalar(select(DailyLog.id).where(DailyLog.submission_id == submission)):
+            # Checked before the answers: a resent form is "already saved" even if its dose
+            # questions have gone out of date since.
+            raise AlreadySaved("This log was already saved.")
     # Everything the patient wrote, in full (even a note too long to save), before any row.
     screened = screen_note(form.get("note"), form.get("substances_detail"))
     if errors:
@@ -410,13 +462,17 @@ def save_log(
     quoted = _note_alert(patient, day, screened, f"note:{day}:{fingerprint}", log_id=entry.id)
     if quoted is not None:
         raised.append(quoted)
+    summary = {"day": day.isoformat(), "version": version}
+    confirmed = confirmed_far_above(doses)
+    if confirmed:  # the patient said "yes, that is right" to a dose far above the plan's
+        summary["dose_confirmed_far_above_plan"] = confirmed
     audit.record(
         patient,
         "log.save" if version == 1 else "log.correct",
         "daily_log",
         entry.id,
         patient_id=patient.id,
-        summary={"day": day.isoformat(), "version": version},
+        summary=summary,
     )
     return Saved(entry, raised, screened.hits)
 

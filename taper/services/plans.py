@@ -10,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from taper.domain import timeline
+from taper.domain import doses, timeline
 from taper.domain.schedule import (
     TIMES_OF_DAY,
     DoseError,
@@ -51,14 +51,60 @@ def _parse_date(text: str) -> date:
         raise ServiceError("Enter a real date, like 2026-03-14.") from None
 
 
+def _confirmed(row: Mapping[str, str], total: Decimal) -> bool:
+    """The row's "this dose is right" box was ticked for this very total (the box carries the
+    total it was shown beside, so a total changed after ticking is asked about again)."""
+    try:
+        return _parse_dose(row.get("confirm_dose"), required=False) == total
+    except DoseError:
+        return False
+
+
+def dose_notices(
+    medication: str | None, rows: Sequence[Mapping[str, str]], unit: str = doses.UNIT
+) -> dict[int, doses.DoseCheck]:
+    """Rows whose typed total is above the usual maximum for the medication (or refused as
+    nonsense), by row index, for the editor to ask about beside the step."""
+    notices = {}
+    for index, row in enumerate(rows):
+        try:
+            total = _parse_dose(row.get("total"), required=False)
+        except DoseError:
+            continue
+        check = doses.check_daily_dose(medication, total, unit) if total is not None else None
+        if check is not None:
+            notices[index] = check
+    return notices
+
+
+def above_usual(medication: str, steps: Sequence[StepInput], unit: str = doses.UNIT) -> list[int]:
+    """The step numbers (from 1) whose dose is above the usual maximum: confirmed, if saved."""
+    return [
+        number
+        for number, step in enumerate(steps, start=1)
+        if doses.check_daily_dose(medication, step.total, unit) is not None
+    ]
+
+
 def parse_rows(
-    rows: Sequence[Mapping[str, str]], today: date | None = None
+    rows: Sequence[Mapping[str, str]],
+    today: date | None = None,
+    medication: str | None = None,
+    unit: str = doses.UNIT,
 ) -> list[tuple[int, StepInput]]:
     """Turn typed rows into steps; blank rows are skipped. Raises PlanInputError. With
-    ``today`` (the patient's), a step date too far ahead is refused."""
+    ``today`` (the patient's), a step date too far ahead is refused. With ``medication``, a
+    total above its usual maximum needs the row's confirmation, and nonsense is refused."""
     errors: dict[tuple[int | str, str], str] = {}
     steps: list[tuple[int, StepInput]] = []
-    for index, row in enumerate(rows[:MAX_ROWS]):
+    filled = sum(1 for row in rows if any((row.get(name) or "").strip() for name in ROW_FIELDS))
+    if filled > MAX_ROWS:  # refused, never cut: every typed row is parsed and kept
+        errors[("plan", "steps")] = (
+            f"A plan can have at most {MAX_ROWS} steps; this one has {filled}. Nothing was "
+            f"saved: remove {filled - MAX_ROWS} {'step' if filled - MAX_ROWS == 1 else 'steps'}, "
+            "then save again."
+        )
+    for index, row in enumerate(rows):
         if not any((row.get(name) or "").strip() for name in ROW_FIELDS):
             continue
         start = total = None
@@ -74,6 +120,12 @@ def parse_rows(
             total = _parse_dose(row.get("total"), required=True)
         except DoseError as error:
             errors[(index, "total")] = str(error)
+        else:
+            check = doses.check_daily_dose(medication, total, unit)
+            if check is not None and check.refused:
+                errors[(index, "total")] = check.message
+            elif check is not None and not _confirmed(row, total):
+                errors[(index, "confirm_dose")] = check.message
         for name in TIMES_OF_DAY:
             try:
                 part = _parse_dose(row.get(name), required=False)
@@ -141,6 +193,18 @@ def _add_revision(
     return revision
 
 
+def _summary(
+    revision: PlanRevision, medication: str, steps: Sequence[StepInput], unit: str = doses.UNIT
+) -> dict:
+    """The audit summary of a saved revision; the steps whose dose is above the usual maximum
+    are named (by number): the clinician ticked "this dose is right" for each."""
+    summary: dict = {"revision": revision.number, "steps": len(steps)}
+    confirmed = above_usual(medication, steps, unit)
+    if confirmed:
+        summary["doses_confirmed_above_usual_max"] = confirmed
+    return summary
+
+
 def _check_version(plan: TaperPlan, expected_version: int | None) -> None:
     if expected_version != plan.version:
         raise Conflict(CONFLICT_MESSAGE)
@@ -201,7 +265,7 @@ def create_plan(
     except PlanInputError as error:
         errors.update(error.errors)
     try:
-        steps = [step for _, step in parse_rows(rows, today)]
+        steps = [step for _, step in parse_rows(rows, today, medication)]
     except PlanInputError as error:
         errors.update(error.errors)
     if errors:
@@ -216,7 +280,7 @@ def create_plan(
         "taper_plan",
         plan.id,
         patient_id=patient.id,
-        summary={"revision": revision.number, "steps": len(steps)},
+        summary=_summary(revision, medication, steps),
     )
     return plan
 
@@ -245,7 +309,7 @@ def revise_plan(
             errors.update(error.errors)
     hold = hold_of(plan.current_revision)
     try:
-        typed = parse_rows(rows, today)
+        typed = parse_rows(rows, today, plan.medication, plan.unit or doses.UNIT)
         errors.update(_hold_conflicts(typed, hold, today))
     except PlanInputError as error:
         errors.update(error.errors)
@@ -261,7 +325,7 @@ def revise_plan(
         "taper_plan",
         plan.id,
         patient_id=plan.patient_id,
-        summary={"revision": revision.number, "steps": len(steps)},
+        summary=_summary(revision, plan.medication, steps, plan.unit or doses.UNIT),
     )
     return revision
 

@@ -1,0 +1,192 @@
+"""A "dose taken" far above the plan's asks the patient "Is that right?" on the same form,
+everything else kept; nothing is suggested. Confirmed, it saves and the care team is told."""
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from taper.extensions import db
+from taper.models import Alert, AuditEvent, DailyLog, LogDose, RedFlagReport
+from tests.conftest import login_as
+from tests.helpers import fill_log, patient_today
+
+
+def rows(app, model):
+    with app.app_context():
+        return db.session.scalars(select(model)).all()
+
+
+def _error(page: str, field: str) -> str:
+    match = re.search(rf'id="{field}-error">(.*?)</p>', page, re.S)
+    return match.group(1).strip() if match else ""
+
+
+def _checkbox(page: str, field: str) -> str:
+    match = re.search(rf'<input type="checkbox" id="{field}"[^>]*>', page)
+    return match.group(0) if match else ""
+
+
+def test_a_dose_ten_times_the_plan_is_asked_about_with_everything_kept(
+    client, app, patient, active_plan
+):
+    login_as(client, patient)
+    data = fill_log(client, score=3, took="no", dose_taken="75", note="Rough day", sleep="5.5")
+    response = client.post("/log", data=data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    confirm = f"confirm_taken_{active_plan}"
+    assert (
+        _error(page, confirm) == "You wrote 75 mg. Your plan for today is 7.5 mg. Is 75 mg right?"
+    )
+    box = _checkbox(page, confirm)
+    assert 'value="75"' in box
+    assert "checked" not in box
+    assert "Yes, 75 mg is right" in page
+    # Everything else is kept as typed, and nothing was saved.
+    assert f'name="dose_taken_{active_plan}" autocomplete="off" value="75"' in page
+    assert f'id="took_{active_plan}-no" name="took_{active_plan}" value="no" checked' in page
+    assert 'name="irritable" value="3" checked' in page
+    assert "Rough day</textarea>" in page
+    assert 'value="5.5"' in page
+    assert rows(app, DailyLog) == []
+
+    # "Yes, that is right": saved as typed, and the care team gets the dose deviation alert.
+    data[confirm] = "75"
+    response = client.post("/log", data=data)
+    assert response.status_code == 302
+    (dose,) = rows(app, LogDose)
+    assert (dose.took_as_scheduled, dose.dose_taken) == (False, Decimal("75"))
+    (alert,) = [a for a in rows(app, Alert) if a.kind == "dose_deviation"]
+    assert alert.tier == "review"
+    assert "took 75 mg; scheduled 7.5 mg" in alert.reason
+    with app.app_context():
+        summary = db.session.scalar(
+            select(AuditEvent.summary).where(AuditEvent.action == "log.save")
+        )
+    assert summary["dose_confirmed_far_above_plan"] == [active_plan]
+
+
+def test_the_patient_can_change_the_number_instead(client, app, patient, active_plan):
+    login_as(client, patient)
+    data = fill_log(client, took="no", dose_taken="75")
+    assert client.post("/log", data=data).status_code == 400
+    data[f"dose_taken_{active_plan}"] = "7"
+    assert client.post("/log", data=data).status_code == 302
+    (dose,) = rows(app, LogDose)
+    assert dose.dose_taken == Decimal("7")
+
+
+def test_a_tick_for_another_number_asks_again(client, app, patient, active_plan):
+    login_as(client, patient)
+    data = fill_log(client, took="no", dose_taken="80")
+    data[f"confirm_taken_{active_plan}"] = "75"  # ticked beside 75, then changed to 80
+    page = client.post("/log", data=data).get_data(as_text=True)
+    assert _error(page, f"confirm_taken_{active_plan}") == (
+        "You wrote 80 mg. Your plan for today is 7.5 mg. Is 80 mg right?"
+    )
+    assert "checked" not in _checkbox(page, f"confirm_taken_{active_plan}")
+    assert rows(app, DailyLog) == []
+
+
+@pytest.mark.parametrize(("taken", "asked"), [("15", False), ("15.001", True), ("10", False)])
+def test_only_more_than_twice_the_plan_is_asked_about(
+    client, app, patient, active_plan, taken, asked
+):
+    login_as(client, patient)
+    response = client.post("/log", data=fill_log(client, took="no", dose_taken=taken))
+    assert response.status_code == (400 if asked else 302)
+    assert bool(rows(app, DailyLog)) is not asked
+
+
+def test_a_past_day_says_what_the_plan_was(client, app, patient, active_plan):
+    login_as(client, patient)
+    yesterday = patient_today(patient) - timedelta(days=1)
+    page = client.post("/log", data=fill_log(client, yesterday, took="no", dose_taken="30"))
+    assert _error(page.get_data(as_text=True), f"confirm_taken_{active_plan}") == (
+        "You wrote 30 mg. Your plan for yesterday was 7.5 mg. Is 30 mg right?"
+    )
+
+
+def test_a_red_flag_never_waits_for_the_dose_question(client, app, patient, active_plan):
+    """An unconfirmed dose is not saved, but the red flag ticked with it is sent at once, and
+    "Back to my log" brings the dose back."""
+    login_as(client, patient)
+    data = fill_log(client, took="no", dose_taken="75", flags=["overdose"], when="now")
+    response = client.post("/log", data=data)
+    assert response.status_code == 200
+    assert "Get urgent help now" in response.text
+    (report,) = rows(app, RedFlagReport)
+    assert report.flags == ["overdose"]
+    assert rows(app, DailyLog) == []
+    resume = dict(
+        re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', response.text)
+    )
+    assert resume[f"dose_taken_{active_plan}"] == "75"
+    back = client.post("/log", data=resume)
+    assert f'name="dose_taken_{active_plan}" autocomplete="off" value="75"' in back.text
+
+
+def test_send_this_now_still_works_with_a_large_dose_typed(client, app, patient, active_plan):
+    login_as(client, patient)
+    data = fill_log(client, took="no", dose_taken="75", flags=["overdose"])
+    data["send_flags"] = "1"
+    response = client.post("/log", data=data)
+    assert response.status_code == 200
+    assert "Get urgent help now" in response.text
+    assert [r.flags for r in rows(app, RedFlagReport)] == [["overdose"]]
+    assert rows(app, DailyLog) == []
+
+
+def test_a_correction_keeps_the_confirmed_answer(client, app, patient, active_plan):
+    """The saved answer was confirmed: correcting something else does not ask again."""
+    login_as(client, patient)
+    data = fill_log(client, took="no", dose_taken="75")
+    data[f"confirm_taken_{active_plan}"] = "75"
+    assert client.post("/log", data=data).status_code == 302
+    page = client.get("/log").get_data(as_text=True)
+    assert "checked" in _checkbox(page, f"confirm_taken_{active_plan}")
+    assert not _error(page, f"confirm_taken_{active_plan}")
+    again = fill_log(client, took="no", dose_taken="75", note="Corrected the note")
+    again[f"confirm_taken_{active_plan}"] = "75"
+    assert client.post("/log", data=again).status_code == 302
+    assert sorted(entry.version for entry in rows(app, DailyLog)) == [1, 2]
+
+
+def test_the_question_suggests_no_dose(client, patient, active_plan):
+    """Only the number typed and the plan's own dose appear in the question."""
+    login_as(client, patient)
+    page = client.post("/log", data=fill_log(client, took="no", dose_taken="75")).get_data(
+        as_text=True
+    )
+    block = re.search(r'<div class="field dose-confirm.*?</div>', page, re.S).group(0)
+    numbers = set(re.findall(r"[0-9]+(?:\.[0-9]+)?", re.sub(r"<[^>]*>", " ", block)))
+    assert numbers == {"75", "7.5"}
+
+
+def test_a_correction_of_a_small_difference_asks_nothing(client, app, patient, active_plan):
+    login_as(client, patient)
+    assert client.post("/log", data=fill_log(client, took="no", dose_taken="10")).status_code == 302
+    page = client.get("/log").get_data(as_text=True)
+    assert not _checkbox(page, f"confirm_taken_{active_plan}")
+    assert "is right" not in page
+
+
+def test_a_dose_above_the_usual_maximum_is_asked_about_below_twice_the_plan(
+    client, app, clinician, patient, write_plan
+):
+    """40 mg diazepam in the plan, 70 mg taken: under twice the plan, above the usual
+    maximum for diazepam."""
+    login_as(client, clinician)
+    today = patient_today(patient)
+    plan_id = write_plan(patient, [(today - timedelta(days=5), "40", {}, "")])
+    login_as(client, patient)
+    page = client.post("/log", data=fill_log(client, took="no", dose_taken="70")).get_data(
+        as_text=True
+    )
+    assert _error(page, f"confirm_taken_{plan_id}") == (
+        "You wrote 70 mg. Your plan for today is 40 mg. Is 70 mg right?"
+    )
+    assert rows(app, DailyLog) == []
