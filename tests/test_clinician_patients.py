@@ -92,6 +92,7 @@ def test_clinician_adds_a_patient_who_sets_a_password_and_lands_on_today(
     assert actions == [
         ("user.create", clinician.id, person.id),
         ("care_team.add", clinician.id, person.id),
+        ("user.password_link", clinician.id, person.id),
     ]
     listing = as_clinician.get("/clinician/patients").get_data(as_text=True)
     assert "Casey Newcomer" in listing
@@ -245,8 +246,15 @@ def test_new_link_for_an_own_patient_works(app, as_clinician, clinician, make_us
     )
     assert done.request.path == "/today"
     with app.app_context():
-        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "patient.new_link"))
-        assert (event.actor_id, event.patient_id) == (clinician.id, person.id)
+        event = db.session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "user.password_link")
+        )
+        assert (event.actor_id, event.object_id, event.patient_id, event.summary) == (
+            clinician.id,
+            person.id,
+            person.id,
+            {"sent": "shown"},
+        )
 
 
 @pytest.mark.parametrize("target", ["other_team", "colleague", "self", "admin", "missing"])

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from wtforms import SelectChoice
 
 from taper import access
@@ -16,6 +18,13 @@ from taper.web import id_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 access.admit_only(bp, Role.ADMIN)
+log = logging.getLogger(__name__)
+# The audit page shows actions on accounts only (an allow-list: a new clinical event name never
+# shows up here by accident). Clinical events (plan.*, log.*, alert.*, patient.view ...) are
+# the care team's business, not an admin's (DESIGN.md: admins read no clinical data).
+ACCOUNT_ACTION_PREFIXES = ("user.", "care_team.", "auth.", "2fa.")
+# Rows written before "user.password_link" existed, for a link a clinician issued.
+ACCOUNT_ACTIONS = ("patient.new_link",)
 
 
 def _assign_form() -> AssignForm:
@@ -68,29 +77,38 @@ def create_account():
                 role=Role(form.role.data),
                 timezone=form.timezone.data,
             )
+            token = accounts.first_set_password_link(current_user, user)
         except ServiceError as error:
             getattr(form, error.field or "email").errors.append(error.message)
         else:
             db.session.commit()
-            link = url_for(
-                "auth.set_password", token=accounts.make_set_password_token(user), _external=True
-            )
-            return render_template(
-                "set_password_link.html", account=user, link=link, back=url_for("admin.accounts")
-            )
+            return _link_page(user, token)
     return _render_accounts(form, _assign_form(), 400)
+
+
+def _link_page(account: User, token: str | None, refused: str = "", status: int = 200):
+    link = url_for("auth.set_password", token=token, _external=True) if token else None
+    return render_template(
+        "set_password_link.html",
+        account=account,
+        link=link,
+        refused=refused,
+        back=url_for("admin.accounts"),
+    ), status
 
 
 @bp.post("/accounts/<int:user_id>/link")
 def new_link(user_id: int):
-    """Issue a fresh set-password link (the old one stops working once a password is set)."""
+    """Issue a fresh set-password link: shown only for an account that never had a password,
+    else e-mailed to its owner. Never for the admin's own account or another admin's."""
     user = access.account_or_404(current_user, user_id)
-    link = url_for(
-        "auth.set_password", token=accounts.make_set_password_token(user), _external=True
-    )
-    return render_template(
-        "set_password_link.html", account=user, link=link, back=url_for("admin.accounts")
-    )
+    try:
+        token = accounts.issue_set_password_link(current_user, user)
+    except accounts.LinkRefused as error:
+        log.warning("set-password link refused actor=%s account=%s", current_user.id, user.id)
+        return _link_page(user, None, refused=error.message, status=403)
+    db.session.commit()
+    return _link_page(user, token)
 
 
 @bp.post("/accounts/<int:user_id>/deactivate")
@@ -128,18 +146,30 @@ def assign():
 AUDIT_PAGE_SIZE = 200
 
 
+def _account_action():
+    return or_(
+        AuditEvent.action.in_(ACCOUNT_ACTIONS),
+        *(AuditEvent.action.startswith(p, autoescape=True) for p in ACCOUNT_ACTION_PREFIXES),
+    )
+
+
 @bp.get("/audit")
 def audit_trail():
-    """Who saw or changed which patient's data, and when (newest first)."""
+    """Who did what to which account, and when (newest first); no clinical events."""
     patients = db.session.scalars(
         select(User).where(User.role == Role.PATIENT).order_by(User.name, User.id)
     ).all()
     chosen = id_arg("patient")
-    query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    query = (
+        select(AuditEvent)
+        .where(_account_action())
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    )
     if chosen:
         query = query.where(AuditEvent.patient_id == chosen)
     events = db.session.scalars(query.limit(AUDIT_PAGE_SIZE)).all()
     ids = {e.actor_id for e in events} | {e.patient_id for e in events}
+    ids |= {e.object_id for e in events if e.object_type == "user"}
     people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
     return render_template(
         "admin/audit.html",

@@ -59,26 +59,27 @@ def new_patient():
                 timezone=form.timezone.data,
             )
             accounts.add_to_care_team(current_user, current_user, patient)
+            token = accounts.first_set_password_link(current_user, patient)
         except ServiceError as error:
             db.session.rollback()
             getattr(form, error.field or "email").errors.append(error.message)
         else:
             db.session.commit()
-            return _link_page(patient)
+            return _link_page(patient, token)
     status = 400 if form.is_submitted() else 200
     return render_template("clinician/new_patient.html", form=form), status
 
 
-def _link_page(patient):
-    link = url_for(
-        "auth.set_password", token=accounts.make_set_password_token(patient), _external=True
-    )
+def _link_page(patient, token: str | None, refused: str = "", status: int = 200):
+    # No token: the link went to the patient by e-mail (they already have a password).
+    link = url_for("auth.set_password", token=token, _external=True) if token else None
     return render_template(
         "set_password_link.html",
         account=patient,
         link=link,
+        refused=refused,
         back=url_for("clinician.patient", patient_id=patient.id),
-    )
+    ), status
 
 
 @bp.get("/patients/<int:patient_id>")
@@ -98,8 +99,12 @@ def patient(patient_id: int):
 
 @bp.post("/patients/<int:patient_id>/link")
 def new_link(patient_id: int):
-    """A fresh set-password link for a patient on your care team."""
+    """A fresh set-password link for a patient on your care team: shown only if they never had
+    a password, else e-mailed to them."""
     patient = access.patient_or_404(current_user, patient_id)
-    audit.record(current_user, "patient.new_link", "user", patient.id, patient_id=patient.id)
+    try:
+        token = accounts.issue_set_password_link(current_user, patient)
+    except accounts.LinkRefused as error:
+        return _link_page(patient, None, refused=error.message, status=403)
     db.session.commit()
-    return _link_page(patient)
+    return _link_page(patient, token)

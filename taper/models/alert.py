@@ -107,13 +107,15 @@ class AlertSettings(db.Model):
 
 
 class OutboxMessage(db.Model):
-    """An e-mail waiting to be sent by ``flask notify send``: written with its alert, so a
-    dead mail server loses nothing. It carries no health details, only a link."""
+    """An e-mail waiting to be sent by ``flask notify send``: written with its alert (or, for
+    a message about an account, with the account change), so a dead mail server loses nothing.
+    It carries no health details, only a link."""
 
     __tablename__ = "outbox_message"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alert.id"))
+    # None for a message about an account: a set-password link, a password-change notice.
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alert.id"))
     to_email: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)

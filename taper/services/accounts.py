@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from flask import current_app
@@ -13,12 +14,20 @@ from sqlalchemy import select
 from taper.extensions import db
 from taper.models import CareTeamLink, Role, User, find_user_by_email, normalise_email
 from taper.models.user import has_control_characters
-from taper.services import ServiceError, audit
+from taper.services import ServiceError, audit, notify
 from taper.services.passwords import check_password_policy, hash_password, verify_password
 
 log = logging.getLogger(__name__)
 # The salt is a namespace for the signed links, not a secret.
 _TOKEN_SALT = "taper.set-password"  # noqa: S105  # nosec B105
+# The path of the auth.set_password page, for links in e-mails (built from PUBLIC_URL, never
+# from the request's Host header, so a forged Host cannot send the owner's link elsewhere).
+LINK_PATH = "/set-password/"
+NO_HEALTH_DETAILS = "This message contains no health information.\n"
+
+
+class LinkRefused(ServiceError):
+    """Nobody may be handed a set-password link for this account (the view answers 403)."""
 
 
 def _check_timezone(name: str) -> str:
@@ -69,7 +78,7 @@ def create_user(
     if find_user_by_email(email) is not None:
         raise ServiceError("An account with this email already exists.", "email")
     if password is not None:
-        check_password_policy(password, email)
+        check_password_policy(password, email, name)
     user = User(
         email=email,
         name=name,
@@ -144,13 +153,28 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 def change_password(user: User, current: str, new: str) -> None:
-    """Change a password after checking the current one; ends every other session."""
+    """Change a password after checking the current one; ends every other session and tells
+    the owner by e-mail."""
     if not verify_password(user.password_hash, current):
         raise ServiceError("That is not your current password.", "current_password")
-    check_password_policy(new, user.email)
+    check_password_policy(new, user.email, user.name)
     user.password_hash = hash_password(new)
     user.end_sessions()
     audit.record(user, "user.password_change", "user", user.id, patient_id=_patient_id(user))
+    _tell_owner_password_changed(user, first=False)
+
+
+def _tell_owner_password_changed(user: User, *, first: bool) -> None:
+    # Whoever set it (the owner, or someone holding a link), the owner hears of it.
+    did = "set" if first else "changed"
+    when = datetime.now(UTC).strftime("%d %B %Y at %H:%M UTC")
+    notify.queue(
+        user.email,
+        f"Taper: your password was {did}",
+        f"Hello {user.name},\n\nThe password of your Taper account was {did} on {when}.\n"
+        "If this was you, there is nothing more to do.\n\n"
+        "If this was not you, contact your clinic straight away.\n\n" + NO_HEALTH_DETAILS,
+    )
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -183,10 +207,86 @@ def user_for_set_password_token(token: str) -> User:
 
 
 def set_password_with_token(token: str, password: str) -> User:
-    """Set a password from a set-password link; the link stops working afterwards."""
+    """Set a password from a set-password link; the link stops working afterwards and the
+    owner is told by e-mail. Signing in (and two-step login) is left to the caller."""
     user = user_for_set_password_token(token)
-    check_password_policy(password, user.email)
+    check_password_policy(password, user.email, user.name)
+    first = user.password_hash is None
     user.password_hash = hash_password(password)
     user.end_sessions()
     audit.record(user, "user.password_set", "user", user.id, patient_id=_patient_id(user))
+    _tell_owner_password_changed(user, first=first)
     return user
+
+
+def _record_link(actor: User | None, account: User, sent: str) -> None:
+    audit.record(
+        actor,
+        "user.password_link",
+        "user",
+        account.id,
+        patient_id=_patient_id(account),
+        summary={"sent": sent},
+    )
+
+
+def first_set_password_link(actor: User, account: User) -> str:
+    """The token of the set-password link of an account created in this transaction, to show
+    on screen: it never had a password, so nobody is locked out or taken over."""
+    if account.password_hash is not None:
+        raise LinkRefused("This account already has a password.")
+    _record_link(actor, account, "shown")
+    return make_set_password_token(account)
+
+
+def issue_set_password_link(actor: User, account: User) -> str | None:
+    """A fresh set-password link for someone else's account. Only an account that never had
+    a password gets it back as a token to show on screen; any other is e-mailed to its owner
+    (None is returned), so whoever asked never holds a working link to it. Audited either way.
+
+    Admins may not issue links for their own account or another admin's; clinicians only for
+    patients (the view checks the care team). A password set by the link still asks for the
+    two-step code (auth.set_password)."""
+    if account.id == actor.id:
+        raise LinkRefused(
+            "You cannot issue a set-password link for your own account. "
+            "Use Change password instead."
+        )
+    if actor.role is Role.ADMIN and account.role is Role.ADMIN:
+        raise LinkRefused(
+            "Admins cannot issue set-password links for admin accounts: only the account's "
+            "owner can change its password."
+        )
+    if actor.role is Role.CLINICIAN and account.role is not Role.PATIENT:
+        raise LinkRefused("Clinicians can issue set-password links for patients only.")
+    if actor.role not in (Role.ADMIN, Role.CLINICIAN):
+        raise LinkRefused("You cannot issue set-password links.")
+    if not account.active:
+        raise LinkRefused("This account is deactivated: a link would not work.")
+    if account.password_hash is None:
+        _record_link(actor, account, "shown")
+        return make_set_password_token(account)
+    email_set_password_link(actor, account)
+    return None
+
+
+def email_set_password_link(actor: User | None, account: User) -> None:
+    """E-mail the account's owner a set-password link through the outbox (audited). With no
+    actor it comes from the server's command line (`flask users send-link`), the way back in
+    for an admin, whose account no other admin may send a link to."""
+    if not account.active:
+        raise LinkRefused("This account is deactivated: a link would not work.")
+    token = make_set_password_token(account)
+    link = f"{current_app.config['PUBLIC_URL'].rstrip('/')}{LINK_PATH}{token}"
+    hours = current_app.config["SET_PASSWORD_LINK_HOURS"]
+    who = f"{actor.name} at your clinic" if actor else "Your clinic's Taper administrator"
+    notify.queue(
+        account.email,
+        "Taper: a link to set a new password",
+        f"Hello {account.name},\n\n{who} asked Taper to send you a link "
+        f"to set a new password for your Taper account. It works once, within {hours} hours:"
+        f"\n\n{link}\n\nIf you did not ask for this, you can ignore this e-mail: your "
+        "password stays as it is. If it happens again, contact your clinic.\n\n"
+        + NO_HEALTH_DETAILS,
+    )
+    _record_link(actor, account, "email")

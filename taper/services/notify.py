@@ -18,6 +18,14 @@ MAX_BACKOFF = timedelta(hours=1)
 IMMEDIATE_TIMEOUT = 3  # seconds, for the attempt made while the patient waits
 
 
+def queue(to_email: str, subject: str, body: str, *, alert_id: int | None = None) -> OutboxMessage:
+    """Add an e-mail to the outbox in the caller's transaction (sent by `flask notify send`).
+    ``alert_id`` is None for a message about an account rather than an alert."""
+    message = OutboxMessage(alert_id=alert_id, to_email=to_email, subject=subject, body=body)
+    db.session.add(message)
+    return message
+
+
 def backoff(attempts: int) -> timedelta:
     """1, 2, 4, 8 ... minutes after each failure, at most an hour."""
     return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)

@@ -49,13 +49,17 @@ def test_no_code_path_updates_or_deletes_audit_rows():
         assert "AuditEvent.query" not in text or "delete" not in text, path
 
 
-def test_admin_audit_page_shows_who_saw_which_patient(client, admin, clinician, patient, make_user):
+def test_admin_audit_page_shows_who_acted_on_which_account(
+    client, admin, clinician, patient, make_user
+):
     other = make_user(name="Other Patient Name")
     login_as(client, clinician)
     client.get(f"/clinician/patients/{patient.id}")
+    client.post(f"/clinician/patients/{patient.id}/link")
     login_as(client, admin)
     page = client.get(f"/admin/audit?patient={patient.id}").get_data(as_text=True)
-    assert "patient.view" in page
+    assert "user.password_link" in page
+    assert "patient.view" not in page  # a clinical event: not for admins (issue 13, 6c)
     assert f"{clinician.name} (clinician)" in page
     assert other.name not in page.split("</select>")[1]
     assert client.get("/admin/audit?patient=' OR 1=1--").status_code == 200

@@ -76,7 +76,7 @@ class Route:
 # until it is described here.
 ROUTES: dict[str, Route] = {
     "admin.deactivate": Route(clinical=False),
-    "admin.new_link": Route(clinical=False, writes=False),
+    "admin.new_link": Route(clinical=False),  # an audit row, and an e-mail or a shown link
     "clinician.acknowledge_alert": Route(form=lambda app, w: {"note": "Outsider saw it"}),
     "clinician.resolve_alert": Route(form=lambda app, w: {"note": "Outsider closed it"}),
     "clinician.patient": Route(),
