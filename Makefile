@@ -20,10 +20,15 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)  ## Create .venv and install requirements.txt
 
-run: $(STAMP)  ## Migrate the local SQLite database, load demo data, serve on 127.0.0.1:$(PORT)
+run: $(STAMP) instance/secret_key  ## Migrate the local SQLite database, load demo data, serve on 127.0.0.1:$(PORT)
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+# This instance's own random SECRET_KEY (mode 0600, git-ignored), made once; the development
+# settings read it whenever SECRET_KEY is not in the environment (config.instance_secret_key).
+instance/secret_key: | $(STAMP)
+	$(PY) -c 'import config; config.instance_secret_key()'
 
 test: $(STAMP)  ## Run the whole suite but the browser tests (SQLite, or TEST_DATABASE_URL)
 	$(PY) -m pytest -q -m "not e2e"

@@ -7,12 +7,15 @@ Nothing here raises at import time: ``ProductionConfig.validate`` is called by
 from __future__ import annotations
 
 import os
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 INSTANCE = ROOT / "instance"
-DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105  (refused by ProductionConfig)
+# The public default of earlier versions: refused everywhere (development now has its own key).
+DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105  (a refused value, not a secret)
+SECRET_KEY_FILE = INSTANCE / "secret_key"
 
 
 def _env(name: str, default: str) -> str:
@@ -27,10 +30,49 @@ def _env_bool(name: str, default: bool) -> bool:
     return os.environ.get(name, "1" if default else "0").lower() in {"1", "true", "yes", "on"}
 
 
+def instance_secret_key(path: Path | None = None) -> str:
+    """This instance's own random SECRET_KEY, kept in ``instance/secret_key`` (mode 0600).
+
+    Made on first use; later calls read it back. Written to a private temporary file and then
+    linked into place, so two processes starting at once agree on one key and nobody ever
+    reads a half-written file. ``make run`` calls this before the server starts.
+    """
+    path = path or SECRET_KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as file:
+            file.write(secrets.token_urlsafe(48) + "\n")
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        finally:
+            temporary.unlink()
+    key = path.read_text(encoding="ascii").strip()
+    if len(key) < 32:
+        raise RuntimeError(f"{path} holds no usable key: delete it to make a new one")
+    return key
+
+
+class _FromEnvironment:
+    """A setting read from the environment when the app loads its settings
+    (``app.config.from_object``), not when config.py is imported: a key set after import
+    counts, and importing config.py never creates the instance key file. ``otherwise`` gives
+    the value when the variable is unset or empty."""
+
+    def __init__(self, name: str, otherwise=lambda: None) -> None:
+        self.name, self.otherwise = name, otherwise
+
+    def __get__(self, _instance: object, _owner: type):
+        return os.environ.get(self.name) or self.otherwise()
+
+
 class Config:
     """Settings shared by every environment."""
 
-    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+    SECRET_KEY = _FromEnvironment("SECRET_KEY")  # production refuses to start without one
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE / 'taper.db'}")
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     SQLALCHEMY_TRACK_MODIFICATIONS = False
@@ -54,12 +96,33 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # the session's own limits bound the token's life
     SET_PASSWORD_LINK_HOURS = _env_int("SET_PASSWORD_LINK_HOURS", 72)
 
-    # Login throttling (SECURITY.md A4); failed attempts only.
+    # Two-step login secrets at rest (SECURITY.md D7). Fernet keys, comma-separated: the first
+    # encrypts, every one decrypts; after `flask twostep rotate-keys` the others can go.
+    # Required in production; elsewhere, when empty, a key is derived from SECRET_KEY.
+    TWO_STEP_KEYS = _FromEnvironment("TWO_STEP_KEYS", lambda: "")
+    TWO_STEP_KEY_FROM_SECRET_KEY = True  # never in production
+    # Argon2id cost for recovery codes: OWASP's minimum (19 MiB, 2 passes). Each code holds
+    # 100 random bits, so this is plenty, and turning two-step on (10 hashes) stays quick.
+    RECOVERY_CODE_HASH = {"time_cost": 2, "memory_cost": 19456, "parallelism": 1}
+
+    # Password throttling (SECURITY.md A4, taper/auth/throttle.py); failed attempts only, at
+    # login, /confirm-password, the inline confirmation and the password-change form. Counts
+    # live in RATELIMIT_STORAGE_URI: Redis when there are several app servers.
     RATELIMIT_ENABLED = True  # explicit: the limiter object is shared by every app in a process
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_SWALLOW_ERRORS = False
     RATELIMIT_HEADERS_ENABLED = True
-    LOGIN_LIMIT_PER_IP = _env("LOGIN_LIMIT_PER_IP", "30 per 15 minutes")
+    # Per account: this many failures in a row are free, then each attempt waits 1, 2, 4 ...
+    # seconds after the last failure, up to the cap; the right password after the wait works.
+    LOGIN_DELAY_FREE_FAILURES = _env_int("LOGIN_DELAY_FREE_FAILURES", 3)
+    LOGIN_DELAY_MAX_SECONDS = _env_int("LOGIN_DELAY_MAX_SECONDS", 60)
+    # A count of failures is forgotten this long after it started (a right password resets it).
+    LOGIN_FAILURE_MEMORY_HOURS = _env_int("LOGIN_FAILURE_MEMORY_HOURS", 24)
+    # One address guessing one account (the pair), and a high ceiling for one address across
+    # all accounts (a whole clinic may sit behind one address).
+    LOGIN_LIMIT_PER_IP_ACCOUNT = _env("LOGIN_LIMIT_PER_IP_ACCOUNT", "20 per hour")
+    LOGIN_LIMIT_PER_IP = _env("LOGIN_LIMIT_PER_IP", "300 per hour")
+    # Wrong two-step codes per pending login (the password was already right).
     LOGIN_LIMIT_PER_ACCOUNT = _env("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
     # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
     PROXY_COUNT = _env_int("PROXY_COUNT", 0)
@@ -121,7 +184,9 @@ class Config:
 
 
 class DevelopmentConfig(Config):
-    """Local development: SQLite in instance/, dev server."""
+    """Local development: SQLite in instance/, dev server, a random key of its own."""
+
+    SECRET_KEY = _FromEnvironment("SECRET_KEY", instance_secret_key)
 
 
 class TestingConfig(Config):
@@ -129,6 +194,8 @@ class TestingConfig(Config):
 
     TESTING = True
     SECRET_KEY = "testing-secret"  # noqa: S105  (tests only)
+    TWO_STEP_KEYS = ""  # the key derived from SECRET_KEY, whatever the environment holds
+    RECOVERY_CODE_HASH = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}  # fast tests
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     WTF_CSRF_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
@@ -141,6 +208,7 @@ class ProductionConfig(Config):
     REMEMBER_COOKIE_SECURE = True
     SESSION_COOKIE_SAMESITE = "Strict"
     HSTS = True
+    TWO_STEP_KEY_FROM_SECRET_KEY = False
     TRUSTED_HOSTS = [h.strip() for h in _env("TRUSTED_HOSTS", "").split(",") if h.strip()] or None
 
     @classmethod
@@ -153,6 +221,28 @@ class ProductionConfig(Config):
             raise RuntimeError("ProductionConfig refuses a default SECRET_KEY")
         if len(os.environ["SECRET_KEY"]) < 32:
             raise RuntimeError("SECRET_KEY must be at least 32 characters")
+        _check_two_step_keys(os.environ.get("TWO_STEP_KEYS", ""))
+
+
+def _check_two_step_keys(value: str) -> None:
+    """Production encrypts two-step secrets with its own keys, never one derived from
+    SECRET_KEY: refuse to start without them or with one that is not a Fernet key."""
+    from cryptography.fernet import Fernet
+
+    keys = [key.strip() for key in value.split(",") if key.strip()]
+    if not keys:
+        raise RuntimeError(
+            "ProductionConfig needs TWO_STEP_KEYS in the environment: one or more Fernet keys, "
+            "comma-separated, the first encrypts (make one with `flask --app taper twostep "
+            "new-key`)"
+        )
+    for number, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError:
+            raise RuntimeError(
+                f"TWO_STEP_KEYS: key {number} is not a Fernet key (32 url-safe base64 bytes)"
+            ) from None
 
 
 CONFIGS = {

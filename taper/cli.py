@@ -59,6 +59,21 @@ def deactivate_user_command(email: str) -> None:
     click.echo(f"Deactivated {user.email}")
 
 
+@users_cli.command("send-link")
+@click.argument("email")
+def send_link_command(email: str) -> None:
+    """E-mail the account's owner a set-password link (through the outbox; never printed)."""
+    user = find_user_by_email(email)
+    if user is None:
+        _fail(f"No account with email {email}")
+    try:
+        accounts.email_set_password_link(None, user)
+    except ServiceError as error:
+        _fail(error.message)
+    db.session.commit()
+    click.echo(f"Queued a set-password link for {user.email}; `flask notify send` sends it.")
+
+
 @care_team_cli.command("add")
 @click.argument("clinician_email")
 @click.argument("patient_email")
@@ -183,3 +198,9 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(notify_cli)
     app.cli.add_command(seed_scale_command)
     app.cli.add_command(redflags_cli)
+    from taper.db_roles import register as register_db_roles
+
+    register_db_roles(app)  # `flask db roles`
+    from taper.auth.twostep import twostep_cli
+
+    app.cli.add_command(twostep_cli)

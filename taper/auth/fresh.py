@@ -11,6 +11,7 @@ import time
 from flask import current_app, session
 from flask_login import current_user
 
+from taper.auth import throttle
 from taper.services.passwords import verify_password
 
 
@@ -24,9 +25,17 @@ def confirm(form) -> bool:
     """Accept the form's password field if the session is not recent; record the error if wrong."""
     if is_recent():
         return True
-    if form.password.data and verify_password(current_user.password_hash, form.password.data):
-        session["auth_at"] = time.time()
-        return True
+    if form.password.data:
+        # Wrong passwords here slow the account down like at login (SECURITY.md A4).
+        with throttle.guard(current_user.email) as attempt:
+            if not attempt.wait:
+                attempt.record(verify_password(current_user.password_hash, form.password.data))
+        if attempt.wait:
+            form.password.errors = [throttle.wait_message(attempt.wait)]
+            return False
+        if attempt.outcome:
+            session["auth_at"] = time.time()
+            return True
     form.password.errors = [
         "Type your password to confirm this change."
         if not form.password.data

@@ -1,14 +1,18 @@
-"""Two-step login pages: the code at login, and turning it on or off (SECURITY.md A1)."""
+"""Two-step login pages: the code at login, and turning it on or off (SECURITY.md A1, D7);
+``flask twostep`` for its keys."""
 
 from __future__ import annotations
 
 import time
 
+import click
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask.cli import AppGroup
 from flask_login import current_user
 from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
+from taper.auth import throttle
 from taper.auth.views import bp, home_url, safe_next
 from taper.extensions import db, limiter
 from taper.forms import TaperForm
@@ -22,7 +26,7 @@ PENDING_SECONDS = 300
 class CodeForm(TaperForm):
     code = StringField(
         "Code",
-        [DataRequired("Enter the 6-digit code from your app."), Length(max=20)],
+        [DataRequired("Enter the 6-digit code from your app."), Length(max=40)],
         description="The 6-digit code from your authenticator app, or one of your recovery codes.",
         render_kw={"inputmode": "numeric", "autocomplete": "one-time-code"},
     )
@@ -33,10 +37,26 @@ class DisableForm(TaperForm):
     password = PasswordField("Password", [DataRequired(), Length(max=128)])
     code = StringField(
         "Code from your app",
-        [DataRequired(), Length(max=20)],
+        [DataRequired(), Length(max=40)],
         render_kw={"inputmode": "numeric", "autocomplete": "one-time-code"},
     )
     submit = SubmitField("Turn off two-step login")
+
+
+class RenewForm(DisableForm):
+    submit = SubmitField("Make new recovery codes")
+
+
+def _enabled_page(settings, disable_form=None, renew_form=None, status=200):
+    """The page of someone with two-step login on: its two forms, each with its own ids."""
+    return render_template(
+        "auth/two_step.html",
+        enabled=True,
+        disable_form=disable_form or DisableForm(),
+        renew_form=renew_form or RenewForm(prefix="renew"),
+        left=len(settings.recovery_hashes),
+        older=twofactor.older_recovery_codes(settings),
+    ), status
 
 
 def _pending_user() -> User | None:
@@ -86,36 +106,54 @@ def two_step():
         abort(403)
     settings = twofactor.settings_of(user)
     if settings is not None:
-        return render_template(
-            "auth/two_step.html",
-            enabled=True,
-            disable_form=DisableForm(),
-            left=len(settings.recovery_hashes),
-        )
-    if "2fa_setup" not in session or request.method == "GET":
-        session["2fa_setup"] = twofactor.new_secret()
+        return _enabled_page(settings)
+    session.pop("2fa_setup", None)  # where earlier versions kept the secret: readable there
     form = CodeForm()
-    if request.method == "POST" and form.validate_on_submit():
+    # The secret being set up stays on the server, encrypted; a new one for each visit.
+    secret = None if request.method == "GET" else twofactor.pending_secret(user)
+    if secret is None:
+        secret = twofactor.start_setup(user)
+        db.session.commit()
+        if request.method == "POST":
+            form.validate_on_submit()  # keep what was typed beside the message
+            form.code.errors.append(
+                "This set-up has expired, so here is a new QR code. "
+                "Scan it and enter the code your app shows."
+            )
+    elif form.validate_on_submit():
         try:
-            codes = twofactor.enable(user, session["2fa_setup"], form.code.data)
+            codes = twofactor.enable(user, secret, form.code.data)
         except ServiceError as error:
             form.code.errors.append(error.message)
         else:
             db.session.commit()
-            session.pop("2fa_setup")
             return render_template("auth/recovery_codes.html", codes=codes)
-    return render_template(
-        "auth/two_step.html", enabled=False, form=form, secret=session["2fa_setup"]
-    )
+    return render_template("auth/two_step.html", enabled=False, form=form, secret=secret)
 
 
 @bp.get("/account/two-step/qr.svg")
 def two_step_qr():
     """The QR code for the secret being set up (drawn here: no third-party service)."""
     user = current_user._get_current_object()
-    if user.role not in twofactor.ALLOWED_ROLES or "2fa_setup" not in session:
+    secret = twofactor.pending_secret(user) if user.role in twofactor.ALLOWED_ROLES else None
+    if secret is None:
         abort(404)
-    return twofactor.qr_svg(user, session["2fa_setup"]), 200, {"Content-Type": "image/svg+xml"}
+    return twofactor.qr_svg(user, secret), 200, {"Content-Type": "image/svg+xml"}
+
+
+def _with_password(user: User, change, form):
+    """Run a change that needs the password and a code, throttled like login (throttle.py):
+    (its result, the ServiceError it raised, seconds to wait)."""
+    result = error = None
+    with throttle.guard(user.email) as attempt:
+        if not attempt.wait:
+            try:
+                result = change(user, form.password.data, form.code.data)
+            except ServiceError as refused:
+                db.session.rollback()
+                error = refused
+            attempt.record(error is None or error.field != "password")
+    return result, error, attempt.wait
 
 
 @bp.post("/account/two-step/off")
@@ -126,19 +164,61 @@ def two_step_off():
     if twofactor.settings_of(user) is None:
         abort(404)
     if form.validate_on_submit():
-        try:
-            twofactor.disable(user, form.password.data, form.code.data)
-        except ServiceError as error:
-            db.session.rollback()
+        _, error, wait = _with_password(user, twofactor.disable, form)
+        if wait:
+            form.password.errors = [throttle.wait_message(wait)]
+            page, status = _enabled_page(twofactor.settings_of(user), disable_form=form, status=429)
+            return page, status, {"Retry-After": str(wait)}
+        if error is not None:
             getattr(form, error.field or "code").errors.append(error.message)
         else:
             db.session.commit()
             start_session(user)
             flash("Two-step login is off.")
             return redirect(url_for("auth.two_step"))
-    return render_template(
-        "auth/two_step.html",
-        enabled=True,
-        disable_form=form,
-        left=len(twofactor.settings_of(user).recovery_hashes),
-    ), 400
+    return _enabled_page(twofactor.settings_of(user), disable_form=form, status=400)
+
+
+@bp.post("/account/two-step/recovery-codes")
+def two_step_recovery_codes():
+    """New recovery codes in place of the old ones (password and a current code)."""
+    user = current_user._get_current_object()
+    form = RenewForm(prefix="renew")
+    if twofactor.settings_of(user) is None:
+        abort(404)
+    if form.validate_on_submit():
+        codes, error, wait = _with_password(user, twofactor.renew_recovery_codes, form)
+        if wait:
+            form.password.errors = [throttle.wait_message(wait)]
+            page, status = _enabled_page(twofactor.settings_of(user), renew_form=form, status=429)
+            return page, status, {"Retry-After": str(wait)}
+        if error is not None:
+            getattr(form, error.field or "code").errors.append(error.message)
+        else:
+            db.session.commit()
+            return render_template("auth/recovery_codes.html", codes=codes, renewed=True)
+    return _enabled_page(twofactor.settings_of(user), renew_form=form, status=400)
+
+
+twostep_cli = AppGroup("twostep", help="Two-step login: the keys its secrets are encrypted with.")
+
+
+@twostep_cli.command("new-key")
+def new_key_command() -> None:
+    """Print a new key to put first in TWO_STEP_KEYS."""
+    click.echo(twofactor.new_key())
+
+
+@twostep_cli.command("rotate-keys")
+def rotate_keys_command() -> None:
+    """Re-encrypt every two-step secret with the first key in TWO_STEP_KEYS."""
+    try:
+        count = twofactor.rotate_keys()
+    except (RuntimeError, ValueError) as error:  # a secret no key opens; a malformed key
+        db.session.rollback()
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(
+        f"Re-encrypted {count} two-step secret(s) with the first key; "
+        "the other keys in TWO_STEP_KEYS can now be removed."
+    )

@@ -21,9 +21,9 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, logout_user
 
 from taper import kept_reports
+from taper.auth import throttle
 from taper.auth.forms import ChangePasswordForm, LoginForm, ReauthForm, SetPasswordForm
-from taper.extensions import db, limiter
-from taper.models import normalise_email
+from taper.extensions import db
 from taper.services import ServiceError, accounts, audit, twofactor
 from taper.services.passwords import verify_password
 from taper.web import start_session
@@ -49,44 +49,36 @@ def home_url() -> str:
     return url_for("main.home")
 
 
-def _login_failed(response) -> bool:
-    return response.status_code != 302
-
-
-def _account_key() -> str:
-    return "account:" + normalise_email(request.form.get("email", ""))[:254]
+def slowed_down(form, field, template: str, wait: int, **context):
+    """The form again, with "wait N seconds" beside the password field (SECURITY.md A4)."""
+    field.errors = [throttle.wait_message(wait)]
+    page = render_template(template, form=form, **context)
+    return page, 429, {"Retry-After": str(wait)}
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_IP"],
-    key_func=get_remote_address,
-    methods=["POST"],
-    deduct_when=_login_failed,
-    scope="login-ip",
-)
-@limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
-    key_func=_account_key,
-    methods=["POST"],
-    deduct_when=_login_failed,
-    scope="login-account",
-)
 def login():
-    """Show the login form and sign a user in."""
+    """Show the login form and sign a user in (failed attempts slow down: throttle.py)."""
     next_url = safe_next(request.args.get("next"))
     if current_user.is_authenticated:
         return redirect(next_url or home_url())
     form = LoginForm()
     if form.validate_on_submit():
-        user = accounts.authenticate(form.email.data, form.password.data)
+        with throttle.guard(form.email.data) as attempt:
+            if not attempt.wait:
+                user = accounts.authenticate(form.email.data, form.password.data)
+                attempt.record(user is not None)
+        if attempt.wait:
+            return slowed_down(
+                form,
+                form.password,
+                "auth/login.html",
+                attempt.wait,
+                report_waiting=bool(kept_reports.kept()),
+            )
         if user is not None and twofactor.settings_of(user) is not None:
             # The password alone signs nobody in: the code step finishes the login.
-            session.clear()
-            session["2fa_user"] = user.get_id()
-            session["2fa_since"] = time.time()
-            session["2fa_next"] = next_url
-            return redirect(url_for("auth.login_code"))
+            return begin_code_step(user, next_url)
         if user is not None:
             start_session(user)
             audit.record(user, "auth.login", "user", user.id)
@@ -119,9 +111,17 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         user = current_user._get_current_object()
-        try:
-            accounts.change_password(user, form.current_password.data, form.password.data)
-        except ServiceError as error:
+        error = None
+        with throttle.guard(user.email) as attempt:
+            if not attempt.wait:
+                try:
+                    accounts.change_password(user, form.current_password.data, form.password.data)
+                except ServiceError as refused:
+                    error = refused
+                attempt.record(error is None or error.field != "current_password")
+        if attempt.wait:
+            return slowed_down(form, form.current_password, "auth/password.html", attempt.wait)
+        if error is not None:
             getattr(form, error.field or "password").errors.append(error.message)
         else:
             db.session.commit()
@@ -131,9 +131,20 @@ def change_password():
     return render_template("auth/password.html", form=form)
 
 
+def begin_code_step(user, next_url: str | None):
+    """Hand a user whose password was just proved over to the two-step code page
+    (auth.login_code): nobody is signed in until the code is right."""
+    session.clear()
+    session["2fa_user"] = user.get_id()
+    session["2fa_since"] = time.time()
+    session["2fa_next"] = next_url
+    return redirect(url_for("auth.login_code"))
+
+
 @bp.route("/set-password/<token>", methods=["GET", "POST"])
 def set_password(token: str):
-    """Set a first password from a one-time link a clinician or admin handed over."""
+    """Set a password from a one-time link (shown for a new account, e-mailed otherwise). With
+    two-step login on, the code is still asked before anyone is signed in (SECURITY.md A10)."""
     if current_user.is_authenticated:
         logout_user()
         session.clear()
@@ -149,6 +160,10 @@ def set_password(token: str):
             form.password.errors.append(error.message)
         else:
             db.session.commit()
+            if twofactor.settings_of(user) is not None:
+                response = begin_code_step(user, None)  # clears the session: flash after
+                flash("Your password is set. Enter the code from your app to log in.")
+                return response
             start_session(user)
             flash("Your password is set. Welcome to Taper.")
             return redirect(home_url())
@@ -178,7 +193,13 @@ def reauth():
     """Confirm your password before a sensitive change."""
     form = ReauthForm()
     if form.validate_on_submit():
-        if verify_password(current_user.password_hash, form.password.data):
+        with throttle.guard(current_user.email) as attempt:
+            if not attempt.wait:
+                right = verify_password(current_user.password_hash, form.password.data)
+                attempt.record(right)
+        if attempt.wait:
+            return slowed_down(form, form.password, "auth/reauth.html", attempt.wait)
+        if right:
             session["auth_at"] = time.time()
             return redirect(safe_next(request.args.get("next")) or home_url())
         form.password.errors.append("That is not your password.")

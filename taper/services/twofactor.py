@@ -1,25 +1,134 @@
-"""Two-step login with a time-based code (pyotp) and one-time recovery codes."""
+"""Two-step login with a time-based code (pyotp) and one-time recovery codes.
+
+Secrets at rest (SECURITY.md D7): the TOTP secret is stored encrypted with Fernet under the keys
+in ``TWO_STEP_KEYS`` (the first encrypts, all decrypt; ``rotate_keys`` moves every secret to the
+first), including a secret still being set up, which never goes into the session cookie.
+Recovery codes hold 100 random bits in five groups of four; the first group is a lookup prefix
+kept in clear, so a typed code costs one Argon2id check, not ten.
+"""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import io
+import logging
 import secrets
 import time
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
 
 import pyotp
 import segno
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 
 from taper.extensions import db
 from taper.models import Role, TwoFactor, User
+from taper.models.twofactor import TwoFactorSetup
+from taper.models.types import utc_now
 from taper.services import ServiceError, audit
 from taper.services.passwords import verify_password
+
+log = logging.getLogger(__name__)
 
 ISSUER = "Taper"
 STEP_SECONDS = 30
 RECOVERY_CODES = 10
 ALLOWED_ROLES = (Role.CLINICIAN, Role.ADMIN)
+SETUP_MINUTES = 30  # a QR code shown longer ago than this is replaced by a new one
+# Crockford's base32: no i, l, o or u, so a code read aloud or copied by hand is unambiguous.
+ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+GROUPS, GROUP_LENGTH = 5, 4  # 20 symbols = 100 bits; the first group is the lookup prefix
+_READ_AS = str.maketrans({"o": "0", "i": "1", "l": "1"})
+# The key derived from SECRET_KEY when TWO_STEP_KEYS is empty (development and tests only).
+# Migration 0010 keeps its own copy of this derivation: change neither without the other.
+DERIVED_KEY_INFO = b"taper two-step secrets at rest"
+
+
+class SecretUnreadable(RuntimeError):
+    """No key in TWO_STEP_KEYS decrypts a stored secret: a key was dropped too early."""
+
+
+# --- keys ----------------------------------------------------------------------------------
+
+
+def new_key() -> str:
+    """A fresh Fernet key for TWO_STEP_KEYS."""
+    return Fernet.generate_key().decode()
+
+
+def derived_key(secret_key: str) -> str:
+    """The Fernet key HKDF-SHA256 derives from SECRET_KEY (never used in production)."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=DERIVED_KEY_INFO)
+    return base64.urlsafe_b64encode(hkdf.derive(secret_key.encode())).decode()
+
+
+def configured_keys(config: Mapping[str, Any]) -> list[str]:
+    """The keys in TWO_STEP_KEYS (a comma-separated string or a list), first one first; when
+    empty, the key derived from SECRET_KEY where the configuration allows it."""
+    value = config.get("TWO_STEP_KEYS") or ""
+    keys = [key.strip() for key in (value.split(",") if isinstance(value, str) else value)]
+    keys = [key for key in keys if key]
+    if keys:
+        return keys
+    if not config.get("TWO_STEP_KEY_FROM_SECRET_KEY") or not config.get("SECRET_KEY"):
+        raise RuntimeError("TWO_STEP_KEYS is not set: two-step secrets cannot be encrypted")
+    return [derived_key(config["SECRET_KEY"])]
+
+
+def _cipher() -> MultiFernet:
+    return MultiFernet([Fernet(key) for key in configured_keys(current_app.config)])
+
+
+def encrypt_secret(secret: str) -> str:
+    """A Fernet token of the secret under the first key."""
+    return _cipher().encrypt(secret.encode()).decode()
+
+
+def decrypt_secret(token: str, user_id: int | None = None) -> str:
+    """The secret inside a token made with any of the configured keys."""
+    try:
+        return _cipher().decrypt(token.encode()).decode()
+    except InvalidToken:
+        log.error("two-step secret of user=%s cannot be decrypted with TWO_STEP_KEYS", user_id)
+        raise SecretUnreadable(
+            "A two-step secret cannot be decrypted with any key in TWO_STEP_KEYS: was a key "
+            "removed before `flask twostep rotate-keys` ran, or SECRET_KEY changed while "
+            "TWO_STEP_KEYS was empty?"
+        ) from None
+
+
+def rotate_keys() -> int:
+    """Re-encrypt every stored secret (on and being set up) with the first key; return how
+    many. All or nothing: one unreadable secret of two-step login that is on raises before the
+    caller commits; an unreadable set-up in progress is dropped (its page makes a new one)."""
+    cipher = _cipher()
+    count = 0
+    for row in [
+        *db.session.scalars(select(TwoFactor)),
+        *db.session.scalars(select(TwoFactorSetup)),
+    ]:
+        try:
+            row.encrypted_secret = cipher.rotate(row.encrypted_secret.encode()).decode()
+        except InvalidToken:
+            if isinstance(row, TwoFactorSetup):
+                db.session.delete(row)
+                continue
+            decrypt_secret(row.encrypted_secret, row.user_id)  # logs and raises the clear error
+        count += 1
+    return count
+
+
+# --- setting up ----------------------------------------------------------------------------
 
 
 def new_secret() -> str:
@@ -47,8 +156,89 @@ def settings_of(user: User) -> TwoFactor | None:
     return db.session.get(TwoFactor, user.id)
 
 
-def _hash(code: str) -> str:
-    return hashlib.sha256(code.replace("-", "").lower().encode()).hexdigest()
+def secret_of(settings: TwoFactor) -> str:
+    """The TOTP secret of a user with two-step login on."""
+    return decrypt_secret(settings.encrypted_secret, settings.user_id)
+
+
+def start_setup(user: User) -> str:
+    """A new secret for the set-up page, kept encrypted on the server (replacing any earlier
+    one) until the first code confirms it; return it to show once."""
+    secret = new_secret()
+    pending = db.session.get(TwoFactorSetup, user.id)
+    if pending is None:
+        pending = TwoFactorSetup(user_id=user.id)
+        db.session.add(pending)
+    pending.encrypted_secret = encrypt_secret(secret)
+    pending.started_at = utc_now()
+    return secret
+
+
+def pending_secret(user: User) -> str | None:
+    """The secret being set up, while it is fresh (and readable: one made under a key since
+    removed is simply replaced, as nothing depends on it yet)."""
+    pending = db.session.get(TwoFactorSetup, user.id)
+    if pending is None or utc_now() - pending.started_at > timedelta(minutes=SETUP_MINUTES):
+        return None
+    try:
+        return decrypt_secret(pending.encrypted_secret, user.id)
+    except SecretUnreadable:
+        return None
+
+
+# --- codes ---------------------------------------------------------------------------------
+
+
+def _hasher() -> PasswordHasher:
+    return PasswordHasher(**current_app.config["RECOVERY_CODE_HASH"])  # Argon2id
+
+
+def _new_recovery_codes() -> list[str]:
+    """Ten codes like ``k3m9-x2qa-...``, each with its own first group (the lookup prefix)."""
+    codes: dict[str, str] = {}
+    while len(codes) < RECOVERY_CODES:
+        symbols = "".join(secrets.choice(ALPHABET) for _ in range(GROUPS * GROUP_LENGTH))
+        groups = [symbols[i : i + GROUP_LENGTH] for i in range(0, len(symbols), GROUP_LENGTH)]
+        codes.setdefault(groups[0], "-".join(groups))
+    return list(codes.values())
+
+
+def _hashed(codes: list[str]) -> list[dict[str, str | None]]:
+    hasher = _hasher()
+    return [{"prefix": c[:GROUP_LENGTH], "hash": hasher.hash(_normalise(c))} for c in codes]
+
+
+def older_recovery_codes(settings: TwoFactor) -> int:
+    """How many unused codes are of the short kind made before migration 0010."""
+    return sum(1 for entry in settings.recovery_hashes if entry.get("prefix") is None)
+
+
+def _normalise(code: str) -> str:
+    """Lower case, no spaces or dashes; o read as 0 and i, l as 1 (Crockford's base32)."""
+    return "".join(code.split()).replace("-", "").lower().translate(_READ_AS)
+
+
+def _check(hasher: PasswordHasher, stored: str, typed: str) -> bool:
+    try:
+        return hasher.verify(stored, typed)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _matching_recovery_code(entries: list[dict[str, Any]], code: str) -> dict[str, Any] | None:
+    """The stored entry the typed code belongs to. A new code is checked against the one entry
+    with its prefix; a code from before migration 0010 (12 hex digits) against each old entry."""
+    symbols = _normalise(code)
+    if len(symbols) == GROUPS * GROUP_LENGTH and set(symbols) <= set(ALPHABET):
+        prefix = symbols[:GROUP_LENGTH]
+        candidates, typed = [e for e in entries if e.get("prefix") == prefix], symbols
+    elif len(symbols) == 12 and set(symbols) <= set("0123456789abcdef"):
+        candidates = [e for e in entries if e.get("prefix") is None]
+        typed = hashlib.sha256(symbols.encode()).hexdigest()  # what the old rows hashed
+    else:
+        return None
+    hasher = _hasher()
+    return next((e for e in candidates if _check(hasher, e["hash"], typed)), None)
 
 
 def _matching_step(secret: str, code: str, now: float) -> int | None:
@@ -72,37 +262,41 @@ def enable(user: User, secret: str, code: str, now: float | None = None) -> list
     step = _matching_step(secret, code.strip(), now or time.time())
     if step is None:
         raise ServiceError("That code did not match. Check your app's clock and try again.", "code")
-    codes = [
-        f"{secrets.token_hex(2)}-{secrets.token_hex(2)}-{secrets.token_hex(2)}"
-        for _ in range(RECOVERY_CODES)
-    ]
+    codes = _new_recovery_codes()
     db.session.add(
         TwoFactor(
             user_id=user.id,
-            secret=secret,
+            encrypted_secret=encrypt_secret(secret),
             last_step=step,
-            recovery_hashes=[_hash(c) for c in codes],
+            recovery_hashes=_hashed(codes),
         )
     )
+    pending = db.session.get(TwoFactorSetup, user.id)
+    if pending is not None:
+        db.session.delete(pending)
     audit.record(user, "2fa.enable", "user", user.id)
     return codes
 
 
 def verify(user: User, code: str, now: float | None = None) -> bool:
-    """Check a login code or a recovery code; each works once."""
-    settings = settings_of(user)
+    """Check a login code or a recovery code; each works once, even when sent twice at once:
+    the row is locked (PostgreSQL) and written at once under its version (everywhere), so of
+    two requests spending one code the second finds it spent. That one's transaction is
+    rolled back here; nothing else was written in it yet."""
+    settings = db.session.get(TwoFactor, user.id, with_for_update=True, populate_existing=True)
     if settings is None:
         return False
     code = code.strip()
     if code.isdigit() and len(code) == 6:
-        step = _matching_step(settings.secret, code, now or time.time())
+        step = _matching_step(secret_of(settings), code, now or time.time())
         if step is None or step <= settings.last_step:
             return False
         settings.last_step = step
-        return True
-    hashed = _hash(code)
-    if hashed in settings.recovery_hashes:
-        settings.recovery_hashes = [h for h in settings.recovery_hashes if h != hashed]
+    else:
+        entry = _matching_recovery_code(settings.recovery_hashes, code)
+        if entry is None:
+            return False
+        settings.recovery_hashes = [e for e in settings.recovery_hashes if e is not entry]
         audit.record(
             user,
             "2fa.recovery_code",
@@ -110,8 +304,12 @@ def verify(user: User, code: str, now: float | None = None) -> bool:
             user.id,
             summary={"left": len(settings.recovery_hashes)},
         )
-        return True
-    return False
+    try:
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        return False
+    return True
 
 
 def disable(user: User, password: str, code: str) -> None:
@@ -123,3 +321,15 @@ def disable(user: User, password: str, code: str) -> None:
     db.session.delete(settings_of(user))
     user.end_sessions()
     audit.record(user, "2fa.disable", "user", user.id)
+
+
+def renew_recovery_codes(user: User, password: str, code: str) -> list[str]:
+    """Ten new recovery codes in place of every unused one; needs the password and a code."""
+    if not verify_password(user.password_hash, password):
+        raise ServiceError("That is not your password.", "password")
+    if not verify(user, code):
+        raise ServiceError("That code did not match.", "code")
+    codes = _new_recovery_codes()
+    settings_of(user).recovery_hashes = _hashed(codes)
+    audit.record(user, "2fa.recovery_codes", "user", user.id)
+    return codes

@@ -84,6 +84,7 @@ def test_production_refuses_unsafe_settings(monkeypatch, env, message):
 
 def test_production_checks_the_host_header(monkeypatch, database_url):
     monkeypatch.setenv("SECRET_KEY", "y" * 40)
+    monkeypatch.setenv("TWO_STEP_KEYS", "mXgO1lmUvBmWmpCtt9DgIeQJYcG5GxrKvz7ZUbNXPQs=")
     monkeypatch.setenv("DATABASE_URL", database_url)
     app = create_app(config_name="production")
     app.config["TRUSTED_HOSTS"] = ["taper.example.org"]

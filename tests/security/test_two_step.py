@@ -22,7 +22,7 @@ def turn_on(client, user) -> tuple[str, list[str]]:
     assert b"<svg" in qr.data
     code = pyotp.TOTP(secret).at(time.time() - 30)  # the previous step, allowed for drift
     page = client.post("/account/two-step", data={"code": code}).get_data(as_text=True)
-    codes = re.findall(r"<li><code>([0-9a-f-]+)</code></li>", page)
+    codes = re.findall(r"<li><code>([0-9a-z-]+)</code></li>", page)
     assert len(codes) == 10
     client.post("/logout")
     return secret, codes

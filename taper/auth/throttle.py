@@ -1,0 +1,160 @@
+"""Password attempts slow down; they never lock the right password out (SECURITY.md A4).
+
+Every place that checks a typed password goes through ``guard``: the login form,
+/confirm-password, the inline confirmation on schedule changes and the password-change form.
+They share one count per account, so an attacker cannot spread guesses across the forms.
+
+- Per account (the typed email, hashed, whether an account has it or not, so the answer never
+  tells which emails have accounts): after ``LOGIN_DELAY_FREE_FAILURES`` failures in a row,
+  each further attempt must wait 1 s, 2 s, 4 s ... up to ``LOGIN_DELAY_MAX_SECONDS`` after
+  the last failure. The right password after the wait works and resets the count. One attempt
+  per account is checked at a time, so parallel guesses cannot all slip in when a wait ends.
+- Per (address, account) pair: ``LOGIN_LIMIT_PER_IP_ACCOUNT`` failures per window, so one
+  address guessing one account gets few tries, while colleagues behind the same address are
+  not held up by each other's typos.
+- Per address: ``LOGIN_LIMIT_PER_IP`` failures per window across accounts, a high ceiling
+  against spraying one password over many accounts.
+
+The counts live in the limiter's storage (``RATELIMIT_STORAGE_URI``): with several app servers
+that is Redis, so each server sees the failures counted by the others. The address is the one
+ProxyFix leaves (``PROXY_COUNT``), never a raw header.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from flask import current_app
+from flask_limiter.util import get_remote_address
+from limits import RateLimitItem, parse
+
+from taper.extensions import limiter
+from taper.models import normalise_email
+
+log = logging.getLogger(__name__)
+# An attempt that died half-way (a crash) frees its account after this long at most.
+BUSY_SECONDS = 30
+
+
+@dataclass
+class Attempt:
+    """One password check. When ``wait`` is above 0 the password must not be checked: tell
+    the user to wait that many seconds. Otherwise check it and call ``record``."""
+
+    account: str
+    wait: int = 0
+    outcome: bool | None = None
+
+    def record(self, right: bool) -> None:
+        """Was the password right?"""
+        self.outcome = right
+
+
+def account_of(email: str) -> str:
+    """The account's key in the shared store: a hash, so no email is written there."""
+    return hashlib.sha256(normalise_email(email).encode()).hexdigest()[:32]
+
+
+def delay_after(failures: int) -> int:
+    """Seconds to wait after this many failures in a row: 0, then 1, 2, 4 ... up to the cap."""
+    config = current_app.config
+    free = config["LOGIN_DELAY_FREE_FAILURES"]
+    if failures < free:
+        return 0
+    return min(config["LOGIN_DELAY_MAX_SECONDS"], 2 ** min(failures - free, 30))
+
+
+def wait_message(seconds: int) -> str:
+    """The plain answer while an account is slowed down."""
+    if seconds >= 120:
+        minutes = math.ceil(seconds / 60)
+        return f"Too many wrong passwords. Wait {minutes} minutes and try again."
+    unit = "second" if seconds == 1 else "seconds"
+    return f"Too many wrong passwords. Wait {seconds} {unit} and try again."
+
+
+def _key(*parts: str) -> str:
+    return "/".join([current_app.config.get("RATELIMIT_KEY_PREFIX", ""), "taper-password", *parts])
+
+
+def _windows(account: str) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
+    config = current_app.config
+    prefix = config.get("RATELIMIT_KEY_PREFIX", "")
+    address = get_remote_address() or "unknown"
+    return [
+        (parse(config["LOGIN_LIMIT_PER_IP"]), (prefix, "password-ip", address)),
+        (parse(config["LOGIN_LIMIT_PER_IP_ACCOUNT"]), (prefix, "password-pair", address, account)),
+    ]
+
+
+def _seconds_left(key: str) -> int:
+    storage = limiter.storage
+    if storage.get(key) <= 0:
+        return 0
+    return max(1, math.ceil(storage.get_expiry(key) - time.time()))
+
+
+def _window_wait(windows) -> int:
+    strategy = limiter.limiter
+    for item, ids in windows:
+        if not strategy.test(item, *ids):
+            reset = strategy.get_window_stats(item, *ids).reset_time
+            return max(1, math.ceil(reset - time.time()))
+    return 0
+
+
+def _failed(attempt: Attempt, windows) -> None:
+    config = current_app.config
+    storage = limiter.storage
+    memory = config["LOGIN_FAILURE_MEMORY_HOURS"] * 3600
+    failures = storage.incr(_key("failures", attempt.account), memory)
+    delay = delay_after(failures)
+    if delay:
+        wait_key = _key("wait", attempt.account)
+        storage.clear(wait_key)
+        storage.incr(wait_key, delay)
+        log.info("password attempts slowed down: failures=%s wait=%ss", failures, delay)
+    for item, ids in windows:
+        limiter.limiter.hit(item, *ids)
+
+
+def _succeeded(attempt: Attempt) -> None:
+    storage = limiter.storage
+    storage.clear(_key("failures", attempt.account))
+    storage.clear(_key("wait", attempt.account))
+
+
+@contextmanager
+def guard(email: str) -> Iterator[Attempt]:
+    """Wrap one password check for the account with this email (see the module's text)."""
+    attempt = Attempt(account_of(email))
+    if not current_app.config["RATELIMIT_ENABLED"]:
+        yield attempt  # throttling switched off (a test of something else)
+        return
+    windows = _windows(attempt.account)
+    attempt.wait = _window_wait(windows)
+    if attempt.wait:
+        yield attempt
+        return
+    busy = _key("busy", attempt.account)
+    storage = limiter.storage
+    if storage.incr(busy, BUSY_SECONDS) > 1:
+        # Another attempt on this account is being checked right now.
+        attempt.wait = 1
+        yield attempt
+        return
+    try:
+        attempt.wait = _seconds_left(_key("wait", attempt.account))
+        yield attempt
+        if attempt.wait == 0 and attempt.outcome is False:
+            _failed(attempt, windows)
+        elif attempt.wait == 0 and attempt.outcome:
+            _succeeded(attempt)
+    finally:
+        storage.clear(busy)
