@@ -118,6 +118,9 @@ class Config:
     LOGIN_DELAY_MAX_SECONDS = _env_int("LOGIN_DELAY_MAX_SECONDS", 60)
     # A count of failures is forgotten this long after it started (a right password resets it).
     LOGIN_FAILURE_MEMORY_HOURS = _env_int("LOGIN_FAILURE_MEMORY_HOURS", 24)
+    # A device that signed in to an account is remembered this long (a signed cookie): it is
+    # not held up by the waits other devices cause that account.
+    TRUSTED_DEVICE_DAYS = _env_int("TRUSTED_DEVICE_DAYS", 90)
     # One address guessing one account (the pair), and a high ceiling for one address across
     # all accounts (a whole clinic may sit behind one address).
     LOGIN_LIMIT_PER_IP_ACCOUNT = _env("LOGIN_LIMIT_PER_IP_ACCOUNT", "20 per hour")

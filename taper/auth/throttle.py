@@ -15,6 +15,12 @@ They share one count per account, so an attacker cannot spread guesses across th
 - Per address: ``LOGIN_LIMIT_PER_IP`` failures per window across accounts, a high ceiling
   against spraying one password over many accounts.
 
+A device this account has signed in from before (a signed ``taper_device`` cookie, set after
+a right password, kept ``TRUSTED_DEVICE_DAYS``) is not held up by the account's wait: its
+failures are counted and slowed down for that device alone (OWASP's "device cookies"). So
+guesses from anywhere, however many addresses they come from, never keep the owner out of the
+devices they use; only a device new to the account waits with everyone else.
+
 The counts live in the limiter's storage (``RATELIMIT_STORAGE_URI``): with several app servers
 that is Redis, so each server sees the failures counted by the others. The address is the one
 ProxyFix leaves (``PROXY_COUNT``), never a raw header.
@@ -25,13 +31,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import after_this_request, current_app, request
 from flask_limiter.util import get_remote_address
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from limits import RateLimitItem, parse
 
 from taper.extensions import limiter
@@ -40,6 +48,10 @@ from taper.models import normalise_email
 log = logging.getLogger(__name__)
 # An attempt that died half-way (a crash) frees its account after this long at most.
 BUSY_SECONDS = 30
+DEVICE_COOKIE = "taper_device"
+# The salt namespaces the signed cookie; it is not a secret.
+_DEVICE_SALT = "taper.trusted-device"  # noqa: S105  # nosec B105
+DEVICE_ACCOUNTS = 5  # accounts remembered per device (a shared family or clinic computer)
 
 
 @dataclass
@@ -50,6 +62,8 @@ class Attempt:
     account: str
     wait: int = 0
     outcome: bool | None = None
+    # The account's own counts, or this device's when it signed in to the account before.
+    scope: tuple[str, ...] = ()
 
     def record(self, right: bool) -> None:
         """Was the password right?"""
@@ -109,14 +123,56 @@ def _window_wait(windows) -> int:
     return 0
 
 
+def _device_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_DEVICE_SALT)
+
+
+def _device() -> dict:
+    """This device's signed cookie: its id and the accounts that signed in on it."""
+    max_age = current_app.config["TRUSTED_DEVICE_DAYS"] * 86400
+    try:
+        data = _device_serializer().loads(request.cookies.get(DEVICE_COOKIE, ""), max_age=max_age)
+    except BadSignature:
+        return {}
+    if not isinstance(data, dict) or not isinstance(data.get("d"), str):
+        return {}
+    accounts = data.get("a")
+    return {"d": data["d"], "a": accounts if isinstance(accounts, list) else []}
+
+
+def _trust_this_device(account: str) -> None:
+    """After a right password: remember this device for the account (a cookie of the response)."""
+    device = _device() or {"d": secrets.token_hex(8), "a": []}
+    accounts = [account, *(a for a in device["a"] if a != account)][:DEVICE_ACCOUNTS]
+    value = _device_serializer().dumps({"d": device["d"], "a": accounts})
+    config = current_app.config
+
+    @after_this_request
+    def set_cookie(response):
+        response.set_cookie(
+            DEVICE_COOKIE,
+            value,
+            max_age=config["TRUSTED_DEVICE_DAYS"] * 86400,
+            httponly=True,
+            secure=config["SESSION_COOKIE_SECURE"],
+            samesite="Lax",
+        )
+        return response
+
+
+def _scope(account: str) -> tuple[str, ...]:
+    device = _device()
+    return (account, device["d"]) if account in device.get("a", []) else (account,)
+
+
 def _failed(attempt: Attempt, windows) -> None:
     config = current_app.config
     storage = limiter.storage
     memory = config["LOGIN_FAILURE_MEMORY_HOURS"] * 3600
-    failures = storage.incr(_key("failures", attempt.account), memory)
+    failures = storage.incr(_key("failures", *attempt.scope), memory)
     delay = delay_after(failures)
     if delay:
-        wait_key = _key("wait", attempt.account)
+        wait_key = _key("wait", *attempt.scope)
         storage.clear(wait_key)
         storage.incr(wait_key, delay)
         log.info("password attempts slowed down: failures=%s wait=%ss", failures, delay)
@@ -126,14 +182,17 @@ def _failed(attempt: Attempt, windows) -> None:
 
 def _succeeded(attempt: Attempt) -> None:
     storage = limiter.storage
-    storage.clear(_key("failures", attempt.account))
-    storage.clear(_key("wait", attempt.account))
+    for scope in {attempt.scope, (attempt.account,)}:
+        storage.clear(_key("failures", *scope))
+        storage.clear(_key("wait", *scope))
+    _trust_this_device(attempt.account)
 
 
 @contextmanager
 def guard(email: str) -> Iterator[Attempt]:
     """Wrap one password check for the account with this email (see the module's text)."""
-    attempt = Attempt(account_of(email))
+    account = account_of(email)
+    attempt = Attempt(account, scope=_scope(account))
     if not current_app.config["RATELIMIT_ENABLED"]:
         yield attempt  # throttling switched off (a test of something else)
         return
@@ -142,7 +201,7 @@ def guard(email: str) -> Iterator[Attempt]:
     if attempt.wait:
         yield attempt
         return
-    busy = _key("busy", attempt.account)
+    busy = _key("busy", *attempt.scope)
     storage = limiter.storage
     if storage.incr(busy, BUSY_SECONDS) > 1:
         # Another attempt on this account is being checked right now.
@@ -150,7 +209,7 @@ def guard(email: str) -> Iterator[Attempt]:
         yield attempt
         return
     try:
-        attempt.wait = _seconds_left(_key("wait", attempt.account))
+        attempt.wait = _seconds_left(_key("wait", *attempt.scope))
         yield attempt
         if attempt.wait == 0 and attempt.outcome is False:
             _failed(attempt, windows)

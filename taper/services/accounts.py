@@ -18,8 +18,9 @@ from taper.services import ServiceError, audit, notify
 from taper.services.passwords import check_password_policy, hash_password, verify_password
 
 log = logging.getLogger(__name__)
-# The salt is a namespace for the signed links, not a secret.
-_TOKEN_SALT = "taper.set-password"  # noqa: S105  # nosec B105
+# The salt is a namespace for the signed links, not a secret. "v2": links issued before
+# issue 13 (shown to whoever asked, even for an account with a password) no longer work.
+_TOKEN_SALT = "taper.set-password.v2"  # noqa: S105  # nosec B105
 # The path of the auth.set_password page, for links in e-mails (built from PUBLIC_URL, never
 # from the request's Host header, so a forged Host cannot send the owner's link elsewhere).
 LINK_PATH = "/set-password/"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -14,6 +15,7 @@ from taper.extensions import db
 from taper.models import OutboxMessage
 
 log = logging.getLogger(__name__)
+_SENT_LINK = re.compile(r"/set-password/\S+")
 MAX_BACKOFF = timedelta(hours=1)
 IMMEDIATE_TIMEOUT = 3  # seconds, for the attempt made while the patient waits
 
@@ -85,6 +87,8 @@ def send_pending(
         else:
             message.attempts += 1
             message.sent_at = datetime.now(UTC)
+            # A sent set-password link has no business staying readable in the database.
+            message.body = _SENT_LINK.sub("/set-password/(removed once sent)", message.body)
             sent += 1
         db.session.commit()
         if immediate and failed:

@@ -409,8 +409,29 @@ def test_flask_notify_send_delivers_account_emails(app, client, runner, admin, p
     assert envelope.rcpt_tos == [patient.email]
     mail = message_from_bytes(envelope.content, policy=default_policy)
     assert mail["Subject"] == "Taper: a link to set a new password"
-    assert "/set-password/" in mail.get_content()
-    assert outbox(app)[0].sent_at is not None
+    sent_link = re.search(r"\S+/set-password/\S+", mail.get_content()).group(0)
+    (kept,) = outbox(app)
+    assert kept.sent_at is not None
+    # Once sent, the copy in the database (and its backups) holds no working link.
+    assert urlsplit(sent_link).path.rsplit("/", 1)[1] not in kept.body
+    assert "/set-password/(removed once sent)" in kept.body
+    assert app.test_client().get(urlsplit(sent_link).path).status_code == 200
+
+
+def test_a_link_shown_before_this_release_no_longer_works(app, patient):
+    """Links issued before issue 13 were shown to whoever asked, also for accounts with a
+    password: they are void after the upgrade (a new signing namespace)."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    from taper.services.accounts import _fingerprint
+
+    with app.app_context():
+        user = db.session.get(User, patient.id)
+        old = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="taper.set-password")
+        token = old.dumps({"u": user.id, "f": _fingerprint(user)})
+    page = app.test_client().get(f"/set-password/{token}")
+    assert page.status_code == 400
+    assert "not valid" in page.get_data(as_text=True)
 
 
 # --- 6c: the admin audit page shows actions on accounts only ---------------------------------

@@ -308,3 +308,42 @@ def test_two_step_forms_that_ask_the_password_are_throttled(app, client, clinici
         assert waited(slowed) == 1
         assert "Wait 1 second" in field_error(slowed.get_data(as_text=True), f"{prefix}password")
         assert waited(real_login(app.test_client(), clinician.email)) == 1
+
+
+def test_a_device_that_signed_in_before_is_never_held_up_by_guesses_from_elsewhere(app, clinician):
+    """Guesses from many addresses could keep an account waiting all day; the owner's own
+    devices (signed in before: the taper_device cookie) still get in at once."""
+    owner = app.test_client()
+    assert real_login(owner, clinician.email, environ_base=CLINIC).status_code == 302
+    cookie = owner.get_cookie("taper_device")
+    assert cookie is not None
+    assert cookie.http_only
+    assert cookie.same_site == "Lax"
+    owner.post("/logout")
+    with now_frozen() as clock:
+        for n in range(8):  # eight addresses, each well under its own hourly limit
+            attacker = app.test_client()
+            fail_with_waits(attacker, clinician.email, 4, clock, {"REMOTE_ADDR": f"203.0.113.{n}"})
+        new_device = app.test_client()
+        assert waited(real_login(new_device, clinician.email, environ_base=CLINIC)) is not None
+        assert real_login(owner, clinician.email, environ_base=CLINIC).status_code == 302
+
+
+def test_a_trusted_devices_own_wrong_passwords_still_slow_it_down(app, clinician):
+    owner = app.test_client()
+    assert real_login(owner, clinician.email, environ_base=CLINIC).status_code == 302
+    owner.post("/logout")
+    with now_frozen() as clock:
+        delays = fail_with_waits(owner, clinician.email, 5, clock, CLINIC)
+        assert delays == [1, 2]
+        # The device's failures are its own: another device is not slowed down by them.
+        assert real_login(app.test_client(), clinician.email, WRONG).status_code == 200
+
+
+@pytest.mark.parametrize("value", ["forged", "eyJkIjoiMSIsImEiOltdfQ.bad.sig"])
+def test_a_forged_device_cookie_trusts_nothing(app, clinician, value):
+    with now_frozen() as clock:
+        fail_with_waits(app.test_client(), clinician.email, 3, clock)
+        device = app.test_client()
+        device.set_cookie("taper_device", value)
+        assert waited(real_login(device, clinician.email, environ_base=CLINIC)) == 1
