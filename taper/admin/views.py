@@ -11,6 +11,7 @@ from wtforms import SelectChoice
 
 from taper import access
 from taper.admin.forms import AssignForm, NewAccountForm
+from taper.auth.views import issue_link_page, set_password_link_page
 from taper.extensions import db
 from taper.models import AuditEvent, CareTeamLink, Role, User
 from taper.services import ServiceError, accounts
@@ -82,19 +83,8 @@ def create_account():
             getattr(form, error.field or "email").errors.append(error.message)
         else:
             db.session.commit()
-            return _link_page(user, token)
+            return set_password_link_page(user, token, url_for("admin.accounts"))
     return _render_accounts(form, _assign_form(), 400)
-
-
-def _link_page(account: User, token: str | None, refused: str = "", status: int = 200):
-    link = url_for("auth.set_password", token=token, _external=True) if token else None
-    return render_template(
-        "set_password_link.html",
-        account=account,
-        link=link,
-        refused=refused,
-        back=url_for("admin.accounts"),
-    ), status
 
 
 @bp.post("/accounts/<int:user_id>/link")
@@ -102,13 +92,7 @@ def new_link(user_id: int):
     """Issue a fresh set-password link: shown only for an account that never had a password,
     else e-mailed to its owner. Never for the admin's own account or another admin's."""
     user = access.account_or_404(current_user, user_id)
-    try:
-        token = accounts.issue_set_password_link(current_user, user)
-    except accounts.LinkRefused as error:
-        log.warning("set-password link refused actor=%s account=%s", current_user.id, user.id)
-        return _link_page(user, None, refused=error.message, status=403)
-    db.session.commit()
-    return _link_page(user, token)
+    return issue_link_page(user, url_for("admin.accounts"))
 
 
 @bp.post("/accounts/<int:user_id>/deactivate")

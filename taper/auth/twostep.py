@@ -13,7 +13,7 @@ from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from taper.auth import throttle
-from taper.auth.views import bp, home_url, safe_next
+from taper.auth.views import bp, home_url, safe_next, slowed_down
 from taper.extensions import db, limiter
 from taper.forms import TaperForm
 from taper.models import User
@@ -47,15 +47,21 @@ class RenewForm(DisableForm):
     submit = SubmitField("Make new recovery codes")
 
 
+def _enabled_context(settings, disable_form=None, renew_form=None) -> dict:
+    """What the page of someone with two-step login on shows: its two forms, each with its
+    own ids, and what is left of their recovery codes."""
+    return {
+        "enabled": True,
+        "disable_form": disable_form or DisableForm(),
+        "renew_form": renew_form or RenewForm(prefix="renew"),
+        "left": len(settings.recovery_hashes),
+        "older": twofactor.older_recovery_codes(settings),
+    }
+
+
 def _enabled_page(settings, disable_form=None, renew_form=None, status=200):
-    """The page of someone with two-step login on: its two forms, each with its own ids."""
     return render_template(
-        "auth/two_step.html",
-        enabled=True,
-        disable_form=disable_form or DisableForm(),
-        renew_form=renew_form or RenewForm(prefix="renew"),
-        left=len(settings.recovery_hashes),
-        older=twofactor.older_recovery_codes(settings),
+        "auth/two_step.html", **_enabled_context(settings, disable_form, renew_form)
     ), status
 
 
@@ -166,9 +172,8 @@ def two_step_off():
     if form.validate_on_submit():
         _, error, wait = _with_password(user, twofactor.disable, form)
         if wait:
-            form.password.errors = [throttle.wait_message(wait)]
-            page, status = _enabled_page(twofactor.settings_of(user), disable_form=form, status=429)
-            return page, status, {"Retry-After": str(wait)}
+            context = _enabled_context(twofactor.settings_of(user), disable_form=form)
+            return slowed_down(form, form.password, "auth/two_step.html", wait, **context)
         if error is not None:
             getattr(form, error.field or "code").errors.append(error.message)
         else:
@@ -189,9 +194,8 @@ def two_step_recovery_codes():
     if form.validate_on_submit():
         codes, error, wait = _with_password(user, twofactor.renew_recovery_codes, form)
         if wait:
-            form.password.errors = [throttle.wait_message(wait)]
-            page, status = _enabled_page(twofactor.settings_of(user), renew_form=form, status=429)
-            return page, status, {"Retry-After": str(wait)}
+            context = _enabled_context(twofactor.settings_of(user), renew_form=form)
+            return slowed_down(form, form.password, "auth/two_step.html", wait, **context)
         if error is not None:
             getattr(form, error.field or "code").errors.append(error.message)
         else:

@@ -131,6 +131,29 @@ def change_password():
     return render_template("auth/password.html", form=form)
 
 
+def set_password_link_page(account, token: str | None, back: str, refused: str = "", status=200):
+    """The page after a set-password link was asked for: the link itself only for an account
+    that never had a password (``token``); otherwise it says the link was e-mailed to the
+    owner, or why none was issued (``refused``)."""
+    link = url_for("auth.set_password", token=token, _external=True) if token else None
+    page = render_template(
+        "set_password_link.html", account=account, link=link, refused=refused, back=back
+    )
+    return page, status
+
+
+def issue_link_page(account, back: str):
+    """Issue a set-password link for someone else's account (accounts.issue_set_password_link
+    decides who may, and whether it is shown or e-mailed) and say what happened."""
+    try:
+        token = accounts.issue_set_password_link(current_user, account)
+    except accounts.LinkRefused as error:
+        log.warning("set-password link refused actor=%s account=%s", current_user.id, account.id)
+        return set_password_link_page(account, None, back, refused=error.message, status=403)
+    db.session.commit()
+    return set_password_link_page(account, token, back)
+
+
 def begin_code_step(user, next_url: str | None):
     """Hand a user whose password was just proved over to the two-step code page
     (auth.login_code): nobody is signed in until the code is right."""

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from flask_login import current_user
 
 from taper import access
+from taper.auth.views import issue_link_page, set_password_link_page
 from taper.clinician.forms import NewPatientForm
 from taper.domain.instrument import CIWA_B
 from taper.extensions import db
@@ -65,21 +66,10 @@ def new_patient():
             getattr(form, error.field or "email").errors.append(error.message)
         else:
             db.session.commit()
-            return _link_page(patient, token)
+            back = url_for("clinician.patient", patient_id=patient.id)
+            return set_password_link_page(patient, token, back)
     status = 400 if form.is_submitted() else 200
     return render_template("clinician/new_patient.html", form=form), status
-
-
-def _link_page(patient, token: str | None, refused: str = "", status: int = 200):
-    # No token: the link went to the patient by e-mail (they already have a password).
-    link = url_for("auth.set_password", token=token, _external=True) if token else None
-    return render_template(
-        "set_password_link.html",
-        account=patient,
-        link=link,
-        refused=refused,
-        back=url_for("clinician.patient", patient_id=patient.id),
-    ), status
 
 
 @bp.get("/patients/<int:patient_id>")
@@ -102,9 +92,4 @@ def new_link(patient_id: int):
     """A fresh set-password link for a patient on your care team: shown only if they never had
     a password, else e-mailed to them."""
     patient = access.patient_or_404(current_user, patient_id)
-    try:
-        token = accounts.issue_set_password_link(current_user, patient)
-    except accounts.LinkRefused as error:
-        return _link_page(patient, None, refused=error.message, status=403)
-    db.session.commit()
-    return _link_page(patient, token)
+    return issue_link_page(patient, url_for("clinician.patient", patient_id=patient.id))
