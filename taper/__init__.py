@@ -85,14 +85,11 @@ def create_app(test_config: dict[str, Any] | None = None, config_name: str | Non
     web.init_app(app)
     templating.init_app(app)
 
-    from taper.admin.views import bp as admin_bp
-    from taper.auth import twostep as _two_step_views  # noqa: F401  (routes on auth_bp)
-    from taper.auth.views import bp as auth_bp
-    from taper.clinician import care as _care_views  # noqa: F401  (routes on clinician_bp)
-    from taper.clinician import plans as _plan_views  # noqa: F401  (routes on clinician_bp)
-    from taper.clinician.views import bp as clinician_bp
+    from taper.admin import bp as admin_bp
+    from taper.auth import bp as auth_bp
+    from taper.clinician import bp as clinician_bp
     from taper.main import bp as main_bp
-    from taper.patient.views import bp as patient_bp
+    from taper.patient import bp as patient_bp
     from taper.progress.views import bp as progress_bp
     from taper.web import IdConverter
 

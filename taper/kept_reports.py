@@ -28,8 +28,8 @@ from taper.domain.red_flags import parse_red_flags, parse_when
 from taper.domain.schedule import local_today
 from taper.extensions import db
 from taper.models import Role, User
-from taper.patient.urgent import KEPT, UNSENT, urgent_page
 from taper.services import ServiceError, logs, notify
+from taper.urgent import KEPT, UNSENT, urgent_page
 
 log = logging.getLogger(__name__)
 

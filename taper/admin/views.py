@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import or_, select
 from wtforms import SelectChoice
 
 from taper import access
+from taper.admin import bp
 from taper.admin.forms import AssignForm, NewAccountForm
 from taper.auth.views import issue_link_page, set_password_link_page
 from taper.extensions import db
@@ -17,8 +18,6 @@ from taper.models import AuditEvent, CareTeamLink, Role, User
 from taper.services import ServiceError, accounts
 from taper.web import id_arg
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
-access.admit_only(bp, Role.ADMIN)
 log = logging.getLogger(__name__)
 # The audit page shows actions on accounts only (an allow-list: a new clinical event name never
 # shows up here by accident). Clinical events (plan.*, log.*, alert.*, patient.view ...) are

@@ -1,6 +1,6 @@
-"""Sign-in forms."""
+"""Sign-in, password and two-step forms."""
 
-from wtforms import PasswordField, SubmitField
+from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from taper.forms import TaperForm, email_field, new_password_fields
@@ -25,6 +25,25 @@ class SetPasswordForm(TaperForm):
     submit = SubmitField("Set password")
 
 
-class ReauthForm(TaperForm):
-    password = PasswordField("Password", [DataRequired("Enter your password."), Length(max=128)])
+class CodeForm(TaperForm):
+    code = StringField(
+        "Code",
+        [DataRequired("Enter the 6-digit code from your app."), Length(max=40)],
+        description="The 6-digit code from your authenticator app, or one of your recovery codes.",
+        render_kw={"inputmode": "numeric", "autocomplete": "one-time-code"},
+    )
     submit = SubmitField("Continue")
+
+
+class DisableForm(TaperForm):
+    password = PasswordField("Password", [DataRequired(), Length(max=128)])
+    code = StringField(
+        "Code from your app",
+        [DataRequired(), Length(max=40)],
+        render_kw={"inputmode": "numeric", "autocomplete": "one-time-code"},
+    )
+    submit = SubmitField("Turn off two-step login")
+
+
+class RenewForm(DisableForm):
+    submit = SubmitField("Make new recovery codes")

@@ -9,42 +9,16 @@ import click
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask.cli import AppGroup
 from flask_login import current_user
-from wtforms import PasswordField, StringField, SubmitField
-from wtforms.validators import DataRequired, Length
 
-from taper.auth import throttle
-from taper.auth.views import bp, home_url, safe_next, slowed_down
+from taper.auth import bp, throttle
+from taper.auth.forms import CodeForm, DisableForm, RenewForm
+from taper.auth.views import home_url, safe_next, slowed_down
 from taper.extensions import db, limiter
-from taper.forms import TaperForm
 from taper.models import User
 from taper.services import ServiceError, audit, twofactor
 from taper.web import load_user, start_session
 
 PENDING_SECONDS = 300
-
-
-class CodeForm(TaperForm):
-    code = StringField(
-        "Code",
-        [DataRequired("Enter the 6-digit code from your app."), Length(max=40)],
-        description="The 6-digit code from your authenticator app, or one of your recovery codes.",
-        render_kw={"inputmode": "numeric", "autocomplete": "one-time-code"},
-    )
-    submit = SubmitField("Continue")
-
-
-class DisableForm(TaperForm):
-    password = PasswordField("Password", [DataRequired(), Length(max=128)])
-    code = StringField(
-        "Code from your app",
-        [DataRequired(), Length(max=40)],
-        render_kw={"inputmode": "numeric", "autocomplete": "one-time-code"},
-    )
-    submit = SubmitField("Turn off two-step login")
-
-
-class RenewForm(DisableForm):
-    submit = SubmitField("Make new recovery codes")
 
 
 def _enabled_context(settings, disable_form=None, renew_form=None) -> dict:

@@ -1,15 +1,12 @@
-"""Log in, log out, change or set a password, confirm the password before sensitive changes."""
+"""Log in, log out, change or set a password."""
 
 from __future__ import annotations
 
 import logging
 import time
-from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import (
-    Blueprint,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -21,14 +18,12 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, logout_user
 
 from taper import kept_reports
-from taper.auth import throttle
-from taper.auth.forms import ChangePasswordForm, LoginForm, ReauthForm, SetPasswordForm
+from taper.auth import bp, throttle
+from taper.auth.forms import ChangePasswordForm, LoginForm, SetPasswordForm
 from taper.extensions import db
 from taper.services import ServiceError, accounts, audit, twofactor
-from taper.services.passwords import verify_password
 from taper.web import start_session
 
-bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
 LOGIN_FAILED = "That email and password do not match an account. Check them and try again."
 
@@ -191,39 +186,3 @@ def set_password(token: str):
             flash("Your password is set. Welcome to Taper.")
             return redirect(home_url())
     return render_template("auth/set_password.html", form=form)
-
-
-def recent_auth_required(view):
-    """Ask for the password again when the last one was typed too long ago (SECURITY.md A9)."""
-
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        window = current_app.config["REAUTH_WINDOW"].total_seconds()
-        if time.time() - session.get("auth_at", 0) > window:
-            if request.method == "GET":
-                return redirect(url_for("auth.reauth", next=request.full_path.rstrip("?")))
-            flash("For your safety, confirm your password, then make the change again.")
-            return redirect(
-                url_for("auth.reauth", next=request.referrer and urlsplit(request.referrer).path)
-            )
-        return view(*args, **kwargs)
-
-    return wrapper
-
-
-@bp.route("/confirm-password", methods=["GET", "POST"])
-def reauth():
-    """Confirm your password before a sensitive change."""
-    form = ReauthForm()
-    if form.validate_on_submit():
-        with throttle.guard(current_user.email) as attempt:
-            if not attempt.wait:
-                right = verify_password(current_user.password_hash, form.password.data)
-                attempt.record(right)
-        if attempt.wait:
-            return slowed_down(form, form.password, "auth/reauth.html", attempt.wait)
-        if right:
-            session["auth_at"] = time.time()
-            return redirect(safe_next(request.args.get("next")) or home_url())
-        form.password.errors.append("That is not your password.")
-    return render_template("auth/reauth.html", form=form)

@@ -9,8 +9,8 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from taper import access
-from taper.clinician.care_forms import AlertNoteForm, AssessmentNoteForm, ThresholdsForm
-from taper.clinician.views import bp
+from taper.clinician import bp
+from taper.clinician.forms import AlertNoteForm, AssessmentNoteForm, ThresholdsForm
 from taper.domain import instrument
 from taper.domain.red_flags import RED_FLAGS
 from taper.domain.schedule import local_today

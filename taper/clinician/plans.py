@@ -13,7 +13,8 @@ from wtforms import SelectChoice
 
 from taper import access
 from taper.auth import fresh
-from taper.clinician.plan_forms import (
+from taper.clinician import bp
+from taper.clinician.forms import (
     MAX_FORM_ROWS,
     CompareForm,
     HoldForm,
@@ -21,7 +22,6 @@ from taper.clinician.plan_forms import (
     ReleaseHoldForm,
     StatusForm,
 )
-from taper.clinician.views import bp
 from taper.domain.schedule import local_today, step_facts
 from taper.domain.timeline import next_change, step_after_hold
 from taper.extensions import db

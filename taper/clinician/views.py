@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import current_app, render_template, request, url_for
 from flask_login import current_user
 
 from taper import access
 from taper.auth.views import issue_link_page, set_password_link_page
+from taper.clinician import bp
 from taper.clinician.forms import NewPatientForm
 from taper.domain.instrument import CIWA_B
 from taper.extensions import db
 from taper.models import Role
 from taper.services import ServiceError, accounts, audit, logs, overview, plans
-
-bp = Blueprint("clinician", __name__, url_prefix="/clinician")
-access.admit_only(bp, Role.CLINICIAN)
 
 
 @bp.get("/patients")

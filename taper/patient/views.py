@@ -7,9 +7,6 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 from flask import (
-    Blueprint,
-    Response,
-    abort,
     flash,
     redirect,
     render_template,
@@ -18,18 +15,16 @@ from flask import (
 )
 from flask_login import current_user
 
-from taper import access
 from taper.domain.instrument import CIWA_B
 from taper.domain.red_flags import RED_FLAGS, parse_red_flags
 from taper.domain.schedule import local_today
 from taper.domain.timeline import next_change, step_after_hold
 from taper.extensions import db
-from taper.models import PlanStatus, Role
-from taper.patient.urgent import urgent_page
-from taper.services import alerts, audit, export, logs, notify, plans
+from taper.models import PlanStatus
+from taper.patient import bp
+from taper.services import alerts, audit, logs, notify, plans
+from taper.urgent import urgent_page
 
-bp = Blueprint("patient", __name__)
-access.admit_only(bp, Role.PATIENT)
 log = logging.getLogger(__name__)
 
 
@@ -377,59 +372,3 @@ def help_now():
         return _ask_about_note(saved.hits, "Your message was sent to your care team.")
     flash("Your message was sent to your care team. They will read it. If it gets worse, call.")
     return redirect(url_for("patient.today"))
-
-
-@bp.get("/history")
-def history():
-    """Your logs, newest first, with corrections kept."""
-    patient = current_user._get_current_object()
-    today = _today()
-    entries = list(reversed(logs.current_logs(patient, today - timedelta(days=365), today)))
-    audit.record(patient, "log.history", "user", patient.id, patient_id=patient.id)
-    db.session.commit()
-    return render_template(
-        "logs/history.html",
-        patient=patient,
-        entries=entries,
-        scale=CIWA_B,
-        red_flags={f.key: f.label for f in RED_FLAGS},
-        own=True,
-        day_url=lambda d: url_for("patient.log_day", day=d.isoformat()),
-    )
-
-
-@bp.get("/history/<day>")
-def log_day(day: str):
-    """Every saved version of one day's log."""
-    patient = current_user._get_current_object()
-    try:
-        when = date.fromisoformat(day)
-    except ValueError:
-        abort(404)
-    versions = logs.versions_of_day(patient, when)
-    if not versions:
-        abort(404)
-    audit.record(patient, "log.view", "daily_log", versions[0].id, patient_id=patient.id)
-    db.session.commit()
-    return render_template(
-        "logs/day.html",
-        patient=patient,
-        day=when,
-        versions=versions,
-        scale=CIWA_B,
-        red_flags={f.key: f.label for f in RED_FLAGS},
-    )
-
-
-@bp.get("/export.csv")
-def export_csv():
-    """Download everything you have logged, as a spreadsheet file."""
-    patient = current_user._get_current_object()
-    body = export.logs_csv(patient)
-    audit.record(patient, "log.export", "user", patient.id, patient_id=patient.id)
-    db.session.commit()
-    return Response(
-        body,
-        mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="taper-my-logs.csv"'},
-    )
