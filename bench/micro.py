@@ -204,7 +204,8 @@ def log_submit_rows() -> tuple[list[tuple[str, float, float]], str]:
 
     from taper import create_app
     from taper.extensions import db
-    from taper.services import demo, logs
+    from taper.seed import demo
+    from taper.services import logs
 
     folder = tempfile.mkdtemp(prefix="taper-bench-")
     app = create_app(

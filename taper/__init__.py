@@ -88,13 +88,13 @@ def create_app(test_config: dict[str, Any] | None = None, config_name: str | Non
     from taper.admin import bp as admin_bp
     from taper.auth import bp as auth_bp
     from taper.clinician import bp as clinician_bp
+    from taper.files import bp as files_bp
     from taper.main import bp as main_bp
     from taper.patient import bp as patient_bp
-    from taper.progress.views import bp as progress_bp
     from taper.web import IdConverter
 
     app.url_map.converters["int"] = IdConverter  # before any route is added
-    for blueprint in (main_bp, auth_bp, admin_bp, clinician_bp, patient_bp, progress_bp):
+    for blueprint in (main_bp, auth_bp, admin_bp, clinician_bp, patient_bp, files_bp):
         app.register_blueprint(blueprint)
 
     from taper.cli import register_cli

@@ -1,7 +1,7 @@
 """Who may see what: the one place access is decided (DESIGN non-negotiable 4).
 
 - Deny by default: every endpoint needs a signed-in user unless listed in PUBLIC_ENDPOINTS.
-- Each blueprint admits one role (``admit_only``).
+- Each blueprint admits its roles (``admit_only``).
 - Every view that takes a patient id loads it through ``patient_or_404``: a patient sees only
   themself, a clinician only their care team, an admin no clinical data. Anything else is a
   404, so a forgotten check is never a leak and ids cannot be probed.
@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TypeVar
 
 from flask import Blueprint, abort, g, jsonify, redirect, request, url_for
 from flask_login import current_user
@@ -17,9 +18,10 @@ from sqlalchemy import exists, select
 
 from taper import kept_reports
 from taper.extensions import db, login_manager
-from taper.models import CareTeamLink, PlanStatus, Role, TaperPlan, User
+from taper.models import Alert, CareTeamLink, PlanStatus, Role, TaperPlan, User
 
 log = logging.getLogger(__name__)
+T = TypeVar("T", Alert, TaperPlan)
 
 PUBLIC_ENDPOINTS = frozenset(
     {"static", "auth.login", "auth.login_code", "auth.set_password", "main.health", "main.ping"}
@@ -75,14 +77,14 @@ def require_role(*roles: Role) -> None:
         deny(403)
 
 
-def admit_only(blueprint: Blueprint, role: Role) -> None:
-    """Let only users of one role into a blueprint (403 for the others)."""
+def admit_only(blueprint: Blueprint, *roles: Role) -> None:
+    """Let only users of the given roles into a blueprint (403 for the others)."""
 
     @blueprint.before_request
     def _check_role():
         if not current_user.is_authenticated:
             return enforce_login()
-        if current_user.role is not role:
+        if current_user.role not in roles:
             deny(403)
         return None
 
@@ -128,12 +130,23 @@ def account_or_404(user: User, account_id: int) -> User:
     return account
 
 
+def _of_patient_or_404(user: User, model: type[T], object_id: int) -> T:
+    """Load a row that belongs to a patient (``patient_id``) the user may see, or 404."""
+    found = db.session.get(model, object_id)
+    if found is None:
+        deny(404)
+    patient_or_404(user, found.patient_id)
+    return found
+
+
 def plan_or_404(user: User, plan_id: int) -> TaperPlan:
     """Load a taper plan whose patient the user may see, or 404 (patients never see drafts)."""
-    plan = db.session.get(TaperPlan, plan_id)
-    if plan is None:
-        deny(404)
-    patient_or_404(user, plan.patient_id)
+    plan = _of_patient_or_404(user, TaperPlan, plan_id)
     if user.role is Role.PATIENT and plan.status is PlanStatus.DRAFT:
         deny(404)
     return plan
+
+
+def alert_or_404(user: User, alert_id: int) -> Alert:
+    """Load an alert about a patient the user may see, or 404."""
+    return _of_patient_or_404(user, Alert, alert_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import click
 from flask import Flask
@@ -10,7 +11,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import text
 
 from taper.extensions import db
-from taper.models import Role, find_user_by_email
+from taper.models import Role, User, find_user_by_email
 from taper.services import ServiceError, accounts
 
 users_cli = AppGroup("users", help="Manage accounts.")
@@ -20,6 +21,20 @@ care_team_cli = AppGroup("care-team", help="Manage care teams.")
 def _fail(message: str) -> None:
     db.session.rollback()
     raise click.ClickException(message)
+
+
+def _on_account(email: str, action: Callable[[None, User], object], done: str) -> None:
+    """Run a service ``action`` on the account with this e-mail (no account, or a refusal: a
+    ClickException), commit, and print ``done`` with the account's e-mail in it."""
+    user = find_user_by_email(email)
+    if user is None:
+        _fail(f"No account with email {email}")
+    try:
+        action(None, user)
+    except ServiceError as error:
+        _fail(error.message)
+    db.session.commit()
+    click.echo(done.format(email=user.email))
 
 
 @users_cli.command("create")
@@ -51,27 +66,18 @@ def create_user_command(email: str, role: str, name: str | None, timezone: str |
 @click.argument("email")
 def deactivate_user_command(email: str) -> None:
     """Switch an account off and end its sessions."""
-    user = find_user_by_email(email)
-    if user is None:
-        _fail(f"No account with email {email}")
-    accounts.deactivate_user(None, user)
-    db.session.commit()
-    click.echo(f"Deactivated {user.email}")
+    _on_account(email, accounts.deactivate_user, "Deactivated {email}")
 
 
 @users_cli.command("send-link")
 @click.argument("email")
 def send_link_command(email: str) -> None:
     """E-mail the account's owner a set-password link (through the outbox; never printed)."""
-    user = find_user_by_email(email)
-    if user is None:
-        _fail(f"No account with email {email}")
-    try:
-        accounts.email_set_password_link(None, user)
-    except ServiceError as error:
-        _fail(error.message)
-    db.session.commit()
-    click.echo(f"Queued a set-password link for {user.email}; `flask notify send` sends it.")
+    _on_account(
+        email,
+        accounts.email_set_password_link,
+        "Queued a set-password link for {email}; `flask notify send` sends it.",
+    )
 
 
 @care_team_cli.command("add")
@@ -95,7 +101,7 @@ def care_team_add_command(clinician_email: str, patient_email: str) -> None:
 @with_appcontext  # AppGroup commands get this for free; a plain click command does not
 def seed_demo_command() -> None:
     """Load demo accounts and data once (safe to run again) and print the logins."""
-    from taper.services.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
+    from taper.seed.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
 
     created = seed_demo()
     db.session.commit()
@@ -174,8 +180,8 @@ def seed_scale_command(clinicians: int, patients: int, days: int, seed: int) -> 
     """Bulk-load realistic data for benchmarks (password from TAPER_PASSWORD or the demo one)."""
     import time
 
-    from taper.services.demo import DEMO_PASSWORD
-    from taper.services.scale import seed_scale
+    from taper.seed.demo import DEMO_PASSWORD
+    from taper.seed.scale import seed_scale
 
     started = time.perf_counter()
     result = seed_scale(

@@ -24,11 +24,12 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
+from taper.domain.log_input import is_submission_id
 from taper.domain.red_flags import parse_red_flags, parse_when
 from taper.domain.schedule import local_today
 from taper.extensions import db
 from taper.models import Role, User
-from taper.services import ServiceError, logs, notify
+from taper.services import ServiceError, logs
 from taper.urgent import KEPT, UNSENT, urgent_page
 
 log = logging.getLogger(__name__)
@@ -50,9 +51,11 @@ class KeptReport:
 
     @property
     def reported_at(self) -> datetime:
+        """When the patient sent it, as a UTC time."""
         return datetime.fromtimestamp(self.sent_at, UTC)
 
     def dump(self) -> dict:
+        """The report as stored in the cookie (short keys keep the cookie small)."""
         return {
             "f": list(self.flags),
             "w": self.when,
@@ -70,7 +73,7 @@ class KeptReport:
         sent_at, user_id = data.get("t"), data.get("u")
         if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
             return None
-        if not isinstance(when, str) or not logs.is_submission_id(submission):
+        if not isinstance(when, str) or not is_submission_id(submission):
             return None
         if type(sent_at) is not int or not (user_id is None or type(user_id) is int):
             return None
@@ -182,7 +185,7 @@ def keep(flags: tuple[str, ...], when: str, user_id: int | None) -> KeptReport:
     that was in fact stored is never stored twice; a form without a valid one gets a fresh
     id (one per request, so keeping the same request twice keeps it once)."""
     submission = request.form.get("submission_id", "")
-    if not logs.is_submission_id(submission):
+    if not is_submission_id(submission):
         submission = g.setdefault("_kept_fresh_id", uuid.uuid4().hex)
     report = KeptReport(flags, when, submission, int(time.time()), user_id)
     others = [r for r in kept() if r.submission_id != submission]
@@ -219,7 +222,7 @@ def _send(patient: User, report: KeptReport) -> bool:
         return False  # stored with its log (or as a report) before the response was lost
     today = local_today(datetime.now(UTC), patient.timezone)
     try:
-        saved = logs.report_red_flags(
+        logs.send_report(
             patient,
             report.flags,
             report.submission_id,
@@ -228,22 +231,11 @@ def _send(patient: User, report: KeptReport) -> bool:
             source="kept",
             reported_at=report.reported_at,
         )
-        db.session.commit()
     except logs.AlreadySaved:
-        db.session.rollback()
         return False
     except ServiceError:
-        db.session.rollback()
         log.error("kept red-flag report refused user=%s", patient.id)
         return False
-    for alert in saved.alerts:
-        if alert.tier != "urgent":
-            continue
-        try:
-            notify.send_pending(alert_id=alert.id, immediate=True)
-        except Exception:  # noqa: BLE001  (an e-mail failure never stops a red flag)
-            db.session.rollback()
-            log.exception("immediate notification failed for alert %s", alert.id)
     return True
 
 

@@ -2,10 +2,9 @@
 
 from flask import Blueprint, jsonify, redirect, url_for
 from flask_login import current_user
-from sqlalchemy import text
 
-from taper.extensions import db
 from taper.models import Role
+from taper.services import health as health_service
 
 bp = Blueprint("main", __name__)
 
@@ -31,5 +30,5 @@ def ping():
 @bp.get("/health")
 def health():
     """Liveness and database check for load balancers."""
-    db.session.execute(text("SELECT 1"))
+    health_service.check_database()
     return jsonify(status="ok")

@@ -7,15 +7,14 @@ from decimal import Decimal
 
 from flask import Flask, current_app
 
+from taper.domain.doses import plain
 from taper.domain.instrument import band_for
 from taper.domain.schedule import local_today
 
 
 def dose(value: Decimal | None) -> str:
     """A stored dose without padding zeros: 7.500 -> '7.5', 10.000 -> '10'."""
-    if value is None:
-        return ""
-    return f"{value.normalize():f}"
+    return "" if value is None else plain(value)
 
 
 def signed(value: Decimal | None, suffix: str = "") -> str:

@@ -8,13 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from taper.extensions import db
 from taper.models import AuditEvent, CareTeamLink, Role, User, find_user_by_email
 from taper.services import ServiceError, accounts
 from taper.services.passwords import verify_password
 from tests.conftest import PASSWORD
+from tests.helpers import count_rows
 
 NEW_PASSWORD = "a brand new sentence for Taper"
 
@@ -25,11 +26,6 @@ def ctx(app):
     with app.app_context():
         yield
         db.session.rollback()
-
-
-def count(model, **where) -> int:
-    query = select(func.count()).select_from(model).filter_by(**where)
-    return db.session.scalar(query)
 
 
 def audit_rows() -> list[tuple]:
@@ -98,8 +94,8 @@ def test_create_user_refuses_bad_input_on_the_right_field(overrides, field):
     assert refused.value.field == field
     assert refused.value.message
     db.session.rollback()
-    assert count(User) == 0
-    assert count(AuditEvent) == 0
+    assert count_rows(User) == 0
+    assert count_rows(AuditEvent) == 0
 
 
 @pytest.mark.usefixtures("ctx")
@@ -245,7 +241,7 @@ def test_change_password_requires_the_current_one(app, make_user):
         assert accounts.authenticate(person.email, PASSWORD) is not None
         assert accounts.authenticate(person.email, NEW_PASSWORD) is None
         assert get(person).session_version == 1
-        assert count(AuditEvent) == 0
+        assert count_rows(AuditEvent) == 0
 
 
 @pytest.mark.parametrize("weak", ["too short", "password1234", "x" * 129])
@@ -447,8 +443,8 @@ def test_add_to_care_team_is_idempotent(app, make_user, admin):
         accounts.add_to_care_team(get(admin), get(clinician), get(patient))
         db.session.commit()
     with app.app_context():
-        assert count(CareTeamLink) == 1
-        assert count(AuditEvent, action="care_team.add") == 1
+        assert count_rows(CareTeamLink) == 1
+        assert count_rows(AuditEvent, action="care_team.add") == 1
         link = db.session.get(CareTeamLink, (clinician.id, patient.id))
         assert link.added_by_id == admin.id
 
@@ -472,8 +468,8 @@ def test_add_to_care_team_refuses_wrong_roles(app, make_user, clinician_role, pa
         assert refused.value.field == field
         db.session.commit()
     with app.app_context():
-        assert count(CareTeamLink) == 0
-        assert count(AuditEvent) == 0
+        assert count_rows(CareTeamLink) == 0
+        assert count_rows(AuditEvent) == 0
 
 
 def test_care_team_patients_lists_only_own_patients_by_name(app, make_user):
@@ -589,7 +585,7 @@ def _snapshot():
             User.id
         )
     ).all()
-    return users, count(CareTeamLink), count(AuditEvent)
+    return users, count_rows(CareTeamLink), count_rows(AuditEvent)
 
 
 @pytest.mark.parametrize("use_case", USE_CASES, ids=lambda f: f.__name__.strip("_"))
@@ -608,7 +604,7 @@ def test_rolling_back_a_use_case_leaves_neither_change_nor_audit_row(app, cast, 
         before = _snapshot()
         use_case(_attached(cast))
         db.session.flush()
-        assert count(AuditEvent) == 1  # written in the same transaction as the change
+        assert count_rows(AuditEvent) == 1  # written in the same transaction as the change
         db.session.rollback()
     with app.app_context():
         assert _snapshot() == before

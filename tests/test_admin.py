@@ -1,5 +1,6 @@
 """Admin: creating accounts, set-password links, care-team assignments and deactivation,
-through real requests. Admins manage accounts; nobody else may."""
+through real requests. That nobody else may (other roles, visitors, posts without the CSRF
+token) is in the grids of tests/security/."""
 
 from __future__ import annotations
 
@@ -8,23 +9,15 @@ from urllib.parse import urlsplit
 
 import pytest
 from markupsafe import escape
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from taper.extensions import db
 from taper.models import AuditEvent, CareTeamLink, Role, User
 from tests.conftest import login_as, real_login
-from tests.helpers import field_error
+from tests.helpers import field_error, row_counts
 
 NEW_PASSWORD = "a long sentence only I know"
 XSS_NAMES = ["<script>alert(1)</script>", '"><svg onload=alert(1)>']
-ADMIN_ROUTES = [
-    ("GET", "/admin/accounts"),
-    ("POST", "/admin/accounts/new"),
-    ("POST", "/admin/accounts/{id}/link"),
-    ("POST", "/admin/accounts/{id}/deactivate"),
-    ("POST", "/admin/care-team"),
-    ("GET", "/admin/audit"),
-]
 
 
 @pytest.fixture
@@ -51,11 +44,6 @@ def link_path(page: str) -> str:
     assert parts.scheme == "http"
     assert parts.path.startswith("/set-password/")
     return parts.path
-
-
-def totals(app, *models) -> tuple[int, ...]:
-    with app.app_context():
-        return tuple(db.session.scalar(select(func.count()).select_from(m)) for m in models)
 
 
 def stored(app, email: str) -> User | None:
@@ -162,7 +150,7 @@ def test_bad_new_account_is_refused_beside_the_field_with_values_kept(
     app, as_admin, make_user, overrides, field, message
 ):
     make_user(Role.PATIENT, email="taken@example.org")
-    before = totals(app, User, AuditEvent)
+    before = row_counts(app, User, AuditEvent)
     data = account_form(**overrides)
 
     response = as_admin.post("/admin/accounts/new", data=data)
@@ -179,7 +167,7 @@ def test_bad_new_account_is_refused_beside_the_field_with_values_kept(
         assert '<option selected value="Europe/London">' in page
     if field != "role":
         assert '<option selected value="clinician">' in page
-    assert totals(app, User, AuditEvent) == before
+    assert row_counts(app, User, AuditEvent) == before
 
 
 def test_mass_assigned_fields_on_a_new_account_are_ignored(app, as_admin):
@@ -190,19 +178,6 @@ def test_mass_assigned_fields_on_a_new_account_are_ignored(app, as_admin):
     user = stored(app, "jordan.ellis@example.org")
     assert (user.active, user.session_version, user.password_hash) == (True, 1, None)
     assert user.id != 999
-
-
-@pytest.mark.app_config(WTF_CSRF_ENABLED=True)
-def test_new_account_needs_the_csrf_token(app, as_admin):
-    refused = as_admin.post("/admin/accounts/new", data=account_form())
-    assert refused.status_code == 400
-    assert totals(app, User) == (1,)
-
-    page = as_admin.get("/admin/accounts").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    accepted = as_admin.post("/admin/accounts/new", data=account_form(csrf_token=token))
-    assert accepted.status_code == 200
-    assert totals(app, User) == (2,)
 
 
 def test_admin_issues_a_fresh_link_for_an_existing_account(app, as_admin, make_user):
@@ -282,7 +257,7 @@ def test_wrong_care_team_assignment_is_refused_and_nothing_saved(
     page = response.get_data(as_text=True)
     field = "patient" if clinician_key == "doctor" else "clinician"
     assert field_error(page, field)
-    assert totals(app, CareTeamLink, AuditEvent) == (0, 0)
+    assert row_counts(app, CareTeamLink, AuditEvent) == (0, 0)
 
 
 def test_assigning_twice_keeps_one_link(app, as_admin, make_user):
@@ -295,7 +270,7 @@ def test_assigning_twice_keeps_one_link(app, as_admin, make_user):
         )
         assert response.status_code == 302
 
-    assert totals(app, CareTeamLink, AuditEvent) == (1, 1)
+    assert row_counts(app, CareTeamLink, AuditEvent) == (1, 1)
 
 
 # --- deactivation ----------------------------------------------------------------------------
@@ -335,55 +310,12 @@ def test_admin_cannot_deactivate_own_account(app, client, admin):
 
     assert "You cannot deactivate your own account." in response.get_data(as_text=True)
     assert stored(app, admin.email).active is True
-    assert totals(app, AuditEvent) == (0,)
+    assert row_counts(app, AuditEvent) == (0,)
     assert client.get("/admin/accounts").status_code == 200  # still signed in
 
 
 def test_deactivating_an_unknown_account_is_404(as_admin):
     assert as_admin.post("/admin/accounts/987654/deactivate").status_code == 404
-
-
-# --- who may use the admin pages -------------------------------------------------------------
-
-
-def test_the_route_grid_covers_every_admin_route(app):
-    rules = {
-        (method, re.sub(r"<int:\w+>", "{id}", rule.rule))
-        for rule in app.url_map.iter_rules()
-        if rule.endpoint.startswith("admin.")
-        for method in rule.methods - {"HEAD", "OPTIONS"}
-    }
-    assert rules == set(ADMIN_ROUTES)
-
-
-@pytest.mark.parametrize("role", [Role.CLINICIAN, Role.PATIENT])
-@pytest.mark.parametrize(("method", "url"), ADMIN_ROUTES)
-def test_clinicians_and_patients_get_403_on_every_admin_route(
-    app, client, make_user, role, method, url
-):
-    doctor = make_user(Role.CLINICIAN)
-    person = make_user(Role.PATIENT)
-    login_as(client, make_user(role))
-    before = totals(app, User, CareTeamLink, AuditEvent)
-    data = account_form() | {"clinician": doctor.id, "patient": person.id}
-
-    response = client.open(url.format(id=person.id), method=method, data=data)
-
-    assert response.status_code == 403
-    assert "You cannot open this page" in response.get_data(as_text=True)
-    assert totals(app, User, CareTeamLink, AuditEvent) == before
-    assert stored(app, person.email).active is True
-
-
-@pytest.mark.parametrize(("method", "url"), ADMIN_ROUTES)
-def test_anonymous_visitors_are_sent_to_the_login_page(app, client, patient, method, url):
-    before = totals(app, User, CareTeamLink, AuditEvent)
-
-    response = client.open(url.format(id=patient.id), method=method, data=account_form())
-
-    assert response.status_code == 302
-    assert response.headers["Location"].startswith("/login")
-    assert totals(app, User, CareTeamLink, AuditEvent) == before
 
 
 # --- escaping --------------------------------------------------------------------------------

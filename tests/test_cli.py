@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from taper.extensions import db
 from taper.models import AuditEvent, CareTeamLink, DailyLog, Role, TaperPlan, User
-from taper.services.demo import DEMO_USERS
+from taper.seed.demo import DEMO_USERS
 from tests.conftest import PASSWORD, login_as, real_login
 
 NO_ENV_PASSWORD = {"TAPER_PASSWORD": None}  # None removes it while the command runs

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from taper.extensions import db
 from taper.models import AuditEvent, CareTeamLink, Role, User
 from tests.conftest import login_as, real_login
-from tests.helpers import field_error
+from tests.helpers import field_error, row_counts
 
 NEW_PASSWORD = "my own long sentence for Taper"
 DUPLICATE = "An account with this email already exists."
@@ -35,11 +35,6 @@ def link_path(page: str) -> str:
     path = urlsplit(found.group(1)).path
     assert path.startswith("/set-password/")
     return path
-
-
-def totals(app, *models) -> tuple[int, ...]:
-    with app.app_context():
-        return tuple(db.session.scalar(select(func.count()).select_from(m)) for m in models)
 
 
 def stored(app, email: str) -> User | None:
@@ -131,7 +126,7 @@ def test_duplicate_email_is_refused_beside_the_field_and_nothing_is_created(
     app, as_clinician, make_user, email
 ):
     make_user(Role.PATIENT, email="robin@example.org", name="Robin Existing")
-    before = totals(app, User, CareTeamLink, AuditEvent)
+    before = row_counts(app, User, CareTeamLink, AuditEvent)
 
     response = as_clinician.post(
         "/clinician/patients/new", data=patient_form(email=email, name="Robin Again")
@@ -143,7 +138,7 @@ def test_duplicate_email_is_refused_beside_the_field_and_nothing_is_created(
     assert 'value="Robin Again"' in page
     assert f'value="{email}"' in page
     assert '<option selected value="Europe/Berlin">' in page
-    assert totals(app, User, CareTeamLink, AuditEvent) == before
+    assert row_counts(app, User, CareTeamLink, AuditEvent) == before
 
 
 @pytest.mark.parametrize(
@@ -161,17 +156,17 @@ def test_duplicate_email_is_refused_beside_the_field_and_nothing_is_created(
 def test_bad_new_patient_input_is_refused_and_nothing_is_created(
     app, as_clinician, overrides, field
 ):
-    before = totals(app, User, CareTeamLink, AuditEvent)
+    before = row_counts(app, User, CareTeamLink, AuditEvent)
 
     response = as_clinician.post("/clinician/patients/new", data=patient_form(**overrides))
 
     assert response.status_code == 400
     assert field_error(response.get_data(as_text=True), field)
-    assert totals(app, User, CareTeamLink, AuditEvent) == before
+    assert row_counts(app, User, CareTeamLink, AuditEvent) == before
 
 
 def test_double_submit_of_the_new_patient_form_creates_one_account(app, as_clinician):
-    users_before = totals(app, User)[0]
+    users_before = row_counts(app, User)[0]
 
     first = as_clinician.post("/clinician/patients/new", data=patient_form())
     second = as_clinician.post("/clinician/patients/new", data=patient_form())
@@ -179,7 +174,7 @@ def test_double_submit_of_the_new_patient_form_creates_one_account(app, as_clini
     assert first.status_code == 200
     assert second.status_code == 400
     assert DUPLICATE in field_error(second.get_data(as_text=True), "email")
-    assert totals(app, User)[0] == users_before + 1
+    assert row_counts(app, User)[0] == users_before + 1
     with app.app_context():
         same = select(func.count()).select_from(User).where(User.email == "casey@example.org")
         assert db.session.scalar(same) == 1
@@ -267,19 +262,19 @@ def test_new_link_outside_own_care_team_is_404(app, as_clinician, clinician, mak
         "admin": make_user(Role.ADMIN).id,
         "missing": 987654,
     }
-    before = totals(app, AuditEvent)
+    before = row_counts(app, AuditEvent)
 
     response = as_clinician.post(f"/clinician/patients/{ids[target]}/link")
 
     assert response.status_code == 404
     assert "/set-password/" not in response.get_data(as_text=True)
-    assert totals(app, AuditEvent) == before
+    assert row_counts(app, AuditEvent) == before
 
 
 @pytest.mark.parametrize("role", [Role.PATIENT, Role.ADMIN])
 def test_only_clinicians_may_add_patients(app, client, make_user, role):
     login_as(client, make_user(role))
-    before = totals(app, User)
+    before = row_counts(app, User)
 
     assert client.post("/clinician/patients/new", data=patient_form()).status_code == 403
-    assert totals(app, User) == before
+    assert row_counts(app, User) == before

@@ -8,7 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from taper.extensions import db
@@ -18,6 +18,7 @@ from taper.models.types import UTCDateTime
 from taper.services import ServiceError, accounts
 from taper.web import load_user
 from tests.conftest import PASSWORD_HASH, login_as
+from tests.helpers import count_rows
 
 TAPER_PACKAGE = Path(__file__).resolve().parent.parent / "taper"
 # Ways to change or remove audit rows behind the ORM's back (SECURITY.md D5).
@@ -30,7 +31,7 @@ AUDIT_WRITE_PATTERNS = [
 
 
 def count(model) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
+    return count_rows(model)
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ from taper.models import Role
 
 
 class NewAccountForm(TaperForm):
+    """A new account of any role."""
+
     name = name_field()
     email = email_field()
     role = SelectField(
@@ -20,8 +22,14 @@ class NewAccountForm(TaperForm):
     timezone = timezone_field()
     submit = SubmitField("Create account")
 
+    def account(self) -> dict:
+        """The typed account (but its role), as ``accounts.open_account`` takes it."""
+        return {"email": self.email.data, "name": self.name.data, "timezone": self.timezone.data}
+
 
 class AssignForm(TaperForm):
+    """Put a patient on a clinician's care team."""
+
     clinician = SelectField("Clinician", coerce=int, validate_choice=True)
     patient = SelectField("Patient", coerce=int, validate_choice=True)
     submit = SubmitField("Add to care team")

@@ -7,12 +7,16 @@ from taper.forms import TaperForm, email_field, new_password_fields
 
 
 class LoginForm(TaperForm):
+    """Email and password."""
+
     email = email_field()
     password = PasswordField("Password", [DataRequired("Enter your password."), Length(max=128)])
     submit = SubmitField("Log in")
 
 
 class ChangePasswordForm(TaperForm):
+    """Your current password and a new one, twice."""
+
     current_password = PasswordField(
         "Current password", [DataRequired("Enter your current password."), Length(max=128)]
     )
@@ -21,11 +25,15 @@ class ChangePasswordForm(TaperForm):
 
 
 class SetPasswordForm(TaperForm):
+    """A new password, twice, from a set-password link."""
+
     password, confirm = new_password_fields()
     submit = SubmitField("Set password")
 
 
 class CodeForm(TaperForm):
+    """A code from the authenticator app, or a recovery code."""
+
     code = StringField(
         "Code",
         [DataRequired("Enter the 6-digit code from your app."), Length(max=40)],
@@ -36,6 +44,8 @@ class CodeForm(TaperForm):
 
 
 class DisableForm(TaperForm):
+    """Turn two-step login off: password and a current code."""
+
     password = PasswordField("Password", [DataRequired(), Length(max=128)])
     code = StringField(
         "Code from your app",
@@ -46,4 +56,6 @@ class DisableForm(TaperForm):
 
 
 class RenewForm(DisableForm):
+    """New recovery codes: password and a current code."""
+
     submit = SubmitField("Make new recovery codes")

@@ -12,6 +12,7 @@ from flask import current_app, session
 from flask_login import current_user
 
 from taper.auth import throttle
+from taper.services import ServiceError
 from taper.services.passwords import verify_password
 
 
@@ -21,19 +22,23 @@ def is_recent() -> bool:
     return time.time() - session.get("auth_at", 0) <= window
 
 
+def _check_password(typed: str) -> None:
+    if not verify_password(current_user.password_hash, typed):
+        raise ServiceError("That is not your password.", "password")
+
+
 def confirm(form) -> bool:
     """Accept the form's password field if the session is not recent; record the error if wrong."""
     if is_recent():
         return True
     if form.password.data:
         # Wrong passwords here slow the account down like at login (SECURITY.md A4).
-        with throttle.guard(current_user.email) as attempt:
-            if not attempt.wait:
-                attempt.record(verify_password(current_user.password_hash, form.password.data))
-        if attempt.wait:
-            form.password.errors = [throttle.wait_message(attempt.wait)]
+        typed = form.password.data
+        _, error, wait = throttle.checked(current_user.email, lambda: _check_password(typed))
+        if wait:
+            form.password.errors = [throttle.wait_message(wait)]
             return False
-        if attempt.outcome:
+        if error is None:
             session["auth_at"] = time.time()
             return True
     form.password.errors = [

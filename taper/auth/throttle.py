@@ -1,7 +1,8 @@
 """Password attempts slow down; they never lock the right password out (SECURITY.md A4).
 
-Every place that checks a typed password goes through ``guard``: the login form,
-/confirm-password, the inline confirmation on schedule changes and the password-change form.
+Every place that checks a typed password goes through ``guard`` (mostly by way of ``checked``):
+the login form, the inline confirmation on schedule changes, the password-change form and
+turning two-step login off or renewing its recovery codes.
 They share one count per account, so an attacker cannot spread guesses across the forms.
 
 - Per account (the typed email, hashed, whether an account has it or not, so the answer never
@@ -33,9 +34,10 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from flask import after_this_request, current_app, request
 from flask_limiter.util import get_remote_address
@@ -44,6 +46,7 @@ from limits import RateLimitItem, parse
 
 from taper.extensions import limiter
 from taper.models import normalise_email
+from taper.services import ServiceError
 
 log = logging.getLogger(__name__)
 # An attempt that died half-way (a crash) frees its account after this long at most.
@@ -52,6 +55,7 @@ DEVICE_COOKIE = "taper_device"
 # The salt namespaces the signed cookie; it is not a secret.
 _DEVICE_SALT = "taper.trusted-device"  # noqa: S105  # nosec B105
 DEVICE_ACCOUNTS = 5  # accounts remembered per device (a shared family or clinic computer)
+T = TypeVar("T")
 
 
 @dataclass
@@ -149,6 +153,7 @@ def _trust_this_device(account: str) -> None:
 
     @after_this_request
     def set_cookie(response):
+        """Remember this device on the response."""
         response.set_cookie(
             DEVICE_COOKIE,
             value,
@@ -217,3 +222,20 @@ def guard(email: str) -> Iterator[Attempt]:
             _succeeded(attempt)
     finally:
         storage.clear(busy)
+
+
+def checked(
+    email: str, check: Callable[[], T], refused_field: str = "password"
+) -> tuple[T | None, ServiceError | None, int]:
+    """Run ``check`` (a use case that checks a typed password) under ``guard`` for the
+    account: (its result, the ServiceError it raised, seconds to wait: when above 0 nothing
+    was checked). Only a refusal beside ``refused_field`` counts as a wrong password."""
+    result = error = None
+    with guard(email) as attempt:
+        if not attempt.wait:
+            try:
+                result = check()
+            except ServiceError as refused:
+                error = refused
+            attempt.record(error is None or error.field != refused_field)
+    return result, error, attempt.wait

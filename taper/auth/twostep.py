@@ -13,9 +13,9 @@ from flask_login import current_user
 from taper.auth import bp, throttle
 from taper.auth.forms import CodeForm, DisableForm, RenewForm
 from taper.auth.views import home_url, safe_next, slowed_down
-from taper.extensions import db, limiter
+from taper.extensions import limiter
 from taper.models import User
-from taper.services import ServiceError, audit, twofactor
+from taper.services import ServiceError, twofactor
 from taper.web import load_user, start_session
 
 PENDING_SECONDS = 300
@@ -34,6 +34,7 @@ def _enabled_context(settings, disable_form=None, renew_form=None) -> dict:
 
 
 def _enabled_page(settings, disable_form=None, renew_form=None, status=200):
+    """The page of someone with two-step login on."""
     return render_template(
         "auth/two_step.html", **_enabled_context(settings, disable_form, renew_form)
     ), status
@@ -67,15 +68,23 @@ def login_code():
         return redirect(url_for("auth.login"))
     form = CodeForm()
     if form.validate_on_submit():
-        if twofactor.verify(user, form.code.data):
-            next_url = safe_next(session.get("2fa_next"))
-            start_session(user)
-            audit.record(user, "auth.login", "user", user.id, summary={"two_step": True})
-            db.session.commit()
+        next_url = safe_next(session.get("2fa_next"))  # read before the session starts anew
+        if twofactor.log_in_with_code(user, form.code.data, start_session):
             return redirect(next_url or home_url())
-        db.session.rollback()
         form.code.errors.append("That code did not work. Codes work once; wait for the next.")
     return render_template("auth/login_code.html", form=form)
+
+
+def _new_setup(user: User, form: CodeForm) -> str:
+    """A new secret to set up; a post made against one that expired says so beside the code."""
+    secret = twofactor.begin_setup(user)
+    if request.method == "POST":
+        form.validate_on_submit()  # keep what was typed beside the message
+        form.code.errors.append(
+            "This set-up has expired, so here is a new QR code. "
+            "Scan it and enter the code your app shows."
+        )
+    return secret
 
 
 @bp.route("/account/two-step", methods=["GET", "POST"])
@@ -92,21 +101,13 @@ def two_step():
     # The secret being set up stays on the server, encrypted; a new one for each visit.
     secret = None if request.method == "GET" else twofactor.pending_secret(user)
     if secret is None:
-        secret = twofactor.start_setup(user)
-        db.session.commit()
-        if request.method == "POST":
-            form.validate_on_submit()  # keep what was typed beside the message
-            form.code.errors.append(
-                "This set-up has expired, so here is a new QR code. "
-                "Scan it and enter the code your app shows."
-            )
+        secret = _new_setup(user, form)
     elif form.validate_on_submit():
         try:
-            codes = twofactor.enable(user, secret, form.code.data)
+            codes = twofactor.turn_on(user, secret, form.code.data)
         except ServiceError as error:
             form.code.errors.append(error.message)
         else:
-            db.session.commit()
             return render_template("auth/recovery_codes.html", codes=codes)
     return render_template("auth/two_step.html", enabled=False, form=form, secret=secret)
 
@@ -121,61 +122,53 @@ def two_step_qr():
     return twofactor.qr_svg(user, secret), 200, {"Content-Type": "image/svg+xml"}
 
 
-def _with_password(user: User, change, form):
-    """Run a change that needs the password and a code, throttled like login (throttle.py):
-    (its result, the ServiceError it raised, seconds to wait)."""
-    result = error = None
-    with throttle.guard(user.email) as attempt:
-        if not attempt.wait:
-            try:
-                result = change(user, form.password.data, form.code.data)
-            except ServiceError as refused:
-                db.session.rollback()
-                error = refused
-            attempt.record(error is None or error.field != "password")
-    return result, error, attempt.wait
+def _with_password(form, change, form_name: str):
+    """A post of one of the forms of someone with two-step login on (else 404): run its
+    change, which needs the password and a code, throttled like login (throttle.py). Return
+    (the user, the change's result, None) or (the user, None, the page to answer with)."""
+    user = _enabled_user()
+    if not form.validate_on_submit():
+        page = _enabled_page(twofactor.settings_of(user), status=400, **{form_name: form})
+        return user, None, page
+    typed = form.password.data, form.code.data
+    result, error, wait = throttle.checked(user.email, lambda: change(user, *typed))
+    if wait:
+        context = _enabled_context(twofactor.settings_of(user), **{form_name: form})
+        return user, None, slowed_down(form, form.password, "auth/two_step.html", wait, **context)
+    if error is not None:
+        getattr(form, error.field or "code").errors.append(error.message)
+        page = _enabled_page(twofactor.settings_of(user), status=400, **{form_name: form})
+        return user, None, page
+    return user, result, None
+
+
+def _enabled_user():
+    """The signed-in user, whose two-step login must be on (else 404)."""
+    user = current_user._get_current_object()
+    if twofactor.settings_of(user) is None:
+        abort(404)
+    return user
 
 
 @bp.post("/account/two-step/off")
 def two_step_off():
     """Turn two-step login off (password and a current code)."""
-    user = current_user._get_current_object()
-    form = DisableForm()
-    if twofactor.settings_of(user) is None:
-        abort(404)
-    if form.validate_on_submit():
-        _, error, wait = _with_password(user, twofactor.disable, form)
-        if wait:
-            context = _enabled_context(twofactor.settings_of(user), disable_form=form)
-            return slowed_down(form, form.password, "auth/two_step.html", wait, **context)
-        if error is not None:
-            getattr(form, error.field or "code").errors.append(error.message)
-        else:
-            db.session.commit()
-            start_session(user)
-            flash("Two-step login is off.")
-            return redirect(url_for("auth.two_step"))
-    return _enabled_page(twofactor.settings_of(user), disable_form=form, status=400)
+    user, _, refused = _with_password(DisableForm(), twofactor.turn_off, "disable_form")
+    if refused:
+        return refused
+    start_session(user)
+    flash("Two-step login is off.")
+    return redirect(url_for("auth.two_step"))
 
 
 @bp.post("/account/two-step/recovery-codes")
 def two_step_recovery_codes():
     """New recovery codes in place of the old ones (password and a current code)."""
-    user = current_user._get_current_object()
     form = RenewForm(prefix="renew")
-    if twofactor.settings_of(user) is None:
-        abort(404)
-    if form.validate_on_submit():
-        codes, error, wait = _with_password(user, twofactor.renew_recovery_codes, form)
-        if wait:
-            context = _enabled_context(twofactor.settings_of(user), renew_form=form)
-            return slowed_down(form, form.password, "auth/two_step.html", wait, **context)
-        if error is not None:
-            getattr(form, error.field or "code").errors.append(error.message)
-        else:
-            db.session.commit()
-            return render_template("auth/recovery_codes.html", codes=codes, renewed=True)
-    return _enabled_page(twofactor.settings_of(user), renew_form=form, status=400)
+    _, codes, refused = _with_password(form, twofactor.replace_recovery_codes, "renew_form")
+    if refused:
+        return refused
+    return render_template("auth/recovery_codes.html", codes=codes, renewed=True)
 
 
 twostep_cli = AppGroup("twostep", help="Two-step login: the keys its secrets are encrypted with.")
@@ -193,9 +186,7 @@ def rotate_keys_command() -> None:
     try:
         count = twofactor.rotate_keys()
     except (RuntimeError, ValueError) as error:  # a secret no key opens; a malformed key
-        db.session.rollback()
         raise click.ClickException(str(error)) from error
-    db.session.commit()
     click.echo(
         f"Re-encrypted {count} two-step secret(s) with the first key; "
         "the other keys in TWO_STEP_KEYS can now be removed."

@@ -6,22 +6,14 @@ import logging
 import time
 from urllib.parse import urlsplit
 
-from flask import (
-    flash,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, logout_user
 
 from taper import kept_reports
 from taper.auth import bp, throttle
 from taper.auth.forms import ChangePasswordForm, LoginForm, SetPasswordForm
-from taper.extensions import db
-from taper.services import ServiceError, accounts, audit, twofactor
+from taper.services import ServiceError, accounts, twofactor
 from taper.web import start_session
 
 log = logging.getLogger(__name__)
@@ -41,6 +33,7 @@ def safe_next(target: str | None) -> str | None:
 
 
 def home_url() -> str:
+    """Where a signed-in user starts: their role's first page."""
     return url_for("main.home")
 
 
@@ -51,6 +44,33 @@ def slowed_down(form, field, template: str, wait: int, **context):
     return page, 429, {"Retry-After": str(wait)}
 
 
+def _authenticate(form: LoginForm):
+    user = accounts.authenticate(form.email.data, form.password.data)
+    if user is None:
+        raise ServiceError(LOGIN_FAILED, "password")
+    return user
+
+
+def _password_proved(user, next_url: str | None):
+    """Sign in a user whose password was right, or hand them to the two-step code page."""
+    if twofactor.settings_of(user) is not None:
+        # The password alone signs nobody in: the code step finishes the login.
+        return begin_code_step(user, next_url)
+    accounts.log_in(user, start_session)
+    log.info("login ok user=%s", user.id)
+    # A red flag kept on this device while it could not be sent goes now.
+    kept_reports.send_kept(user)
+    return redirect(next_url or home_url())
+
+
+def _login_page(form: LoginForm, wait: int = 0):
+    """The login form; it says so when a red flag is kept on this device, waiting to be sent."""
+    waiting = bool(kept_reports.kept())
+    if wait:
+        return slowed_down(form, form.password, "auth/login.html", wait, report_waiting=waiting)
+    return render_template("auth/login.html", form=form, report_waiting=waiting)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """Show the login form and sign a user in (failed attempts slow down: throttle.py)."""
@@ -59,41 +79,20 @@ def login():
         return redirect(next_url or home_url())
     form = LoginForm()
     if form.validate_on_submit():
-        with throttle.guard(form.email.data) as attempt:
-            if not attempt.wait:
-                user = accounts.authenticate(form.email.data, form.password.data)
-                attempt.record(user is not None)
-        if attempt.wait:
-            return slowed_down(
-                form,
-                form.password,
-                "auth/login.html",
-                attempt.wait,
-                report_waiting=bool(kept_reports.kept()),
-            )
-        if user is not None and twofactor.settings_of(user) is not None:
-            # The password alone signs nobody in: the code step finishes the login.
-            return begin_code_step(user, next_url)
-        if user is not None:
-            start_session(user)
-            audit.record(user, "auth.login", "user", user.id)
-            db.session.commit()
-            log.info("login ok user=%s", user.id)
-            # A red flag kept on this device while it could not be sent goes now.
-            kept_reports.send_kept(user)
-            return redirect(next_url or home_url())
+        user, error, wait = throttle.checked(form.email.data, lambda: _authenticate(form))
+        if wait:
+            return _login_page(form, wait)
+        if error is None:
+            return _password_proved(user, next_url)
         log.warning("login failed ip=%s", get_remote_address())
         form.password.errors = [LOGIN_FAILED]
-    return render_template("auth/login.html", form=form, report_waiting=bool(kept_reports.kept()))
+    return _login_page(form)
 
 
 @bp.post("/logout")
 def logout():
     """Log out and end every session of this account."""
-    user = current_user._get_current_object()
-    user.end_sessions()
-    audit.record(user, "auth.logout", "user", user.id)
-    db.session.commit()
+    accounts.log_out(current_user._get_current_object())
     logout_user()
     session.clear()
     flash("You have logged out.")
@@ -106,23 +105,20 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         user = current_user._get_current_object()
-        error = None
-        with throttle.guard(user.email) as attempt:
-            if not attempt.wait:
-                try:
-                    accounts.change_password(user, form.current_password.data, form.password.data)
-                except ServiceError as refused:
-                    error = refused
-                attempt.record(error is None or error.field != "current_password")
-        if attempt.wait:
-            return slowed_down(form, form.current_password, "auth/password.html", attempt.wait)
-        if error is not None:
-            getattr(form, error.field or "password").errors.append(error.message)
-        else:
-            db.session.commit()
+        _, error, wait = throttle.checked(
+            user.email,
+            lambda: accounts.change_own_password(
+                user, form.current_password.data, form.password.data
+            ),
+            refused_field="current_password",
+        )
+        if wait:
+            return slowed_down(form, form.current_password, "auth/password.html", wait)
+        if error is None:
             start_session(user)
             flash("Your password has been changed.")
             return redirect(home_url())
+        getattr(form, error.field or "password").errors.append(error.message)
     return render_template("auth/password.html", form=form)
 
 
@@ -141,11 +137,10 @@ def issue_link_page(account, back: str):
     """Issue a set-password link for someone else's account (accounts.issue_set_password_link
     decides who may, and whether it is shown or e-mailed) and say what happened."""
     try:
-        token = accounts.issue_set_password_link(current_user, account)
+        token = accounts.issue_link(current_user, account)
     except accounts.LinkRefused as error:
         log.warning("set-password link refused actor=%s account=%s", current_user.id, account.id)
         return set_password_link_page(account, None, back, refused=error.message, status=403)
-    db.session.commit()
     return set_password_link_page(account, token, back)
 
 
@@ -157,6 +152,18 @@ def begin_code_step(user, next_url: str | None):
     session["2fa_since"] = time.time()
     session["2fa_next"] = next_url
     return redirect(url_for("auth.login_code"))
+
+
+def _password_set(user):
+    """After a password set from a link: the code step when two-step login is on, else
+    signed in."""
+    if twofactor.settings_of(user) is not None:
+        response = begin_code_step(user, None)  # clears the session: flash after
+        flash("Your password is set. Enter the code from your app to log in.")
+        return response
+    start_session(user)
+    flash("Your password is set. Welcome to Taper.")
+    return redirect(home_url())
 
 
 @bp.route("/set-password/<token>", methods=["GET", "POST"])
@@ -173,16 +180,9 @@ def set_password(token: str):
     form = SetPasswordForm()
     if form.validate_on_submit():
         try:
-            user = accounts.set_password_with_token(token, form.password.data)
+            user = accounts.set_password_from_link(token, form.password.data)
         except ServiceError as error:
             form.password.errors.append(error.message)
         else:
-            db.session.commit()
-            if twofactor.settings_of(user) is not None:
-                response = begin_code_step(user, None)  # clears the session: flash after
-                flash("Your password is set. Enter the code from your app to log in.")
-                return response
-            start_session(user)
-            flash("Your password is set. Welcome to Taper.")
-            return redirect(home_url())
+            return _password_set(user)
     return render_template("auth/set_password.html", form=form)

@@ -36,6 +36,7 @@ class ChartCache:
         return image
 
     def clear(self) -> None:
+        """Forget every image (and the hit and miss counts)."""
         with self._lock:
             self._items.clear()
             self.hits = self.misses = 0

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from taper.domain.timeline import PlanSchedule, shift
+from taper.domain.doses import plain
+from taper.domain.instrument import CIWA_B
+from taper.domain.timeline import PlanSchedule, in_force, shift
 
 HOLD_WORDS = {"hold": "Held", "pause": "Paused"}
 
@@ -27,6 +29,11 @@ class SchedulePoint:
     day: date
     dose: Decimal
     status: str
+
+    @property
+    def on_hold(self) -> bool:
+        """True from a day the dose is held or paused."""
+        return self.status in ("held", "paused")
 
 
 @dataclass(frozen=True)
@@ -65,9 +72,9 @@ class ProgressData:
     start: date
     end: date
     plans: tuple[PlanSeries, ...] = ()  # running plans (else the latest finished one)
-    scores: tuple[tuple[date, int], ...] = ()  # CIWA-B patient subtotal (0-68)
+    scores: tuple[tuple[date, int], ...] = ()  # CIWA-B patient subtotal (0 to score_max)
     red_flag_days: tuple[date, ...] = ()
-    score_max: int = 68
+    score_max: int = CIWA_B.patient_max
     simple: bool = False  # the patient's view: fewer marks, larger text
 
     @property
@@ -118,9 +125,7 @@ def schedule_line(
     if not points:
         return (), None, None
     last = points[-1]
-    open_ended = last.status == "last" or (
-        last.status in ("held", "paused") and hold is not None and hold.until is None
-    )
+    open_ended = last.status == "last" or (last.on_hold and hold is not None and hold.until is None)
     if last.status == "stopped" or (open_ended and not plan.running):
         # Stopped at 0 mg, or a finished plan: nothing is drawn past its last change.
         return tuple(points), last.day, None
@@ -142,10 +147,7 @@ def changes_between(plans: Sequence[PlanSeries], schedules: Sequence[PlanSchedul
         if first == date.min:
             continue
         before = first - timedelta(days=1)
-        if any(
-            other.plan_id != series.plan_id and other.running and other.on(before).taking
-            for other in schedules
-        ):
+        if any(f.plan.plan_id != series.plan_id for f in in_force(schedules, before)):
             found.add(first)
     return sorted(found)
 
@@ -163,10 +165,6 @@ class HeatmapData:
     def cache_key(self, fmt: str, kind: str = "heatmap") -> str:
         """A hash of the data and format."""
         return hashlib.sha256(f"{kind}|{fmt}|{self!r}".encode()).hexdigest()
-
-
-def _mg(value: Decimal) -> str:
-    return f"{value.normalize():f}"
 
 
 def _day(value: date) -> str:
@@ -196,9 +194,9 @@ def plan_summary(series: PlanSeries, data: ProgressData) -> str:
     unit = series.unit
     sentences = []
     for index, point in enumerate(series.schedule):
-        dose = f"{_mg(point.dose)} {unit}"
+        dose = f"{plain(point.dose)} {unit}"
         if index == 0:
-            if point.status in ("held", "paused"):
+            if point.on_hold:
                 word = "Held" if point.status == "held" else "Paused"
                 sentences.append(f"{word} at {dose} from {_day(point.day)}")
             elif point.status == "stopped":
@@ -209,7 +207,7 @@ def plan_summary(series: PlanSeries, data: ProgressData) -> str:
         before = series.schedule[index - 1]
         if point.dose == before.dose:
             continue  # a hold or pause beginning: listed with the holds below
-        text = f"Dose {_mg(before.dose)} {unit} → {dose} on {_day(point.day)}"
+        text = f"Dose {plain(before.dose)} {unit} → {dose} on {_day(point.day)}"
         if point.status == "stopped":
             text += " (stopped)"
         sentences.append(text + _scores_around(data, point.day))
@@ -223,7 +221,7 @@ def plan_summary(series: PlanSeries, data: ProgressData) -> str:
         final = series.schedule[-1]
         if final.status == "last":
             sentences.append(
-                f"{_mg(final.dose)} {unit} is the last step and stays in force until the "
+                f"{plain(final.dose)} {unit} is the last step and stays in force until the "
                 "clinician reviews the plan"
             )
     if not sentences:

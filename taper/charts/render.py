@@ -16,6 +16,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from taper.charts.data import HeatmapData, PlanSeries, ProgressData, medication_name
+from taper.domain.instrument import CIWA_B
 from taper.domain.timeline import shift
 
 # Okabe-Ito, safe for the common colour-vision deficiencies.
@@ -34,8 +35,8 @@ PLAN_COLOURS = (BLUE, GREEN, BLACK, PURPLE, SKY)
 PLAN_MARKERS = ("o", "s", "D", "v", "P")
 BAND_SHADES = ("#f2f2f2", "#e3e3e3", "#d0d0d0", "#bdbdbd")
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
-SCORE_MAX = 68  # CIWA-B patient-rated subtotal
-BANDS = ((1, 20), (21, 40), (41, 60), (61, 68))
+SCORE_MAX = CIWA_B.patient_max  # the patient-rated subtotal
+BANDS = tuple(band for band in CIWA_B.patient_bands if band.low > 0)  # "none" is not shaded
 DPI = 80
 PATIENT_SIZE = (5, 5.6)  # inches at DPI: 400 x 448 px
 CLINICIAN_SIZE = (8, 5)  # 640 x 400 px
@@ -107,15 +108,14 @@ def style_axes(dose_ax, score_ax, fontsize: float) -> None:
         ax.tick_params(labelsize=fontsize - 1)
         ax.spines[["top", "right"]].set_visible(False)
     score_ax.set_ylim(0, SCORE_MAX)
-    score_ax.set_yticks([0, 20, 40, 60])
+    score_ax.set_yticks([0, *(band.high for band in BANDS[:-1])])
     score_ax.set_ylabel(f"Symptom score (0–{SCORE_MAX})", fontsize=fontsize)
-    for (low, high), shade in zip(BANDS, BAND_SHADES, strict=True):
-        top = min(high, SCORE_MAX) + 0.5
+    for band, shade in zip(BANDS, BAND_SHADES, strict=True):
         score_ax.add_artist(
             Rectangle(
-                (0, low - 0.5),
+                (0, band.low - 0.5),
                 1,
-                top - low + 0.5,
+                band.high - band.low + 1,
                 color=shade,
                 transform=score_ax.get_yaxis_transform(),
                 linewidth=0,

@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from taper.charts.data import ProgressData, summary
 from taper.charts.render import add_legends, draw_progress, style_axes
+from taper.domain.instrument import CIWA_B
 
 A4 = (8.27, 11.69)
 
@@ -113,7 +114,7 @@ def visit_report(data: ReportData) -> bytes:
     y = top - 0.33
     y = _lines(fig, 0.06, y, [textwrap.shorten(summary(data.progress), 480)], size=7, width=125)
     y = _lines(fig, 0.06, y - 0.01, ["Last 14 logs"], size=10, weight="bold")
-    header = ("Day", "Score (0-68)", "Red flags", "Taken / scheduled", "Sleep")
+    header = ("Day", f"Score (0-{CIWA_B.patient_max})", "Red flags", "Taken / scheduled", "Sleep")
     columns = (0.06, 0.17, 0.27, 0.52, 0.9)
     for row in (header, *data.logs[:14]):
         for x, cell in zip(columns, row, strict=False):

@@ -1,9 +1,9 @@
-"""Clinician views for alerts, patients' logs, visit assessments and alert thresholds."""
+"""Clinician views for alerts, patients' progress and logs, visit assessments and alert
+thresholds: thin routes over services (the record pages are shared with the patient's)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, date, datetime, timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -11,123 +11,93 @@ from flask_login import current_user
 from taper import access
 from taper.clinician import bp
 from taper.clinician.forms import AlertNoteForm, AssessmentNoteForm, ThresholdsForm
-from taper.domain import instrument
-from taper.domain.red_flags import RED_FLAGS
-from taper.domain.schedule import local_today
-from taper.extensions import db
-from taper.models import Alert, Role, VisitAssessment
-from taper.services import ServiceError, alerts, audit, logs
+from taper.domain import instrument, red_flags
+from taper.models import Role
+from taper.services import ServiceError, alerts, assessments, records
 
-SCALE = instrument.CIWA_B
-FLAG_LABELS = {f.key: f.label for f in RED_FLAGS}
+
+def _open_alerts() -> int:
+    """The nav's open-alert count for a signed-in clinician (0 for anyone else)."""
+    if current_user.is_authenticated and current_user.role is Role.CLINICIAN:
+        return alerts.open_alert_count(current_user)
+    return 0
 
 
 @bp.app_context_processor
 def _alert_count():
-    if current_user.is_authenticated and current_user.role is Role.CLINICIAN:
-        return {"open_alerts": alerts.open_alert_count(current_user)}
-    return {"open_alerts": 0}
+    """Pages get a function, so the COUNT runs only where base.html shows it (once a page)."""
+    return {"open_alerts": _open_alerts}
 
 
 @bp.get("/alerts", endpoint="alerts")
 def alerts_inbox():
     """Open alerts of your care team: urgent first, then review, then info."""
-    page = alerts.inbox(current_user, request.args.get("page", 1, type=int))
-    audit.record_views(
-        current_user, "alert.view", "alert", [(alert.id, alert.patient_id) for alert in page.rows]
-    )
-    db.session.commit()
+    page = alerts.inbox_page(current_user, request.args.get("page", 1, type=int))
     return render_template(
         "clinician/alerts.html",
         page=page,
         alerts=page.rows,
         form=AlertNoteForm(),
-        flag_labels=FLAG_LABELS,
+        flag_labels=red_flags.LABELS,
     )
 
 
-def _alert_or_404(alert_id: int) -> Alert:
-    alert = db.session.get(Alert, alert_id)
-    if alert is None:
-        access.deny(404)
-    access.patient_or_404(current_user, alert.patient_id)
-    return alert
+def _triage(alert_id: int, action, done: str):
+    """Acknowledge or resolve an alert of your care team, then back to the inbox."""
+    alert = access.alert_or_404(current_user, alert_id)
+    form = AlertNoteForm()
+    if form.validate_on_submit():
+        try:
+            action(current_user, alert, form.note.data or "")
+        except ServiceError as error:
+            flash(error.message)
+        else:
+            flash(done)
+    return redirect(url_for("clinician.alerts"))
 
 
 @bp.post("/alerts/<int:alert_id>/acknowledge")
 def acknowledge_alert(alert_id: int):
     """Record that you have seen an alert."""
-    alert = _alert_or_404(alert_id)
-    form = AlertNoteForm()
-    if form.validate_on_submit():
-        try:
-            alerts.acknowledge(current_user, alert, form.note.data or "")
-            db.session.commit()
-            flash("Alert acknowledged.")
-        except ServiceError as error:
-            db.session.rollback()
-            flash(error.message)
-    return redirect(url_for("clinician.alerts"))
+    return _triage(alert_id, alerts.acknowledge, "Alert acknowledged.")
 
 
 @bp.post("/alerts/<int:alert_id>/resolve")
 def resolve_alert(alert_id: int):
     """Close an alert with a note."""
-    alert = _alert_or_404(alert_id)
-    form = AlertNoteForm()
-    if form.validate_on_submit():
-        try:
-            alerts.resolve(current_user, alert, form.note.data or "")
-            db.session.commit()
-            flash("Alert resolved.")
-        except ServiceError as error:
-            db.session.rollback()
-            flash(error.message)
-    return redirect(url_for("clinician.alerts"))
+    return _triage(alert_id, alerts.resolve, "Alert resolved.")
+
+
+@bp.get("/patients/<int:patient_id>/progress")
+def patient_progress(patient_id: int):
+    """A patient's progress for their clinician, with the symptom heatmap."""
+    patient = access.patient_or_404(current_user, patient_id)
+    chart_range = records.range_name(request.args.get("range", "30"))
+    page = records.progress_page(current_user, patient, chart_range)
+    return render_template("progress.html", **page)
+
+
+def _day_url(patient_id: int):
+    """Where each day of the history links to: that day's versions."""
+    return lambda d: url_for("clinician.patient_log_day", patient_id=patient_id, day=d.isoformat())
 
 
 @bp.get("/patients/<int:patient_id>/logs")
 def patient_logs(patient_id: int):
     """A patient's daily logs, newest first, with corrections marked."""
     patient = access.patient_or_404(current_user, patient_id)
-    today = local_today(datetime.now(UTC), patient.timezone)
-    entries = list(reversed(logs.current_logs(patient, today - timedelta(days=365), today)))
-    audit.record(current_user, "log.history", "user", patient.id, patient_id=patient.id)
-    db.session.commit()
-    return render_template(
-        "logs/history.html",
-        patient=patient,
-        entries=entries,
-        scale=SCALE,
-        red_flags=FLAG_LABELS,
-        own=False,
-        day_url=lambda d: url_for(
-            "clinician.patient_log_day", patient_id=patient.id, day=d.isoformat()
-        ),
-    )
+    page = records.history_page(current_user, patient)
+    return render_template("logs/history.html", day_url=_day_url(patient.id), **page)
 
 
 @bp.get("/patients/<int:patient_id>/logs/<day>")
 def patient_log_day(patient_id: int, day: str):
     """Every version of one day's log."""
     patient = access.patient_or_404(current_user, patient_id)
-    try:
-        when = date.fromisoformat(day)
-    except ValueError:
+    page = records.log_day_page(current_user, patient, day)
+    if page is None:
         abort(404)
-    versions = logs.versions_of_day(patient, when)
-    if not versions:
-        abort(404)
-    audit.record(current_user, "log.view", "daily_log", versions[0].id, patient_id=patient.id)
-    db.session.commit()
-    return render_template(
-        "logs/day.html",
-        patient=patient,
-        day=when,
-        versions=versions,
-        scale=SCALE,
-        red_flags=FLAG_LABELS,
-    )
+    return render_template("logs/day.html", **page)
 
 
 @bp.route("/patients/<int:patient_id>/assessments/new", methods=["GET", "POST"])
@@ -138,37 +108,19 @@ def new_assessment(patient_id: int):
     errors: dict[str, str] = {}
     if form.validate_on_submit():
         try:
-            answers = instrument.parse_answers(SCALE, request.form, rater_set="all")
+            total = assessments.record_visit(
+                current_user, patient, request.form, form.note.data or ""
+            )
         except instrument.AnswerError as error:
             errors = error.errors
         else:
-            total = instrument.total(answers)
-            visit = VisitAssessment(
-                patient_id=patient.id,
-                clinician_id=current_user.id,
-                day=local_today(datetime.now(UTC), patient.timezone),
-                answers=answers,
-                total=total,
-                note=(form.note.data or "").strip(),
-            )
-            db.session.add(visit)
-            db.session.flush()
-            audit.record(
-                current_user,
-                "assessment.create",
-                "visit_assessment",
-                visit.id,
-                patient_id=patient.id,
-            )
-            db.session.commit()
-            band = instrument.band_for(SCALE, total)
-            flash(f"Assessment saved: total {total} of {SCALE.total_max} ({band.label}).")
+            flash(assessments.saved_text(total))
             return redirect(url_for("clinician.patient", patient_id=patient.id))
     status = 400 if request.method == "POST" else 200
     return render_template(
         "clinician/assessment.html",
         patient=patient,
-        scale=SCALE,
+        scale=assessments.SCALE,
         form=form,
         errors=errors,
         values=request.form,
@@ -187,10 +139,8 @@ def alert_settings(patient_id: int):
                 current_user, patient, {name: form[name].data for name in alerts.TUNABLE}
             )
         except ServiceError as error:
-            db.session.rollback()
             form[error.field].errors = [*form[error.field].errors, error.message]
         else:
-            db.session.commit()
             flash("Alert thresholds saved.")
             return redirect(url_for("clinician.patient", patient_id=patient.id))
     status = 400 if request.method == "POST" else 200

@@ -16,6 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from taper.domain.instrument import CIWA_B
 from taper.forms import TaperForm, email_field, name_field, timezone_field
 
 MAX_FORM_ROWS = 120
@@ -38,16 +39,20 @@ class StepRowForm(Form):
 
 
 class PasswordConfirmMixin:
+    """The password typed to confirm a schedule change when the last one is not recent."""
+
     password = PasswordField(
         "Your password", description="Type your password to confirm this schedule change."
     )
 
 
 class PlanForm(PasswordConfirmMixin, TaperForm):
+    """The plan editor: medication, the steps as typed, and the reason for a change."""
+
     medication = StringField(
         "Medication", [Length(max=80)], render_kw={"list": "medications", "autocomplete": "off"}
     )
-    # More rows than a plan may have steps (taper.services.plans.MAX_ROWS), so a plan typed
+    # More rows than a plan may have steps (taper.domain.plan_input.MAX_ROWS), so a plan typed
     # too long is refused with every row kept, never cut short (the view refuses a post with
     # more rows than this).
     steps = FieldList(FormField(StepRowForm), min_entries=0, max_entries=MAX_FORM_ROWS)
@@ -69,6 +74,8 @@ class TimelineForm(PasswordConfirmMixin, TaperForm):
 
 
 class HoldForm(TimelineForm):
+    """Hold the dose in force until a date, or until reviewed."""
+
     reason = TextAreaField("Reason for the hold", [Length(max=1000)])
     until = DateField(
         "Hold until (the last day of the held dose; leave empty to hold until you review it)",
@@ -79,42 +86,58 @@ class HoldForm(TimelineForm):
 
 
 class ReleaseHoldForm(TimelineForm):
+    """End the hold in force."""
+
     reason = TextAreaField("Reason for ending the hold", [Length(max=1000)])
     submit = SubmitField("Show the new dates")
 
 
 class StatusForm(TimelineForm):
+    """Change a plan's status (activate, pause, resume, complete)."""
+
     status = SelectField("New status", choices=[])
     reason = TextAreaField("Reason for the change (needed to pause or resume)", [Length(max=1000)])
     submit = SubmitField("Change status")
 
 
 class CompareForm(Form):
+    """The two revisions to show side by side (from the query string)."""
+
     a = IntegerField("Earlier revision", [Optional()])
     b = IntegerField("Later revision", [Optional()])
 
 
 class NewPatientForm(TaperForm):
+    """A new patient for your own care team."""
+
     name = name_field()
     email = email_field()
     timezone = timezone_field()
     submit = SubmitField("Add patient")
 
+    def account(self) -> dict:
+        """The typed account, as ``accounts.open_account`` takes it."""
+        return {"email": self.email.data, "name": self.name.data, "timezone": self.timezone.data}
+
 
 class AlertNoteForm(TaperForm):
+    """A clinician's note on an alert."""
+
     note = TextAreaField("Note", [Optional(), Length(max=1000)])
     submit = SubmitField("Save")
 
 
 class ThresholdsForm(TaperForm):
+    """A patient's alert thresholds."""
+
     high_score = IntegerField(
-        "High score alert at (0–68)",
-        [DataRequired(), NumberRange(1, 68)],
+        f"High score alert at (0–{CIWA_B.patient_max})",
+        [DataRequired(), NumberRange(1, CIWA_B.patient_max)],
         description="Default 41, the start of the severe band.",
     )
     rising_points = IntegerField(
         "Rising alert when the recent average is this many points higher",
-        [DataRequired(), NumberRange(1, 68)],
+        [DataRequired(), NumberRange(1, CIWA_B.patient_max)],
         description="Default 10.",
     )
     missed_days = IntegerField(
@@ -134,5 +157,7 @@ class ThresholdsForm(TaperForm):
 
 
 class AssessmentNoteForm(TaperForm):
+    """The note of a visit assessment."""
+
     note = TextAreaField("Visit note (optional)", [Optional(), Length(max=2000)])
     submit = SubmitField("Save assessment")

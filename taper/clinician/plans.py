@@ -7,8 +7,6 @@ from datetime import UTC, date, datetime
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 from wtforms import SelectChoice
 
 from taper import access
@@ -22,11 +20,11 @@ from taper.clinician.forms import (
     ReleaseHoldForm,
     StatusForm,
 )
+from taper.domain import plan_input
 from taper.domain.schedule import local_today, step_facts
-from taper.domain.timeline import next_change, step_after_hold
-from taper.extensions import db
+from taper.domain.timeline import hold_in_force, next_change, step_after_hold
 from taper.models import COMMON_MEDICATIONS, PlanStatus, TaperPlan
-from taper.services import Conflict, ServiceError, audit, plans
+from taper.services import Conflict, ServiceError, plans
 from taper.templating import dose as dose_text
 
 BLANK_ROWS = 3
@@ -60,7 +58,7 @@ def _rows(form: PlanForm) -> list[dict[str, str]]:
 
 def _add_blank_rows(form: PlanForm, count: int = BLANK_ROWS) -> None:
     """Empty rows for new steps: nothing is copied from the rows above."""
-    for _ in range(min(count, plans.MAX_ROWS - len(form.steps))):
+    for _ in range(min(count, plan_input.MAX_ROWS - len(form.steps))):
         form.steps.append_entry()
 
 
@@ -111,7 +109,7 @@ def _too_many_rows(form: PlanForm) -> dict:
     if len(posted) <= MAX_FORM_ROWS:
         return {}
     return {
-        STEPS: f"A plan can have at most {plans.MAX_ROWS} steps; this form has {len(posted)} "
+        STEPS: f"A plan can have at most {plan_input.MAX_ROWS} steps; this form has {len(posted)} "
         "rows. Nothing was saved."
     }
 
@@ -131,12 +129,10 @@ def _patient_today(patient) -> date:
 
 
 def _hold_in_force(plan):
-    """The plan's hold or pause still in force for the patient (open, or ending today or
-    later), for the editor's notice; None otherwise."""
-    hold = plans.hold_of(plan.current_revision) if plan is not None else None
-    if hold is None or (hold.until is not None and hold.until < _patient_today(plan.patient)):
+    """The plan's hold or pause still in force for the patient, for the editor's notice."""
+    if plan is None:
         return None
-    return hold
+    return hold_in_force(plans.hold_of(plan.current_revision), _patient_today(plan.patient))
 
 
 def _editor(
@@ -157,13 +153,13 @@ def _editor(
     rows = _rows(form)
     today = _patient_today(patient)
     try:  # the facts table: the steps as typed, whether or not a dose still needs its tick
-        typed = [step for _, step in plans.parse_rows(rows, today)]
-    except plans.PlanInputError:
+        typed = [step for _, step in plan_input.parse_rows(rows, today)]
+    except plan_input.RowsError:
         typed = []
     if form.check.data:
         try:
-            plans.parse_rows(rows, today, medication, unit)
-        except plans.PlanInputError as error:
+            plan_input.parse_rows(rows, today, medication, unit)
+        except plan_input.RowsError as error:
             general = [*general, *_show_errors(form, error.errors)]
             steps_errors = _steps_errors(error.errors)
     return render_template(
@@ -176,10 +172,24 @@ def _editor(
         needs_password=not fresh.is_recent(),
         conflict=conflict,
         steps_errors=steps_errors,
-        dose_notices=plans.dose_notices(medication, rows, unit),
+        dose_notices=plan_input.dose_notices(medication, rows, unit),
         typed=list(zip(typed, step_facts(typed), strict=True)),
         hold=_hold_in_force(plan),
     ), status
+
+
+def _unless_saving(form: PlanForm, patient, plan=None):
+    """The editor again, saving nothing, for a post with too many rows, "Add more steps",
+    "Check the steps", a field refused or the password missing; None for a post to save."""
+    if too_many := _too_many_rows(form):
+        return _editor(form, patient=patient, plan=plan, status=400, **_refusal(form, too_many))
+    if form.add_rows.data or form.check.data:
+        if form.add_rows.data:
+            _add_blank_rows(form)
+        return _editor(form, patient=patient, plan=plan)
+    if not (form.validate() and fresh.confirm(form)):
+        return _editor(form, patient=patient, plan=plan, status=400)
+    return None
 
 
 @bp.route("/patients/<int:patient_id>/plans/new", methods=["GET", "POST"])
@@ -190,29 +200,49 @@ def new_plan(patient_id: int):
     if not form.is_submitted():
         _add_blank_rows(form, 6)
         return _editor(form, patient=patient)
-    if too_many := _too_many_rows(form):
-        return _editor(form, patient=patient, status=400, **_refusal(form, too_many))
-    if form.add_rows.data or form.check.data:
-        if form.add_rows.data:
-            _add_blank_rows(form)
-        return _editor(form, patient=patient)
-    if form.validate() and fresh.confirm(form):
-        try:
-            plan = plans.create_plan(
-                current_user,
-                patient,
-                form.medication.data,
-                _rows(form),
-                form.reason.data or "",
-                today=_patient_today(patient),
-            )
-        except plans.PlanInputError as error:
-            db.session.rollback()
-            return _editor(form, patient=patient, status=400, **_refusal(form, error.errors))
-        db.session.commit()
-        flash("Plan saved as a draft. The patient sees it once you activate it.")
-        return redirect(url_for("clinician.plan", plan_id=plan.id))
-    return _editor(form, patient=patient, status=400)
+    if (answer := _unless_saving(form, patient)) is not None:
+        return answer
+    try:
+        plan = plans.save(
+            plans.create_plan,
+            current_user,
+            patient,
+            form.medication.data,
+            _rows(form),
+            form.reason.data or "",
+            today=_patient_today(patient),
+        )
+    except plans.PlanInputError as error:
+        return _editor(form, patient=patient, status=400, **_refusal(form, error.errors))
+    flash("Plan saved as a draft. The patient sees it once you activate it.")
+    return redirect(url_for("clinician.plan", plan_id=plan.id))
+
+
+def _standing(schedule, today: date) -> dict:
+    """Where a plan stands on the patient's day: the dose in force, the next change, and the
+    step that follows a hold or pause in force."""
+    now = schedule.on(today)
+    return {
+        "facts": step_facts(list(schedule.steps)),
+        "hold": schedule.hold,
+        "held": now.status == "held" and schedule.hold is not None,
+        "today": today,
+        "now": now,
+        "next": next_change(schedule.steps, today, schedule.hold),
+        "after_hold": step_after_hold(schedule.steps, schedule.hold) if now.on_hold else None,
+    }
+
+
+def _action_forms(plan: TaperPlan) -> dict:
+    """The plan page's status, hold and release forms, each with ids of its own, carrying the
+    plan's version as it is now (never the version a refused request posted)."""
+    forms = {"status": StatusForm(), "hold": HoldForm(), "release": ReleaseHoldForm()}
+    for prefix, form in forms.items():
+        form.version.data = str(plan.version)
+        form.confirm.data = ""
+        _unique_ids(form, prefix)
+    forms["status"].status.choices = _status_choices(plan)
+    return {f"{prefix}_form": form for prefix, form in forms.items()}
 
 
 @bp.get("/plans/<int:plan_id>", endpoint="plan")
@@ -220,39 +250,17 @@ def plan_page(plan_id: int):
     """A plan's current steps with facts for the clinician, its hold, status and actions."""
     plan = access.plan_or_404(current_user, plan_id)
     patient = plan.patient
-    revision = plan.current_revision
     schedule = plans.schedule_of(plan)
-    today = _patient_today(patient)
-    now = schedule.on(today)
-    audit.record(current_user, "plan.view", "taper_plan", plan.id, patient_id=patient.id)
-    db.session.commit()
-    forms = [StatusForm(), HoldForm(), ReleaseHoldForm()]
-    for form in forms:  # never the version a refused request posted: the plan's as it is now
-        form.version.data = str(plan.version)
-        form.confirm.data = ""
-    status_form, hold_form, release_form = forms
-    status_form.status.choices = _status_choices(plan)
-    for form, prefix in zip(forms, ("status", "hold", "release"), strict=True):
-        _unique_ids(form, prefix)
-    held = now.status == "held" and schedule.hold is not None
+    standing = _standing(schedule, _patient_today(patient))
+    plans.plan_viewed(current_user, plan)
     return render_template(
         "clinician/plan.html",
         plan=plan,
         patient=patient,
-        revision=revision,
-        facts=step_facts(list(schedule.steps)),
-        hold=schedule.hold,
-        held=held,
-        today=today,
-        now=now,
-        next=next_change(schedule.steps, today, schedule.hold),
-        after_hold=step_after_hold(schedule.steps, schedule.hold)
-        if now.status in ("held", "paused")
-        else None,
-        hold_form=hold_form,
-        release_form=release_form,
-        status_form=status_form,
+        revision=plan.current_revision,
         needs_password=not fresh.is_recent(),
+        **_action_forms(plan),
+        **standing,
     )
 
 
@@ -261,6 +269,29 @@ def _unique_ids(form, prefix: str) -> None:
     for item in form:
         item.id = f"{prefix}-{item.name}"
         item.label.field_id = item.id
+
+
+def _plan_editor(form: PlanForm, plan: TaperPlan, **kwargs):
+    """The editor of an existing plan."""
+    return _editor(form, patient=plan.patient, plan=plan, **kwargs)
+
+
+def _first_view(form: PlanForm, plan: TaperPlan):
+    """The editor's first view: the plan's current steps as typed, and empty rows below."""
+    form.medication.data = plan.medication
+    form.version.data = str(plan.version)
+    for step in plan.current_revision.steps:
+        form.steps.append_entry(_typed_row(step))
+    _add_blank_rows(form)
+    return _plan_editor(form, plan)
+
+
+def _conflict_editor(form: PlanForm, plan: TaperPlan):
+    """Someone else saved first: keep everything typed; the next save is made against the
+    plan as it is now."""
+    form.version.data = str(plan.version)
+    general = [plans.CONFLICT_MESSAGE]
+    return _plan_editor(form, plan, conflict=True, general=general, status=CONFLICT_STATUS)
 
 
 @bp.route("/plans/<int:plan_id>/edit", methods=["GET", "POST"])
@@ -272,57 +303,30 @@ def edit_plan(plan_id: int):
         return redirect(url_for("clinician.plan", plan_id=plan.id))
     form = PlanForm()
     if not form.is_submitted():
-        form.medication.data = plan.medication
-        form.version.data = str(plan.version)
-        for step in plan.current_revision.steps:
-            form.steps.append_entry(_typed_row(step))
-        _add_blank_rows(form)
-        return _editor(form, patient=plan.patient, plan=plan)
-    if too_many := _too_many_rows(form):
-        return _editor(
-            form, patient=plan.patient, plan=plan, status=400, **_refusal(form, too_many)
+        return _first_view(form, plan)
+    if (answer := _unless_saving(form, plan.patient, plan)) is not None:
+        return answer
+    try:
+        plans.save(
+            plans.revise_plan,
+            current_user,
+            plan,
+            _version(form),
+            _rows(form),
+            form.reason.data or "",
+            medication=form.medication.data,
+            today=_patient_today(plan.patient),
         )
-    if form.add_rows.data or form.check.data:
-        if form.add_rows.data:
-            _add_blank_rows(form)
-        return _editor(form, patient=plan.patient, plan=plan)
-    if form.validate() and fresh.confirm(form):
-        try:
-            plans.revise_plan(
-                current_user,
-                plan,
-                _version(form),
-                _rows(form),
-                form.reason.data or "",
-                medication=form.medication.data,
-                today=_patient_today(plan.patient),
-            )
-            db.session.commit()
-        except plans.PlanInputError as error:
-            db.session.rollback()
-            return _editor(
-                form, patient=plan.patient, plan=plan, status=400, **_refusal(form, error.errors)
-            )
-        except (Conflict, StaleDataError, IntegrityError):
-            # IntegrityError: a save at the same instant took this revision number.
-            db.session.rollback()
-            # Keep everything typed; the next save is made against the plan as it is now.
-            form.version.data = str(plan.version)
-            return _editor(
-                form,
-                patient=plan.patient,
-                plan=plan,
-                conflict=True,
-                general=[plans.CONFLICT_MESSAGE],
-                status=CONFLICT_STATUS,
-            )
-        flash("Plan saved as a new revision.")
-        return redirect(url_for("clinician.plan", plan_id=plan.id))
-    return _editor(form, patient=plan.patient, plan=plan, status=400)
+    except plans.PlanInputError as error:
+        return _plan_editor(form, plan, status=400, **_refusal(form, error.errors))
+    except Conflict:
+        return _conflict_editor(form, plan)
+    flash("Plan saved as a new revision.")
+    return redirect(url_for("clinician.plan", plan_id=plan.id))
 
 
 def _refused(plan_id: int, error: ServiceError):
-    db.session.rollback()
+    """Back to the plan page, saying why the change was refused."""
     messages = getattr(error, "errors", {}).values() or [error.message]
     for text in messages:
         flash(text)
@@ -330,6 +334,7 @@ def _refused(plan_id: int, error: ServiceError):
 
 
 def _form_refused(plan_id: int, form):
+    """Back to the plan page, with each problem of the posted form."""
     for name, errors in form.errors.items():
         for text in errors:
             flash(f"{getattr(form, name).label.text}: {text}")
@@ -349,23 +354,7 @@ def _timeline_action(plan, form, action: str, until=None, *, endpoint: str):
     if form.confirm.data != "1" and form.password.data:
         fresh.confirm(form)  # typed on the plan page: no need to type it again below
     if form.confirm.data == "1" and not stale_day and fresh.confirm(form):
-        try:
-            plans.apply_timeline_change(
-                current_user, plan, _version(form), action, today, form.reason.data or "", until
-            )
-            db.session.commit()
-        except (Conflict, StaleDataError, IntegrityError):
-            db.session.rollback()
-            flash(plans.CONFLICT_MESSAGE)
-            return plan_page(plan.id), CONFLICT_STATUS
-        except plans.PlanInputError as error:
-            db.session.rollback()
-            form.reason.errors = list(error.errors.values())
-            return _preview(plan, form, change, endpoint, status=400)
-        except ServiceError as error:
-            return _refused(plan.id, error)
-        flash(CONFIRMED[action])
-        return redirect(url_for("clinician.plan", plan_id=plan.id))
+        return _save_timeline_change(plan, form, change, until, endpoint)
     if stale_day:
         form.day.errors = [
             "A new day has begun for the patient since you looked, so the dates below were "
@@ -377,6 +366,36 @@ def _timeline_action(plan, form, action: str, until=None, *, endpoint: str):
     return _preview(plan, form, change, endpoint, status=status)
 
 
+def _save_timeline_change(plan, form, change, until, endpoint: str):
+    """Save a confirmed hold, release, pause or resume as a new revision."""
+    try:
+        plans.save(
+            plans.apply_timeline_change,
+            current_user,
+            plan,
+            _version(form),
+            change.action,
+            change.today,
+            form.reason.data or "",
+            until,
+        )
+    except Conflict:
+        return _conflict_page(plan.id)
+    except plans.PlanInputError as error:
+        form.reason.errors = list(error.errors.values())
+        return _preview(plan, form, change, endpoint, status=400)
+    except ServiceError as error:
+        return _refused(plan.id, error)
+    flash(CONFIRMED[change.action])
+    return redirect(url_for("clinician.plan", plan_id=plan.id))
+
+
+def _conflict_page(plan_id: int):
+    """Someone else changed the plan first: its page as it is now, with a 409."""
+    flash(plans.CONFLICT_MESSAGE)
+    return plan_page(plan_id), CONFLICT_STATUS
+
+
 CONFIRMED = {
     "hold": "The dose in force is on hold. The later steps have their new dates.",
     "release": "The hold ends today; the plan goes on to its next step on that step's date.",
@@ -386,6 +405,7 @@ CONFIRMED = {
 
 
 def _preview(plan, form, change, endpoint: str, status: int = 200):
+    """The new dates a hold, release, pause or resume gives, to confirm."""
     return render_template(
         "clinician/plan_timeline.html",
         plan=plan,
@@ -398,24 +418,26 @@ def _preview(plan, form, change, endpoint: str, status: int = 200):
     ), status
 
 
+def _hold_post(plan: TaperPlan, form, action: str, endpoint: str):
+    """A post of the hold or release form: refused fields, else on to ``_timeline_action``."""
+    if not form.validate_on_submit():
+        return _form_refused(plan.id, form)
+    until = form.until.data if isinstance(form, HoldForm) else None
+    return _timeline_action(plan, form, action, until, endpoint=endpoint)
+
+
 @bp.post("/plans/<int:plan_id>/hold")
 def hold(plan_id: int):
     """Hold the dose in force today until a date, or until reviewed (new dates shown first)."""
     plan = access.plan_or_404(current_user, plan_id)
-    form = HoldForm()
-    if not form.validate_on_submit():
-        return _form_refused(plan_id, form)
-    return _timeline_action(plan, form, "hold", form.until.data, endpoint="clinician.hold")
+    return _hold_post(plan, HoldForm(), "hold", "clinician.hold")
 
 
 @bp.post("/plans/<int:plan_id>/release-hold")
 def release_hold(plan_id: int):
     """End a hold: the held dose stays today, the next step follows from tomorrow."""
     plan = access.plan_or_404(current_user, plan_id)
-    form = ReleaseHoldForm()
-    if not form.validate_on_submit():
-        return _form_refused(plan_id, form)
-    return _timeline_action(plan, form, "release", endpoint="clinician.release_hold")
+    return _hold_post(plan, ReleaseHoldForm(), "release", "clinician.release_hold")
 
 
 @bp.post("/plans/<int:plan_id>/status")
@@ -433,12 +455,9 @@ def plan_status(plan_id: int):
     if not fresh.confirm(form):
         return _form_refused(plan_id, form)
     try:
-        plans.change_status(current_user, plan, _version(form), new_status)
-        db.session.commit()
-    except (Conflict, StaleDataError, IntegrityError):
-        db.session.rollback()
-        flash(plans.CONFLICT_MESSAGE)
-        return plan_page(plan_id), CONFLICT_STATUS
+        plans.save(plans.change_status, current_user, plan, _version(form), new_status)
+    except Conflict:
+        return _conflict_page(plan_id)
     except ServiceError as error:
         return _refused(plan_id, error)
     flash(f"The plan is now {plan.status.value}.")
@@ -454,8 +473,7 @@ def revisions(plan_id: int):
     latest = max(by_number)
     a = by_number.get(compare.a.data or max(latest - 1, 1))
     b = by_number.get(compare.b.data or latest)
-    audit.record(current_user, "plan.revisions", "taper_plan", plan.id, patient_id=plan.patient_id)
-    db.session.commit()
+    plans.plan_viewed(current_user, plan, "plan.revisions")
     return render_template(
         "clinician/plan_revisions.html",
         plan=plan,

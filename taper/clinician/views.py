@@ -10,9 +10,8 @@ from taper.auth.views import issue_link_page, set_password_link_page
 from taper.clinician import bp
 from taper.clinician.forms import NewPatientForm
 from taper.domain.instrument import CIWA_B
-from taper.extensions import db
 from taper.models import Role
-from taper.services import ServiceError, accounts, audit, logs, overview, plans
+from taper.services import ServiceError, accounts, overview
 
 
 @bp.get("/patients")
@@ -22,16 +21,12 @@ def patients():
     if alert_filter not in overview.FILTERS:
         alert_filter = "all"
     search = request.args.get("q", "")
-    page = overview.overview(
+    page = overview.overview_page(
         current_user,
         alert_filter=alert_filter,
         search=search,
         page=request.args.get("page", 1, type=int),
     )
-    audit.record_views(  # D5: the page shows each listed patient's dose, logs and scores
-        current_user, "overview.view", "user", [(r.patient_id, r.patient_id) for r in page.rows]
-    )
-    db.session.commit()
     return render_template(
         "clinician/patients.html",
         page=page,
@@ -50,20 +45,12 @@ def new_patient():
         form.timezone.data = current_app.config["DEFAULT_TIMEZONE"]
     if form.validate_on_submit():
         try:
-            patient = accounts.create_user(
-                current_user,
-                email=form.email.data,
-                name=form.name.data,
-                role=Role.PATIENT,
-                timezone=form.timezone.data,
+            patient, token = accounts.open_account(
+                current_user, role=Role.PATIENT, care_team_of=current_user, **form.account()
             )
-            accounts.add_to_care_team(current_user, current_user, patient)
-            token = accounts.first_set_password_link(current_user, patient)
         except ServiceError as error:
-            db.session.rollback()
             getattr(form, error.field or "email").errors.append(error.message)
         else:
-            db.session.commit()
             back = url_for("clinician.patient", patient_id=patient.id)
             return set_password_link_page(patient, token, back)
     status = 400 if form.is_submitted() else 200
@@ -74,15 +61,8 @@ def new_patient():
 def patient(patient_id: int):
     """One patient on your care team."""
     patient = access.patient_or_404(current_user, patient_id)
-    audit.record(current_user, "patient.view", "user", patient.id, patient_id=patient.id)
-    db.session.commit()
-    return render_template(
-        "clinician/patient.html",
-        patient=patient,
-        plans=plans.plans_for_patient(patient, include_drafts=True),
-        assessments=logs.visit_assessments(patient),
-        scale=CIWA_B,
-    )
+    page = overview.open_patient(current_user, patient)
+    return render_template("clinician/patient.html", patient=patient, scale=CIWA_B, **page)
 
 
 @bp.post("/patients/<int:patient_id>/link")

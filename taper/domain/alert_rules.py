@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from taper.domain import timeline
+from taper.domain.doses import amount, plain
 from taper.domain.red_flags import WHEN, labels
 
 TIER_ORDER = {"urgent": 0, "review": 1, "info": 2}
@@ -15,6 +16,8 @@ TIER_ORDER = {"urgent": 0, "review": 1, "info": 2}
 
 @dataclass(frozen=True)
 class Thresholds:
+    """When each alert rule fires (the defaults; a clinician may tune them per patient)."""
+
     high_score: int = 41
     rising_points: int = 10
     rising_recent: int = 3
@@ -38,6 +41,8 @@ class DoseFacts:
 
 @dataclass(frozen=True)
 class LogFacts:
+    """What the rules need to know about one day's log."""
+
     day: date
     patient_total: int
     red_flags: tuple[str, ...]
@@ -49,6 +54,8 @@ class LogFacts:
 
 @dataclass(frozen=True)
 class AlertFinding:
+    """An alert a rule found: its kind, tier and the reason shown to the care team."""
+
     # red_flag | high_score | rising | dose_deviation | missed_logs | plan_end | substances | note
     kind: str
     tier: str  # urgent | review | info
@@ -161,10 +168,10 @@ def dose_deviation_rule(log: LogFacts) -> list[AlertFinding]:
         AlertFinding(
             "dose_deviation",
             "review",
-            f"{dose.medication.capitalize()}: took {dose.taken.normalize():f} {dose.unit}; "
-            f"scheduled {dose.scheduled.normalize():f} {dose.unit}",
+            f"{dose.medication.capitalize()}: took {amount(dose.taken, dose.unit)}; "
+            f"scheduled {amount(dose.scheduled, dose.unit)}",
             plan_id=dose.plan_id,
-            cause=f"log:{log.day.isoformat()}:{dose.taken.normalize():f}",
+            cause=f"log:{log.day.isoformat()}:{plain(dose.taken)}",
         )
         for dose in log.doses
         if dose.taken != dose.scheduled
@@ -227,11 +234,11 @@ def plan_end_rule(
     return AlertFinding(
         "plan_end",
         "review",
-        f"{medication.capitalize()}: the last step written ({total.normalize():f} {unit}) "
+        f"{medication.capitalize()}: the last step written ({amount(total, unit)}) "
         f"{when} on {start.isoformat()} and nothing follows it; it stays in force until the "
         "plan is reviewed.",
         plan_id=plan_id,
-        cause=f"last:{start.isoformat()}:{total.normalize():f}",
+        cause=f"last:{start.isoformat()}:{plain(total)}",
     )
 
 

@@ -78,9 +78,15 @@ def plausible(medication: str | None, unit: str = UNIT) -> Plausible | None:
     return Plausible(name, most)
 
 
+def plain(value: Decimal) -> str:
+    """A dose as typed, without padding zeros and never in exponent form: 7.500 → "7.5",
+    10.000 → "10"."""
+    return f"{value.normalize():f}"
+
+
 def amount(value: Decimal, unit: str = UNIT) -> str:
     """A dose as typed, without trailing zeros: 7.50 → "7.5 mg"."""
-    return f"{value.normalize():f} {unit}"
+    return f"{plain(value)} {unit}"
 
 
 @dataclass(frozen=True)

@@ -11,22 +11,9 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Item:
-    key: str
-    number: int
-    question: str
-    rater: str  # "patient" | "observer"
-
-
-@dataclass(frozen=True)
-class Band:
-    low: int
-    high: int
-    label: str
-
-
-@dataclass(frozen=True)
 class Scale:
+    """A symptom scale: its items, answer anchors, answer range and severity bands."""
+
     code: str
     name: str
     items: tuple[Item, ...]
@@ -37,24 +24,89 @@ class Scale:
 
     @property
     def patient_items(self) -> tuple[Item, ...]:
+        """The items the patient rates, in scale order."""
         return tuple(i for i in self.items if i.rater == "patient")
 
     @property
     def observer_items(self) -> tuple[Item, ...]:
+        """The items a clinician observes, in scale order."""
         return tuple(i for i in self.items if i.rater == "observer")
 
     @property
     def patient_max(self) -> int:
+        """The highest patient-rated subtotal (68 for CIWA-B)."""
         return len(self.patient_items) * self.max_value
 
     @property
     def total_max(self) -> int:
+        """The highest full-scale total (80 for CIWA-B)."""
         return len(self.items) * self.max_value
+
+    @property
+    def patient_bands(self) -> tuple[Band, ...]:
+        """The severity bands of the patient-rated subtotal (0 to ``patient_max``): the same
+        cut-offs as the full scale's, the last band ending at ``patient_max``."""
+        top = self.patient_max
+        return tuple(
+            Band(band.low, min(band.high, top), band.label)
+            for band in self.bands
+            if band.low <= top
+        )
+
+
+@dataclass(frozen=True)
+class Band:
+    """A severity band: totals from ``low`` to ``high`` (inclusive) share its label."""
+
+    low: int
+    high: int
+    label: str
+
+    def covers(self, value: int) -> bool:
+        """True when ``value`` is in this band."""
+        return self.low <= value <= self.high
+
+
+@dataclass(frozen=True)
+class Item:
+    """One question of a scale, with the short label charts use for it."""
+
+    key: str
+    number: int
+    question: str
+    rater: str  # "patient" | "observer"
+    short: str
+
+
+# The short label of each item, for charts (the heatmap's rows).
+SHORT_LABELS = {
+    "irritable": "Irritable",
+    "fatigued": "Tired",
+    "tense": "Tense",
+    "concentration": "Concentration",
+    "appetite": "Appetite loss",
+    "numbness": "Numbness",
+    "palpitations": "Heart racing",
+    "head": "Head full/achy",
+    "muscles": "Muscle aches",
+    "anxious": "Anxious",
+    "upset": "Upset",
+    "sleep_not_restful": "Sleep not restful",
+    "weak": "Weak",
+    "sleep_too_little": "Too little sleep",
+    "vision": "Vision",
+    "fearful": "Fearful",
+    "worry": "Worry",
+    "restless": "Restless",
+    "tremor": "Tremor",
+    "sweating": "Sweating",
+}
 
 
 def _items(rows: list[tuple[str, str, str]]) -> tuple[Item, ...]:
     return tuple(
-        Item(key, n, question, rater) for n, (key, question, rater) in enumerate(rows, start=1)
+        Item(key, n, question, rater, SHORT_LABELS[key])
+        for n, (key, question, rater) in enumerate(rows, start=1)
     )
 
 
@@ -144,6 +196,6 @@ def total(answers: Mapping[str, int] | None) -> int | None:
 def band_for(scale: Scale, value: int) -> Band:
     """The severity band of a full-scale total."""
     for band in scale.bands:
-        if band.low <= value <= band.high:
+        if band.covers(value):
             return band
     raise ValueError(f"{value} is outside 0-{scale.total_max}")

@@ -191,6 +191,7 @@ class _Rules:
     clause_starts: set[str] = field(default_factory=set)
 
     def read(self, path: Path) -> None:
+        """Add one rule file's rules (a RuleFileError when it cannot be used)."""
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 
 @dataclass(frozen=True)
 class RedFlag:
+    """One red flag: its key, the checklist's label and detail, and how a note says it."""
+
     key: str
     label: str
     detail: str
@@ -78,7 +81,8 @@ RED_FLAGS: tuple[RedFlag, ...] = (
         "had trouble breathing",
     ),
 )
-_KEYS = {flag.key for flag in RED_FLAGS}
+# Each flag's label by key: what pages, reports and e-mails show for a stored key.
+LABELS: Mapping[str, str] = MappingProxyType({flag.key: flag.label for flag in RED_FLAGS})
 
 
 # When the flags happened (the checklist asks "now, or since your last log?").
@@ -92,11 +96,16 @@ def parse_when(text: str | None) -> str:
 
 def labels(keys: Iterable[str]) -> str:
     """The flags' labels, comma-separated, in the list's order."""
-    named = {flag.key: flag.label for flag in RED_FLAGS}
-    return ", ".join(named.get(key, key) for key in keys)
+    return ", ".join(LABELS.get(key, key) for key in keys)
+
+
+def flags_of(keys: Iterable[str]) -> list[RedFlag]:
+    """The red flags whose keys are given, once each, in the list's order; unknown keys are
+    dropped."""
+    chosen = set(keys)
+    return [flag for flag in RED_FLAGS if flag.key in chosen]
 
 
 def parse_red_flags(keys: Iterable[str]) -> tuple[str, ...]:
     """Known red-flag keys, once each, in the list's order; anything else is dropped."""
-    chosen = set(keys) & _KEYS
-    return tuple(flag.key for flag in RED_FLAGS if flag.key in chosen)
+    return tuple(flag.key for flag in flags_of(keys))

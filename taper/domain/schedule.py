@@ -13,6 +13,8 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from taper.domain.doses import amount
+
 TIMES_OF_DAY: tuple[str, ...] = ("morning", "midday", "evening", "bedtime")
 DOSE_PLACES = 3
 DOSE_MAX = Decimal("9999999.999")
@@ -65,10 +67,6 @@ class FieldError:
     message: str
 
 
-def _mg(value: Decimal) -> str:
-    return f"{value.normalize():f} mg"
-
-
 FAR_AHEAD_DAYS = 730  # a step date further ahead than this (from today) is refused as a typo
 EARLIEST = date(2000, 1, 1)  # a step date before this is refused as a typo
 
@@ -115,7 +113,8 @@ def validate_steps(steps: Sequence[StepInput], today: date | None = None) -> lis
                 parts = sum((part for _, part in step.split), Decimal(0))
                 if parts != step.total:
                     message = (
-                        f"The parts add up to {_mg(parts)}, but the total is {_mg(step.total)}."
+                        f"The parts add up to {amount(parts)}, "
+                        f"but the total is {amount(step.total)}."
                     )
                     errors.append(FieldError(index, "split", message))
         if len(step.note) > NOTE_MAX:

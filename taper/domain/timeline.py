@@ -64,6 +64,7 @@ class Hold:
 
     @property
     def open(self) -> bool:
+        """True when the hold has no last day (it lasts until the clinician reviews it)."""
         return self.until is None
 
 
@@ -83,6 +84,11 @@ class DoseOnDate:
     def taking(self) -> bool:
         """True when the patient has a dose to take that day (a step in force, not 0 mg)."""
         return self.step is not None and self.status != "stopped" and self.step.total > 0
+
+    @property
+    def on_hold(self) -> bool:
+        """True on a held or paused day (a step in force that does not advance)."""
+        return self.status in ("held", "paused")
 
 
 def plus_days(day: date, days: int) -> date:
@@ -104,6 +110,16 @@ def shift(day: date, days: int) -> date:
 
 def _day_after(day: date) -> date | None:
     return None if day == date.max else day + timedelta(days=1)
+
+
+def hold_in_force(hold: Hold | None, today: date, kind: str | None = None) -> Hold | None:
+    """The hold or pause still in force on ``today`` or later (open, or ending today or
+    later), only of ``kind`` ("hold" or "pause") when given; None otherwise."""
+    if hold is None or (kind is not None and hold.kind != kind):
+        return None
+    if hold.until is not None and hold.until < today:
+        return None
+    return hold
 
 
 def index_on(steps: Sequence[StepInput], day: date) -> int | None:
@@ -166,6 +182,23 @@ def step_after_hold(steps: Sequence[StepInput], hold: Hold | None) -> StepInput 
     index = index_on(steps, hold.start)
     following = 0 if index is None else index + 1
     return steps[following] if following < len(steps) else None
+
+
+def after_hold_on(steps: Sequence[StepInput], hold: Hold | None, day: date) -> StepInput | None:
+    """The typed step the patient goes on to when the hold or pause covering ``day`` ends
+    (also one placed before the first step); None when no hold or pause covers ``day``."""
+    if hold is None or not hold.covers(day):
+        return None
+    return step_after_hold(steps, hold)
+
+
+def dose_since(steps: Sequence[StepInput], index: int) -> date:
+    """The day the dose of step ``index`` came into force: its step's date, or that of the
+    first of the steps just before it with the same dose (a new split of the day is not a
+    change). Holds and pauses only move later steps, so a held dose's date stands."""
+    while index > 0 and steps[index - 1].total == steps[index].total:
+        index -= 1
+    return steps[index].start
 
 
 def move_after(steps: Sequence[StepInput], index: int | None, days: int) -> list[StepInput]:
@@ -259,7 +292,12 @@ class PlanSchedule:
     hold: Hold | None = None
 
     def on(self, day: date) -> DoseOnDate:
+        """The plan's step in force on ``day`` (``dose_on`` with its hold)."""
         return dose_on(self.steps, day, self.hold)
+
+    def after_hold(self, day: date) -> StepInput | None:
+        """The step after the hold or pause covering ``day`` (``after_hold_on``)."""
+        return after_hold_on(self.steps, self.hold, day)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from taper.domain.instrument import CIWA_B
 from taper.extensions import db
 from taper.models.plan import DOSE
 from taper.models.types import UTCDateTime, utc_now
@@ -59,7 +60,8 @@ class DailyLog(db.Model):
         UniqueConstraint("patient_id", "day", "version", name="uq_daily_log_version"),
         CheckConstraint("version >= 1", name="version_positive"),
         CheckConstraint(
-            "patient_total IS NULL OR (patient_total >= 0 AND patient_total <= 68)",
+            "patient_total IS NULL OR "
+            f"(patient_total >= 0 AND patient_total <= {CIWA_B.patient_max})",
             name="patient_total_range",
         ),
         CheckConstraint(

@@ -1,10 +1,9 @@
-"""Patient pages: today's dose, the daily log, "I need help now", history."""
+"""Patient pages: today's dose, the daily log, "I need help now"."""
 
 from __future__ import annotations
 
-import logging
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from flask import (
     flash,
@@ -16,19 +15,24 @@ from flask import (
 from flask_login import current_user
 
 from taper.domain.instrument import CIWA_B
-from taper.domain.red_flags import RED_FLAGS, parse_red_flags
+from taper.domain.log_input import (
+    SUBSTANCES_DETAIL_MAX,
+    allowed_days,
+    chosen_day,
+    form_values,
+    is_submission_id,
+    kept_answers,
+    parse_substances,
+)
+from taper.domain.red_flags import RED_FLAGS, flags_of, parse_red_flags
 from taper.domain.schedule import local_today
-from taper.domain.timeline import next_change, step_after_hold
-from taper.extensions import db
-from taper.models import PlanStatus
 from taper.patient import bp
-from taper.services import alerts, audit, logs, notify, plans
+from taper.services import logs, patient_day
 from taper.urgent import urgent_page
-
-log = logging.getLogger(__name__)
 
 
 def _today() -> date:
+    """Today in the signed-in patient's time zone."""
     return local_today(datetime.now(UTC), current_user.timezone)
 
 
@@ -37,46 +41,8 @@ def today():
     """Today's dose exactly as the clinician entered it, what comes next, and the whole plan."""
     patient = current_user._get_current_object()
     day = _today()
-    shown = [
-        p
-        for p in plans.plans_for_patient(patient, include_drafts=False)
-        if p.status is not PlanStatus.COMPLETED
-    ]
-    unseen = plans.unseen_revisions(patient, shown)
-    cards = []
-    for plan in shown:
-        schedule = plans.schedule_of(plan)
-        now = schedule.on(day)
-        cards.append(
-            {
-                "plan": plan,
-                "revision": plan.current_revision,
-                "now": now,
-                "next": next_change(schedule.steps, day, schedule.hold),
-                # A hold or pause in force (even before the first step): what comes after it.
-                "after_hold": step_after_hold(schedule.steps, schedule.hold)
-                if schedule.hold is not None and schedule.hold.covers(day)
-                else None,
-                "hold": schedule.hold,
-                "changed": plan.id in unseen,
-            }
-        )
-        audit.record(patient, "plan.view", "taper_plan", plan.id, patient_id=patient.id)
-    logged = logs.versions_of_day(patient, day)
-    urgent = alerts.recent_urgent(patient, day - timedelta(days=7))
-    db.session.commit()
-    return render_template(
-        "patient/today.html", cards=cards, day=day, logged=bool(logged), urgent=urgent
-    )
-
-
-def _chosen_day(text: str, today: date) -> date:
-    """The day the log form asks about: the day chosen if it may be logged, else today."""
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        return today
-    return day if day in logs.allowed_days(today) else today
+    page = patient_day.today_page(patient, day)
+    return render_template("patient/today.html", day=day, **page)
 
 
 def _log_form(
@@ -91,14 +57,14 @@ def _log_form(
     flags_sent: bool = False,
     asked=(),
 ):
-    """The log form for ``day`` (from ``_chosen_day(..., today)``) with that day's dose
+    """The log form for ``day`` (from ``chosen_day(..., today)``) with that day's dose
     questions."""
     return render_template(
         "patient/log.html",
         scale=CIWA_B,
         red_flags=RED_FLAGS,
         day=day,
-        days=logs.allowed_days(today),
+        days=allowed_days(today),
         today=today,
         questions=questions,
         values=values or {},
@@ -110,61 +76,66 @@ def _log_form(
     ), status
 
 
+def _posted_form(patient, today: date):
+    """The posted log form's day, that day's dose questions, and the answers to show again."""
+    form = request.form
+    day = chosen_day(form.get("day", ""), today)
+    questions = logs.dose_questions(patient, day)
+    return day, questions, form_values(form, questions)
+
+
 @bp.route("/log", methods=["GET", "POST"], endpoint="daily_log")
 def daily_log():
     """Log a day: symptoms, dose taken, sleep, a note; red flags go to urgent care at once."""
     patient = current_user._get_current_object()
     today = _today()
     if request.method == "GET":
-        day = _chosen_day(request.args.get("day", ""), today)
-        questions = logs.dose_questions(patient, day)
-        previous = logs.versions_of_day(patient, day)
-        if not previous:
-            return _log_form(day, today, questions)
-        return _log_form(
-            day,
-            today,
-            questions,
-            values=_answers_of(previous[0], questions),
-            flags=previous[0].red_flags,
-        )
+        day = chosen_day(request.args.get("day", ""), today)
+        start = logs.log_form(patient, day)
+        return _log_form(day, today, start.questions, values=start.values, flags=start.flags)
     form = request.form
     flags = form.getlist("red_flags")
     submission = form.get("submission_id", "")
     if form.get("resume") or form.get("send_flags") or request.args.get("send_flags"):
         return _flags_first(patient, today, flags, submission)
     try:
-        saved = logs.save_log(patient, form, flags, today)
-        db.session.commit()
+        saved = logs.submit_log(patient, form, flags, today)
     except logs.LogInputError as error:
-        db.session.rollback()
-        if parse_red_flags(flags):
-            # Red flags never wait for the rest of the form (clinical-reference.md).
-            return _send_red_flags(
-                patient, flags, submission, source="log", log_unsaved=True, resume=_kept(form)
-            )
-        day = _chosen_day(form.get("day", ""), today)
-        questions = logs.dose_questions(patient, day)
-        values = logs.form_values(form, questions)
-        return _log_form(
-            day,
-            today,
-            questions,
-            400,
-            values=values,
-            flags=flags,
-            errors=error.errors,
-            asked=error.hits,
-        )
+        return _log_refused(patient, today, flags, submission, error)
     except logs.AlreadySaved:
-        db.session.rollback()
-        sent = logs.flags_already_sent(submission)
-        if sent:
-            return urgent_page(sent, patient=patient)
-        flash("This log was already saved. Nothing was saved twice.")
-        return redirect(url_for("patient.history"))
+        return _saved_before(patient, submission)
+    return _log_saved(patient, saved)
+
+
+def _log_refused(patient, today: date, flags: list[str], submission: str, error):
+    """A log with answers to fix: its red flags are sent at once all the same (they never
+    wait for the rest of the form, clinical-reference.md); else the form again, with why."""
+    if parse_red_flags(flags):
+        resume = kept_answers(request.form)
+        return _send_red_flags(
+            patient, flags, submission, source="log", log_unsaved=True, resume=resume
+        )
+    day, questions, values = _posted_form(patient, today)
+    errors, asked = error.errors, error.hits
+    return _log_form(
+        day, today, questions, 400, values=values, flags=flags, errors=errors, asked=asked
+    )
+
+
+def _saved_before(patient, submission: str):
+    """The same log form sent again: its urgent-care page if it carried red flags, else a
+    plain "already saved"."""
+    sent = logs.flags_already_sent(submission)
+    if sent:
+        return urgent_page(sent, patient=patient)
+    flash("This log was already saved. Nothing was saved twice.")
+    return redirect(url_for("patient.history"))
+
+
+def _log_saved(patient, saved: logs.Saved):
+    """After a log is saved: urgent care for red flags, a question about what the note seems
+    to describe, or back to Today."""
     if saved.urgent:
-        _notify_now(saved)
         return urgent_page(saved.log.red_flags, patient=patient, when=saved.log.red_flags_when)
     asked = _to_ask(saved.hits, saved.log.red_flags)
     if asked:
@@ -173,29 +144,11 @@ def daily_log():
     return redirect(url_for("patient.today"))
 
 
-# The log form's own fields, carried through the urgent-care page and back (nothing else).
-_LOG_FIELDS = frozenset(
-    {item.key for item in CIWA_B.patient_items}
-    | {"day", "sleep_hours", "note", "substances", "substances_detail", "submission_id"}
-)
-
-
-def _kept(form) -> dict[str, str]:
-    """A log form's answers to carry through the urgent-care page and back, unsaved."""
-    return {
-        key: value
-        for key, value in form.items()
-        if key in _LOG_FIELDS or logs.DOSE_FIELD.fullmatch(key)
-    }
-
-
 def _flags_first(patient, today: date, flags: list[str], submission: str):
     """The log's "Send this now" (its red flags alone, the rest kept as typed) and the way
     back to the log from the urgent-care page (``resume``: the answers, nothing saved)."""
     form = request.form
-    day = _chosen_day(form.get("day", ""), today)
-    questions = logs.dose_questions(patient, day)
-    values = logs.form_values(form, questions)
+    day, questions, values = _posted_form(patient, today)
     values.pop("send_flags", None)
     values.pop("resume", None)
     if form.get("resume"):
@@ -205,7 +158,7 @@ def _flags_first(patient, today: date, flags: list[str], submission: str):
         return _log_form(day, today, questions, 400, values=values, errors=errors)
     # "Send this now", or "Yes" to what a refused note seems to describe (?send_flags=1).
     source = "note" if request.args.get("send_flags") else "log"
-    return _send_red_flags(patient, flags, submission, source=source, resume=_kept(form))
+    return _send_red_flags(patient, flags, submission, source=source, resume=kept_answers(form))
 
 
 def _asked(hits) -> dict:
@@ -213,7 +166,7 @@ def _asked(hits) -> dict:
     in the list's order, and which the note placed in the past."""
     found = {hit.key: hit for hit in hits}
     return {
-        "flags": [flag for flag in RED_FLAGS if flag.key in found],
+        "flags": flags_of(found),
         "past": {key for key, hit in found.items() if hit.past},
     }
 
@@ -231,97 +184,39 @@ def _ask_about_note(hits, done: str):
     )
 
 
-def _answers_of(entry, questions) -> dict[str, str]:
-    """A saved log's answers as form values, so a correction starts from what was said. A
-    dose answer is refilled only while its question is the same (same plan, same dose)."""
-    values = {key: str(value) for key, value in (entry.answers or {}).items()}
-    values["sleep_hours"] = "" if entry.sleep_hours is None else str(entry.sleep_hours)
-    values["note"] = entry.note
-    values["red_flags_when"] = entry.red_flags_when
-    if entry.substances is not None:
-        values["substances"] = "yes" if entry.substances else "no"
-        values["substances_detail"] = entry.substances_detail
-    asked = {q.plan_id: q for q in questions}
-    for answer in entry.doses:
-        question = asked.get(answer.plan_id)
-        if question is None or question.dose != answer.dose_scheduled:
-            continue
-        values[question.took_field] = "yes" if answer.took_as_scheduled else "no"
-        if not answer.took_as_scheduled:
-            values[question.taken_field] = f"{answer.dose_taken.normalize():f}"
-            if logs.far_above(question, answer.dose_taken):
-                # Saved only once the patient said it was right: a correction keeps that.
-                values[question.confirm_field] = values[question.taken_field]
-    return values
-
-
-def _notify_now(saved: logs.Saved) -> None:
-    """Try to e-mail the care team straight away; the outbox and cron retry if this fails."""
-    for alert in saved.alerts:
-        if alert.tier != "urgent":
-            continue
-        try:
-            notify.send_pending(alert_id=alert.id, immediate=True)
-        except Exception:  # noqa: BLE001  (the patient must see the urgent page whatever happens)
-            db.session.rollback()
-            log.exception("immediate notification failed for alert %s", alert.id)
-
-
-def _send_red_flags(
-    patient,
-    flags: list[str],
-    submission: str,
-    *,
-    source: str,
-    note: str = "",
-    log_unsaved: bool = False,
-    resume: dict[str, str] | None = None,
-    note_unsent: bool = False,
-):
+def _send_red_flags(patient, flags: list[str], submission: str, *, source: str, note="", **shown):
     """Store red flags as a report, alert the care team and show urgent care. A stale or
-    missing submission id never stops a red flag: it gets a fresh one."""
+    missing submission id never stops a red flag: it gets a fresh one. ``shown``: the
+    urgent-care page's ``log_unsaved``, ``resume`` and ``note_unsent``."""
     form = request.form
     chosen = parse_red_flags(flags)
     when = form.get("red_flags_when") or (form.get(f"when_{chosen[0]}", "") if chosen else "")
-    substances, detail = logs.parse_substances(form, {})  # for "what to tell them" only
-    also = dict(substances=substances, substances_detail=detail[: logs.SUBSTANCES_DETAIL_MAX])
-    if not logs.is_submission_id(submission):
+    if not is_submission_id(submission):
         submission = uuid.uuid4().hex
     try:
-        saved = logs.report_red_flags(
+        saved = logs.send_report(
             patient, flags, submission, _today(), when=when, source=source, note=note
         )
-        db.session.commit()
     except logs.AlreadySaved:
-        db.session.rollback()
         sent = logs.flags_already_sent(submission)
         more = [key for key in chosen if key not in sent]
         if more:
             # The same page sent again with another flag (Back, then another "Yes"): the new
             # flags are a report of their own, never dropped as a double submit.
-            return _send_red_flags(
-                patient,
-                more,
-                uuid.uuid4().hex,
-                source=source,
-                log_unsaved=log_unsaved,
-                resume=resume,
-                note_unsent=note_unsent,
-            )
-        return urgent_page(sent or flags, patient=patient, when=when, resume=resume, **also)
-    _notify_now(saved)
-    return urgent_page(
-        saved.log.flags,
-        patient=patient,
-        when=saved.log.when,
-        log_unsaved=log_unsaved,
-        resume=resume,
-        note_unsent=note_unsent,
-        **also,
-    )
+            return _send_red_flags(patient, more, uuid.uuid4().hex, source=source, **shown)
+        resume = shown.get("resume")
+        return urgent_page(sent or flags, patient=patient, when=when, resume=resume, **_to_tell())
+    return urgent_page(saved.log.flags, patient=patient, when=saved.log.when, **shown, **_to_tell())
+
+
+def _to_tell() -> dict:
+    """What else the form says was taken today, for "what to tell them" only."""
+    substances, detail = parse_substances(request.form, {})
+    return {"substances": substances, "substances_detail": detail[:SUBSTANCES_DETAIL_MAX]}
 
 
 def _help_form(status: int = 200, errors=None, note: str = "", asked=()):
+    """The "I need help now" page, with what a refused message seems to describe."""
     return render_template(
         "patient/help.html",
         red_flags=RED_FLAGS,
@@ -342,30 +237,26 @@ def help_now():
     form = request.form
     flags = form.getlist("red_flags")
     note = form.get("note", "")
-    source = "note" if form.get("source") == "note" else "help"
+    submission = form.get("submission_id", "")
     if parse_red_flags(flags):
         # A flag pressed is sent even if the message beside it cannot be saved.
+        source = "note" if form.get("source") == "note" else "help"
         try:
-            return _send_red_flags(
-                patient, flags, form.get("submission_id", ""), source=source, note=note
-            )
+            return _send_red_flags(patient, flags, submission, source=source, note=note)
         except logs.LogInputError:
-            db.session.rollback()
-            return _send_red_flags(
-                patient, flags, form.get("submission_id", ""), source=source, note_unsent=True
-            )
+            return _send_red_flags(patient, flags, submission, source=source, note_unsent=True)
     if not note.strip():
         return _help_form(400, {"red_flags": "Press what is happening, or call for help now."})
+    return _send_message(patient, submission, note)
+
+
+def _send_message(patient, submission: str, note: str):
+    """A message with no red flag pressed: to the care team, screened for red flags."""
     try:
-        saved = logs.report_red_flags(
-            patient, (), form.get("submission_id", ""), _today(), source="help", note=note
-        )
-        db.session.commit()
+        saved = logs.send_report(patient, (), submission, _today(), source="help", note=note)
     except logs.LogInputError as error:
-        db.session.rollback()
         return _help_form(400, error.errors, note, error.hits)
     except logs.AlreadySaved:
-        db.session.rollback()
         flash("Your message was already sent to your care team.")
         return redirect(url_for("patient.today"))
     if saved.hits:

@@ -1,5 +1,6 @@
-"""Use cases that touch the database. They take the acting user and plain inputs,
-raise ``ServiceError`` subclasses, and leave the commit to the caller (one per request)."""
+"""Use cases that touch the database. They take the acting user and plain inputs, raise
+``ServiceError`` subclasses, and the top-level use case a view calls commits once (helpers
+called by other services never commit): views never query or commit."""
 
 
 class ServiceError(Exception):

@@ -1,9 +1,12 @@
-"""Accounts and care teams: create, deactivate, assign, set and change passwords."""
+"""Accounts and care teams: create, deactivate, assign, log in and out, set and change
+passwords. The use cases the pages call (``open_account`` ... ``set_password_from_link``)
+commit; the helpers they build on leave the commit to their caller."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -291,3 +294,77 @@ def email_set_password_link(actor: User | None, account: User) -> None:
         + NO_HEALTH_DETAILS,
     )
     _record_link(actor, account, "email")
+
+
+# --- use cases the pages call: each commits once --------------------------------------------
+
+
+def open_account(
+    actor: User,
+    *,
+    email: str,
+    name: str,
+    role: Role,
+    timezone: str | None,
+    care_team_of: User | None = None,
+) -> tuple[User, str]:
+    """Create an account (on ``care_team_of``'s care team, when given) and issue the
+    set-password link to show on screen; return the account and the link's token."""
+    try:
+        user = create_user(actor, email=email, name=name, role=role, timezone=timezone)
+        if care_team_of is not None:
+            add_to_care_team(actor, care_team_of, user)
+        token = first_set_password_link(actor, user)
+    except ServiceError:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return user, token
+
+
+def deactivate_account(actor: User, user: User) -> None:
+    """Switch an account off (its sessions end at once) and commit."""
+    deactivate_user(actor, user)
+    db.session.commit()
+
+
+def join_care_team(actor: User, clinician: User, patient: User) -> None:
+    """Put a patient on a clinician's care team and commit."""
+    add_to_care_team(actor, clinician, patient)
+    db.session.commit()
+
+
+def issue_link(actor: User, account: User) -> str | None:
+    """``issue_set_password_link``, committed (its audit row, and the e-mail in the outbox)."""
+    token = issue_set_password_link(actor, account)
+    db.session.commit()
+    return token
+
+
+def log_in(user: User, start_session: Callable[[User], None], *, two_step: bool = False) -> None:
+    """Sign in a user whose password (and code) were proved: ``start_session`` starts the
+    session, then the login is audited and committed."""
+    start_session(user)
+    summary = {"two_step": True} if two_step else None
+    audit.record(user, "auth.login", "user", user.id, summary=summary)
+    db.session.commit()
+
+
+def log_out(user: User) -> None:
+    """End every session of the account and audit the logout."""
+    user.end_sessions()
+    audit.record(user, "auth.logout", "user", user.id)
+    db.session.commit()
+
+
+def change_own_password(user: User, current: str, new: str) -> None:
+    """``change_password``, committed."""
+    change_password(user, current, new)
+    db.session.commit()
+
+
+def set_password_from_link(token: str, password: str) -> User:
+    """``set_password_with_token``, committed; return the account."""
+    user = set_password_with_token(token, password)
+    db.session.commit()
+    return user

@@ -6,13 +6,14 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime
+from typing import NoReturn
 
 from flask import current_app
 from sqlalchemy import case, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from taper.domain.alert_rules import AlertFinding, Thresholds, scheduled_findings
+from taper.domain.instrument import CIWA_B
 from taper.domain.schedule import local_today
 from taper.extensions import db
 from taper.models import (
@@ -27,12 +28,13 @@ from taper.models import (
 from taper.models.alert import NEVER_MERGED_KIND
 from taper.services import ServiceError, audit, plans
 from taper.services.paging import PAGE_SIZE, Page, page_of
+from taper.services.savepoint import insert_once
 
 log = logging.getLogger(__name__)
 # The thresholds a clinician may change per patient, and the values the form accepts.
 TUNABLE: dict[str, tuple[int, int]] = {
-    "high_score": (1, 68),
-    "rising_points": (1, 68),
+    "high_score": (1, CIWA_B.patient_max),
+    "rising_points": (1, CIWA_B.patient_max),
     "missed_days": (1, 30),
     "plan_end_days": (0, 60),
 }
@@ -76,15 +78,22 @@ def thresholds_by_patient(patient_ids: Sequence[int]) -> dict[int, Thresholds]:
     return {patient_id: _thresholds(stored.get(patient_id)) for patient_id in patient_ids}
 
 
+def _refuse(message: str, field: str | None = None) -> NoReturn:
+    """End the use case's transaction unchanged and tell the clinician why."""
+    db.session.rollback()
+    raise ServiceError(message, field)
+
+
 def set_thresholds(actor: User, patient: User, values: dict[str, int]) -> None:
-    """Store a patient's thresholds (only the tunable ones, each within its range)."""
+    """Store a patient's thresholds (only the tunable ones, each within its range) and
+    commit; a value out of range is refused with nothing stored."""
     clean = {}
     for name, value in values.items():
         if name not in TUNABLE:
             continue
         low, high = TUNABLE[name]
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise ServiceError(f"Choose a whole number from {low} to {high}.", name)
+            _refuse(f"Choose a whole number from {low} to {high}.", name)
         clean[name] = value
     settings = db.session.get(AlertSettings, patient.id)
     if settings is None:
@@ -95,6 +104,7 @@ def set_thresholds(actor: User, patient: User, values: dict[str, int]) -> None:
     audit.record(
         actor, "alert.thresholds", "user", patient.id, patient_id=patient.id, summary=clean
     )
+    db.session.commit()
 
 
 def raise_alert(
@@ -140,22 +150,12 @@ def raise_alert(
         cause=finding.cause[:64],
         quote=quote,
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(alert)
-            db.session.flush()
-    except IntegrityError:
+    if not insert_once(alert):
         return None
     if finding.tier == "urgent":
         _queue_emails(patient, alert)
-    audit.record(
-        None,
-        "alert.raise",
-        "alert",
-        alert.id,
-        patient_id=patient.id,
-        summary={"kind": finding.kind, "tier": finding.tier},
-    )
+    summary = {"kind": finding.kind, "tier": finding.tier}
+    audit.record(None, "alert.raise", "alert", alert.id, patient_id=patient.id, summary=summary)
     return alert
 
 
@@ -183,22 +183,24 @@ def _queue_emails(patient: User, alert: Alert) -> None:
 
 
 def acknowledge(actor: User, alert: Alert, note: str) -> None:
-    """The clinician has seen the alert."""
+    """The clinician has seen the alert (committed with its audit row)."""
     if alert.status is not AlertStatus.OPEN:
-        raise ServiceError("This alert has already been acknowledged.")
+        _refuse("This alert has already been acknowledged.")
     alert.status = AlertStatus.ACKNOWLEDGED
     alert.acknowledged_by_id = actor.id
     alert.acknowledged_at = datetime.now(UTC)
     alert.note = _append_note(alert.note, actor, note)
     audit.record(actor, "alert.acknowledge", "alert", alert.id, patient_id=alert.patient_id)
+    db.session.commit()
 
 
 def resolve(actor: User, alert: Alert, note: str) -> None:
-    """Close the alert with a note; a new one of its kind may be raised afterwards."""
+    """Close the alert with a note (committed with its audit row); a new one of its kind may
+    be raised afterwards."""
     if alert.status is AlertStatus.RESOLVED:
-        raise ServiceError("This alert is already resolved.")
+        _refuse("This alert is already resolved.")
     if not note.strip():
-        raise ServiceError("Write a short note on how this was resolved.", "note")
+        _refuse("Write a short note on how this was resolved.", "note")
     now = datetime.now(UTC)
     if alert.acknowledged_at is None:
         alert.acknowledged_by_id, alert.acknowledged_at = actor.id, now
@@ -207,6 +209,7 @@ def resolve(actor: User, alert: Alert, note: str) -> None:
     alert.resolved_at = now
     alert.note = _append_note(alert.note, actor, note)
     audit.record(actor, "alert.resolve", "alert", alert.id, patient_id=alert.patient_id)
+    db.session.commit()
 
 
 def _append_note(existing: str, actor: User, note: str) -> str:
@@ -300,7 +303,8 @@ def scan(now: datetime) -> ScanResult:
 
 
 def open_alert_count(clinician: User) -> int:
-    """Unresolved alerts across a clinician's care team (for the nav)."""
+    """Open alerts across a clinician's care team (for the nav): one COUNT, answered from
+    the care team's primary key and ``ix_alert_patient_status`` alone."""
     return (
         db.session.scalar(
             select(func.count(Alert.id))
@@ -339,6 +343,16 @@ def inbox(clinician: User, page: int = 1) -> Page[Alert]:
             .offset(result.offset)
         )
     )
+    return result
+
+
+def inbox_page(clinician: User, page: int = 1) -> Page[Alert]:
+    """The inbox page the clinician opens, each alert shown recorded in the audit trail."""
+    result = inbox(clinician, page)
+    audit.record_views(
+        clinician, "alert.view", "alert", [(alert.id, alert.patient_id) for alert in result.rows]
+    )
+    db.session.commit()
     return result
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from taper.domain.doses import plain
 from taper.domain.instrument import CIWA_B
 from taper.extensions import db
 from taper.models import DailyLog, LogDose, User
@@ -23,7 +24,7 @@ def safe_cell(value: object) -> str:
 
 
 def _dose(value: Decimal | None) -> str:
-    return "" if value is None else f"{value.normalize():f}"
+    return "" if value is None else plain(value)
 
 
 def _plan_columns(patient: User) -> list[tuple[int, str, str]]:

@@ -1,20 +1,20 @@
-"""Saving a patient's day: the log, its alerts and its audit row in one transaction."""
+"""Saving a patient's day: the log, its alerts and its audit row in one transaction; red-flag
+reports and messages for the care team; reading logs back."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+from functools import cached_property
 
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
-from taper.domain import instrument, note_screen, timeline
+from taper.domain import instrument, log_input, note_screen, timeline
 from taper.domain.alert_rules import (
     AlertFinding,
     DoseFacts,
@@ -23,18 +23,16 @@ from taper.domain.alert_rules import (
     note_rule,
     red_flag_rule,
 )
-from taper.domain.doses import far_above_plan
+from taper.domain.doses import plain
+from taper.domain.log_input import DoseQuestion
 from taper.domain.red_flags import parse_red_flags, parse_when
-from taper.domain.schedule import DoseError, parse_dose
-from taper.domain.text import UNSAVABLE
 from taper.extensions import db
 from taper.models import Alert, DailyLog, LogDose, RedFlagReport, User, VisitAssessment
-from taper.services import ServiceError, alerts, audit, plans
+from taper.services import ServiceError, alerts, audit, notify, plans
+from taper.services.savepoint import insert_once
 
 log = logging.getLogger(__name__)
 SCALE = instrument.CIWA_B
-PAST_DAYS_ALLOWED = 2
-NOTE_MAX = 2000
 HISTORY_DAYS = 60
 
 
@@ -54,44 +52,6 @@ class AlreadySaved(ServiceError):
 
 
 @dataclass(frozen=True)
-class DoseQuestion:
-    """One plan's dose question on the log form: the clinician's dose in force that day, as
-    typed (held, paused or the last step included)."""
-
-    plan_id: int
-    medication: str
-    unit: str
-    dose: Decimal
-    status: str  # active | held | paused | last
-
-    @property
-    def took_field(self) -> str:
-        """The answer "yes" (took the dose shown) or "no"."""
-        return f"took_{self.plan_id}"
-
-    @property
-    def taken_field(self) -> str:
-        """The dose typed after "no"."""
-        return f"dose_taken_{self.plan_id}"
-
-    @property
-    def shown_field(self) -> str:
-        """The scheduled dose the form showed, so a stale form is refused, never stored."""
-        return f"shown_{self.plan_id}"
-
-    @property
-    def confirm_field(self) -> str:
-        """ "Yes, that is right" for a dose taken far above the plan's: the dose it was asked
-        about, so a number changed after ticking is asked about again."""
-        return f"confirm_taken_{self.plan_id}"
-
-
-# took_<plan id>, dose_taken_<plan id>, shown_<plan id>, confirm_taken_<plan id>: the dose
-# answers a form carries.
-DOSE_FIELD = re.compile(r"(took|dose_taken|shown|confirm_taken)_([0-9]{1,10})")
-
-
-@dataclass(frozen=True)
 class Saved:
     """What the view needs after saving: the row, the alerts it raised, and what the
     note seems to describe (to ask the patient about)."""
@@ -100,213 +60,60 @@ class Saved:
     alerts: list[Alert]
     hits: tuple[note_screen.Hit, ...] = ()
 
-    @property
+    @cached_property
     def urgent(self) -> bool:
+        """Red flags were sent, or an urgent alert raised (read once: a commit expires rows)."""
         return any(alert.tier == "urgent" for alert in self.alerts) or bool(
             getattr(self.log, "red_flags", None) or getattr(self.log, "flags", None)
         )
 
 
-def allowed_days(today: date) -> list[date]:
-    """Today and the days before it that may still be logged."""
-    return [today - timedelta(days=n) for n in range(PAST_DAYS_ALLOWED + 1)]
+@dataclass(frozen=True)
+class LogForm:
+    """The log form for one day: its dose questions, and the answers and red flags of the
+    day's last saved version (empty when the day is not logged yet)."""
 
-
-def _questions(found: Iterable[timeline.InForce]) -> list[DoseQuestion]:
-    return [
-        DoseQuestion(
-            f.plan.plan_id, f.plan.medication, f.plan.unit, f.dose.step.total, f.dose.status
-        )
-        for f in found
-    ]
+    questions: list[DoseQuestion]
+    values: dict[str, str]
+    flags: list[str]
 
 
 def dose_questions(patient: User, day: date) -> list[DoseQuestion]:
     """One dose question per plan in force on ``day`` (the timeline decides which)."""
-    return _questions(plans.in_force(patient, day))
+    return log_input.questions(plans.in_force(patient, day))
 
 
-def _amount(value: Decimal, unit: str) -> str:
-    return f"{value.normalize():f} {unit}"
+def log_form(patient: User, day: date) -> LogForm:
+    """The log form for ``day``: a correction starts from what was last said that day."""
+    questions = dose_questions(patient, day)
+    previous = versions_of_day(patient, day)
+    if not previous:
+        return LogForm(questions, {}, [])
+    return LogForm(questions, _answers_of(previous[0], questions), previous[0].red_flags)
 
 
-def _day_name(day: date, today: date) -> str:
-    if day == today:
-        return "today"
-    if day == today - timedelta(days=1):
-        return "yesterday"
-    return f"{day:%A} {day.day} {day:%B}"
-
-
-def _shown(text: str | None) -> Decimal | None:
-    text = (text or "").strip()
-    if len(text) > 24:  # a dose the form showed is short; anything else is not one
-        return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
-
-
-def _parse_doses(
-    form: Mapping[str, str],
-    questions: list[DoseQuestion],
-    day: date,
-    today: date,
-    errors: dict[str, str],
-) -> list[tuple[DoseQuestion, bool, Decimal]]:
-    """The answer to each dose question: (question, took as scheduled, dose taken). "Yes"
-    stores the dose scheduled on ``day``, and only if that is the dose the form showed."""
-    asked = {q.plan_id for q in questions}
-    answered = {
-        int(found.group(2))
-        for key in form
-        if (found := DOSE_FIELD.fullmatch(key)) and (form.get(key) or "").strip()
-    }
-    name = _day_name(day, today)
-    if answered - asked:
-        # A plan that is not in force that day (stopped, not started, another patient's):
-        # never named, never stored, never silently dropped.
-        errors["doses"] = (
-            f"This form asked about a medicine that is not scheduled for {name}. Check the "
-            "dose questions below (they are the ones for that day), then save again."
-        )
-    answers = []
-    for q in questions:
-        shown = _shown(form.get(q.shown_field))
-        if shown is None:
-            errors[q.took_field] = (
-                f"This form did not ask about your {q.medication}. The dose scheduled for "
-                f"{name} is {_amount(q.dose, q.unit)}: please answer for it."
-            )
+def _answers_of(entry: DailyLog, questions: list[DoseQuestion]) -> dict[str, str]:
+    """A saved log's answers as form values, so a correction starts from what was said. A
+    dose answer is refilled only while its question is the same (same plan, same dose)."""
+    values = {key: str(value) for key, value in (entry.answers or {}).items()}
+    values["sleep_hours"] = "" if entry.sleep_hours is None else str(entry.sleep_hours)
+    values["note"] = entry.note
+    values["red_flags_when"] = entry.red_flags_when
+    if entry.substances is not None:
+        values["substances"] = "yes" if entry.substances else "no"
+        values["substances_detail"] = entry.substances_detail
+    asked = {q.plan_id: q for q in questions}
+    for answer in entry.doses:
+        question = asked.get(answer.plan_id)
+        if question is None or question.dose != answer.dose_scheduled:
             continue
-        if shown != q.dose:
-            errors[q.took_field] = (
-                f"The form showed {_amount(shown, q.unit)} of {q.medication}, but the dose "
-                f"scheduled for {name} is {_amount(q.dose, q.unit)}. Please answer again for "
-                "that dose."
-            )
-            continue
-        took = (form.get(q.took_field) or "").strip()
-        if took == "yes":
-            answers.append((q, True, q.dose))
-        elif took == "no":
-            try:
-                taken = parse_dose(form.get(q.taken_field), required=True)
-            except DoseError as error:
-                errors[q.taken_field] = str(error)
-            else:
-                if far_above(q, taken) and not _confirmed(form.get(q.confirm_field), taken):
-                    errors[q.confirm_field] = _far_above_question(q, taken, day, today)
-                answers.append((q, False, taken))
-        else:
-            errors[q.took_field] = "Choose Yes or No."
-    return answers
-
-
-def _confirmed(text: str | None, taken: Decimal) -> bool:
-    try:
-        return parse_dose(text, required=False) == taken
-    except DoseError:
-        return False
-
-
-def _far_above_question(q: DoseQuestion, taken: Decimal, day: date, today: date) -> str:
-    """ "You wrote 75 mg. Your plan for today is 7.5 mg. Is 75 mg right?" Nothing suggested."""
-    plan = "Your plan for today is"
-    if day != today:
-        plan = f"Your plan for {_day_name(day, today)} was"
-    return (
-        f"You wrote {_amount(taken, q.unit)}. {plan} {_amount(q.dose, q.unit)}. "
-        f"Is {_amount(taken, q.unit)} right?"
-    )
-
-
-def far_above(q: DoseQuestion, taken: Decimal) -> bool:
-    """A dose taken far above the plan's that day (``doses.far_above_plan``): asked about."""
-    return far_above_plan(taken, q.dose, q.medication, q.unit)
-
-
-def confirmed_far_above(answers: Iterable[tuple[DoseQuestion, bool, Decimal]]) -> list[int]:
-    """The plans whose dose taken is far above the plan's, which the patient confirmed."""
-    return [q.plan_id for q, took, taken in answers if not took and far_above(q, taken)]
-
-
-def form_values(form: Mapping[str, str], questions: list[DoseQuestion]) -> dict[str, str]:
-    """The posted answers to show again on a form for the questions given: a dose answer is
-    kept only when the form showed the same dose for that plan, so an answer given for one
-    dose is never offered for another."""
-    values = {
-        key: value
-        for key, value in form.items()
-        if key not in ("csrf_token", "submission_id") and not DOSE_FIELD.fullmatch(key)
-    }
-    for q in questions:
-        if _shown(form.get(q.shown_field)) == q.dose:
-            for name in (q.took_field, q.taken_field, q.confirm_field):
-                if name in form:
-                    values[name] = form[name]
+        values[question.took_field] = "yes" if answer.took_as_scheduled else "no"
+        if not answer.took_as_scheduled:
+            values[question.taken_field] = plain(answer.dose_taken)
+            if log_input.far_above(question, answer.dose_taken):
+                # Saved only once the patient said it was right: a correction keeps that.
+                values[question.confirm_field] = values[question.taken_field]
     return values
-
-
-def _parse_day(text: str, today: date, errors: dict[str, str]) -> date | None:
-    try:
-        day = date.fromisoformat((text or "").strip())
-    except ValueError:
-        errors["day"] = "Choose the day this log is for."
-        return None
-    if day > today:
-        errors["day"] = "You cannot log a day that has not happened yet."
-    elif day < today - timedelta(days=PAST_DAYS_ALLOWED):
-        errors["day"] = (
-            "You can log today, yesterday or the day before. For older days, please tell "
-            "your clinician."
-        )
-    return day
-
-
-def _parse_sleep(text: str, errors: dict[str, str]) -> Decimal | None:
-    text = (text or "").strip()
-    if not text:
-        errors["sleep_hours"] = "Enter roughly how many hours you slept, like 6 or 6.5."
-        return None
-    try:
-        hours = Decimal(text) if text.isascii() else None
-    except InvalidOperation:
-        hours = None
-    if hours is None or not hours.is_finite() or not 0 <= hours <= 24 or hours != round(hours, 1):
-        errors["sleep_hours"] = "Enter a number of hours from 0 to 24, like 6 or 6.5."
-        return None
-    return hours
-
-
-def _parse_note(text: str, errors: dict[str, str]) -> str:
-    text = (text or "").replace("\r\n", "\n").strip()
-    if len(text) > NOTE_MAX:
-        errors["note"] = f"Keep the note under {NOTE_MAX} characters (it has {len(text)})."
-    elif UNSAVABLE.search(text):
-        errors["note"] = "The note contains characters that cannot be saved. Please retype it."
-    return text
-
-
-SUBSTANCES_DETAIL_MAX = 200
-
-
-def parse_substances(form: Mapping[str, str], errors: dict[str, str]) -> tuple[bool | None, str]:
-    """Alcohol, opioids or other sedatives that day: yes or no (asked every day; None when not
-    answered), and what, if the patient says; problems go into ``errors``."""
-    answer = (form.get("substances") or "").strip()
-    detail = (form.get("substances_detail") or "").replace("\r\n", " ").strip()
-    if answer not in ("yes", "no"):
-        errors["substances"] = "Choose Yes or No."
-    if len(detail) > SUBSTANCES_DETAIL_MAX:
-        errors["substances_detail"] = f"Keep this under {SUBSTANCES_DETAIL_MAX} characters."
-    elif UNSAVABLE.search(detail):
-        errors["substances_detail"] = "This contains characters that cannot be saved."
-    if answer != "yes":
-        detail = ""
-    return (answer == "yes") if answer in ("yes", "no") else None, detail
 
 
 @dataclass(frozen=True)
@@ -365,9 +172,43 @@ def _one_save_at_a_time(patient: User) -> None:
     db.session.execute(select(User.id).where(User.id == patient.id).with_for_update(key_share=True))
 
 
-def is_submission_id(text: str | None) -> bool:
-    """The one-time id a log or help form carries (uuid4 hex), which makes a resend harmless."""
-    return bool(re.fullmatch(r"[0-9a-f]{32}", text or ""))
+def _store_version(
+    patient: User, fields: dict, doses: list[tuple[DoseQuestion, bool, Decimal]]
+) -> DailyLog:
+    """Insert the log as its day's next version; raise AlreadySaved for a double submit."""
+    day, submission = fields["day"], fields["submission_id"]
+    for _ in range(VERSION_TRIES):
+        version = (
+            db.session.scalar(
+                select(func.max(DailyLog.version)).where(
+                    DailyLog.patient_id == patient.id, DailyLog.day == day
+                )
+            )
+            or 0
+        ) + 1
+        entry = DailyLog(
+            version=version,
+            doses=[
+                LogDose(
+                    plan_id=q.plan_id,
+                    medication=q.medication,
+                    unit=q.unit,
+                    dose_scheduled=q.dose,
+                    took_as_scheduled=took,
+                    dose_taken=taken,
+                )
+                for q, took, taken in doses
+            ],
+            **fields,
+        )
+        if insert_once(entry):
+            return entry
+        # The same form again (a double submit) is one log; another form for the same day
+        # saved at this instant took the version number: take the next one.
+        if db.session.scalar(select(DailyLog.id).where(DailyLog.submission_id == submission)):
+            raise AlreadySaved("This log was already saved.")
+    # Nothing was lost to a double submit: say so with a 500, never "already saved".
+    raise RuntimeError("no free version number for the day's log")
 
 
 def save_log(
@@ -375,7 +216,7 @@ def save_log(
 ) -> Saved:
     """Check and store one day's log with its alerts; raise LogInputError or AlreadySaved."""
     errors: dict[str, str] = {}
-    day = _parse_day(form.get("day", ""), today, errors)
+    day = log_input.parse_day(form.get("day", ""), today, errors)
     try:
         answers = instrument.parse_answers(SCALE, form, rater_set="patient")
     except instrument.AnswerError as error:
@@ -384,15 +225,17 @@ def save_log(
     flags = parse_red_flags(red_flags)
     schedules = plans.schedules_for(patient)
     doses = (
-        _parse_doses(form, _questions(timeline.in_force(schedules, day)), day, today, errors)
+        log_input.parse_doses(
+            form, log_input.questions(timeline.in_force(schedules, day)), day, today, errors
+        )
         if day is not None and "day" not in errors
         else []
     )
-    substances, substances_detail = parse_substances(form, errors)
-    sleep = _parse_sleep(form.get("sleep_hours", ""), errors)
-    note = _parse_note(form.get("note", ""), errors)
+    substances, substances_detail = log_input.parse_substances(form, errors)
+    sleep = log_input.parse_sleep(form.get("sleep_hours", ""), errors)
+    note = log_input.parse_note(form.get("note", ""), errors)
     submission = (form.get("submission_id") or "").strip()
-    if not is_submission_id(submission):
+    if not log_input.is_submission_id(submission):
         errors["form"] = "This form is out of date. Please open the daily log again."
     else:
         _one_save_at_a_time(patient)
@@ -419,42 +262,8 @@ def save_log(
         sleep_hours=sleep,
         note=note,
     )
-    for _ in range(VERSION_TRIES):
-        version = (
-            db.session.scalar(
-                select(func.max(DailyLog.version)).where(
-                    DailyLog.patient_id == patient.id, DailyLog.day == day
-                )
-            )
-            or 0
-        ) + 1
-        entry = DailyLog(
-            version=version,
-            doses=[
-                LogDose(
-                    plan_id=q.plan_id,
-                    medication=q.medication,
-                    unit=q.unit,
-                    dose_scheduled=q.dose,
-                    took_as_scheduled=took,
-                    dose_taken=taken,
-                )
-                for q, took, taken in doses
-            ],
-            **fields,
-        )
-        try:
-            with db.session.begin_nested():
-                db.session.add(entry)
-                db.session.flush()
-            break
-        except IntegrityError:
-            # The same form again (a double submit) is one log; another form for the same
-            # day saved at this instant took the version number: take the next one.
-            if db.session.scalar(select(DailyLog.id).where(DailyLog.submission_id == submission)):
-                raise AlreadySaved("This log was already saved.") from None
-    else:  # nothing was lost to a double submit: say so with a 500, never "already saved"
-        raise RuntimeError("no free version number for the day's log")
+    entry = _store_version(patient, fields, doses)
+    version = entry.version
     sent = _flags_sent(submission) if flags else frozenset()
     raised = _raise_alerts(patient, entry, schedules, sent)
     fingerprint = hashlib.sha256(screened.text.encode()).hexdigest()[:16]
@@ -463,7 +272,7 @@ def save_log(
     if quoted is not None:
         raised.append(quoted)
     summary = {"day": day.isoformat(), "version": version}
-    confirmed = confirmed_far_above(doses)
+    confirmed = log_input.confirmed_far_above(doses)
     if confirmed:  # the patient said "yes, that is right" to a dose far above the plan's
         summary["dose_confirmed_far_above_plan"] = confirmed
     audit.record(
@@ -478,10 +287,11 @@ def save_log(
 
 
 def _facts(entry: DailyLog) -> LogFacts:
+    """A saved log as the alert rules read it."""
     return LogFacts(
-        day=entry.day,
-        patient_total=entry.patient_total or 0,
-        red_flags=tuple(entry.red_flags or ()),
+        entry.day,
+        entry.patient_total or 0,
+        tuple(entry.red_flags or ()),
         red_flags_when=entry.red_flags_when,
         substances=entry.substances,
         substances_detail=entry.substances_detail,
@@ -507,6 +317,7 @@ def _raise_alerts(
     schedules: list[timeline.PlanSchedule],
     already_sent: frozenset[str] = frozenset(),
 ) -> list[Alert]:
+    """The alerts a saved log raises, judged against the patient's last weeks of logs."""
     history = [
         _facts(e)
         for e in current_logs(patient, entry.day - timedelta(days=HISTORY_DAYS), entry.day)
@@ -553,12 +364,12 @@ def report_red_flags(
     flags = parse_red_flags(keys)
     errors: dict[str, str] = {}
     screened = screen_note(note)  # in full, even when too long to save
-    note = _parse_note(note, errors)
+    note = log_input.parse_note(note, errors)
     if errors:
         raise LogInputError(errors, screened.hits)
     if not flags and not note:
         raise LogInputError({"red_flags": "Tick what is happening, or call for help now."})
-    if not is_submission_id(submission):
+    if not log_input.is_submission_id(submission):
         raise LogInputError({"form": "This form is out of date. Please open it again."})
     if db.session.scalar(select(RedFlagReport.id).where(RedFlagReport.submission_id == submission)):
         raise AlreadySaved("This report was already sent.")
@@ -572,12 +383,8 @@ def report_red_flags(
         note=note,
         reported_at=reported_at,
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(report)
-            db.session.flush()
-    except IntegrityError:
-        raise AlreadySaved("This report was already sent.") from None
+    if not insert_once(report):
+        raise AlreadySaved("This report was already sent.")
     finding = red_flag_rule(
         LogFacts(day=today, patient_total=0, red_flags=flags, red_flags_when=when)
     )
@@ -603,6 +410,41 @@ def report_red_flags(
         summary={"flags": list(flags), "source": source},
     )
     return Saved(report, [alert for alert in raised if alert is not None], screened.hits)
+
+
+def submit_log(
+    patient: User, form: Mapping[str, str], red_flags: Iterable[str], today: date
+) -> Saved:
+    """The daily log sent: store it with its alerts and audit row in one commit (nothing on
+    LogInputError or AlreadySaved), then, with red flags or an urgent alert, e-mail the
+    care team at once."""
+    try:
+        saved = save_log(patient, form, red_flags, today)
+    except ServiceError:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    if saved.urgent:
+        notify.send_urgent_now(saved.alerts)
+    return saved
+
+
+def send_report(
+    patient: User, keys: Iterable[str], submission: str, today: date, **options
+) -> Saved:
+    """Red flags (or a message) sent on their own: store the report, its alerts and audit row
+    in one commit (``report_red_flags``, whose keyword ``options`` it takes; nothing on
+    LogInputError or AlreadySaved), then, with red flags, e-mail the care team at once."""
+    flags = parse_red_flags(keys)
+    try:
+        saved = report_red_flags(patient, flags, submission, today, **options)
+    except ServiceError:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    if flags:
+        notify.send_urgent_now(saved.alerts)
+    return saved
 
 
 def current_logs(patient: User, start: date, end: date) -> list[DailyLog]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import smtplib
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
@@ -12,7 +13,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from taper.extensions import db
-from taper.models import OutboxMessage
+from taper.models import Alert, OutboxMessage
 
 log = logging.getLogger(__name__)
 _SENT_LINK = re.compile(r"/set-password/\S+")
@@ -94,3 +95,16 @@ def send_pending(
         if immediate and failed:
             break
     return sent, failed
+
+
+def send_urgent_now(alerts: Iterable[Alert]) -> None:
+    """Try to e-mail the care team about urgent alerts straight away, after they are committed;
+    the outbox and cron retry if this fails, and a failure never reaches the patient."""
+    for alert in alerts:
+        if alert.tier != "urgent":
+            continue
+        try:
+            send_pending(alert_id=alert.id, immediate=True)
+        except Exception:  # noqa: BLE001  (the patient must see the urgent page whatever happens)
+            db.session.rollback()
+            log.exception("immediate notification failed for alert %s", alert.id)

@@ -1,4 +1,5 @@
-"""The clinician's overview of their care team, sorted by need, a page at a time.
+"""The clinician's overview of their care team, sorted by need, a page at a time, and the
+page of one patient on it (``overview_page`` and ``open_patient`` audit and commit).
 
 The database sorts, filters and pages the team by its open alerts (one small aggregate); the
 details (dose, last log, scores) are loaded for the patients on the page only, so a page costs
@@ -13,6 +14,7 @@ from decimal import Decimal
 
 from sqlalchemy import case, func, select, true
 
+from taper.domain import timeline
 from taper.domain.schedule import StepInput, local_today
 from taper.domain.timeline import Hold, PlanSchedule
 from taper.extensions import db
@@ -27,6 +29,7 @@ from taper.models import (
     TaperStep,
     User,
 )
+from taper.services import audit, logs, plans
 from taper.services.paging import PAGE_SIZE, Page, page_of
 
 FILTERS = {
@@ -84,6 +87,30 @@ class Row:
     last_log: date | None = None
     latest_score: int | None = None
     trend: str = ""  # "rising" | "falling" | "steady" | ""
+
+
+def overview_page(
+    clinician: User, *, alert_filter: str = "all", search: str = "", page: int = 1
+) -> Page[Row]:
+    """``overview``, with a view of each listed patient audited (D5: the page shows their
+    dose, logs and scores) and committed."""
+    result = overview(clinician, alert_filter=alert_filter, search=search, page=page)
+    audit.record_views(
+        clinician, "overview.view", "user", [(r.patient_id, r.patient_id) for r in result.rows]
+    )
+    db.session.commit()
+    return result
+
+
+def open_patient(clinician: User, patient: User) -> dict[str, list]:
+    """One patient on the clinician's care team: the view is audited and committed, then
+    their plans (drafts too) and visit assessments are read for the page."""
+    audit.record(clinician, "patient.view", "user", patient.id, patient_id=patient.id)
+    db.session.commit()
+    return {
+        "plans": plans.plans_for_patient(patient, include_drafts=True),
+        "assessments": logs.visit_assessments(patient),
+    }
 
 
 def overview(
@@ -220,19 +247,14 @@ def _entry(schedule: PlanSchedule, today: date) -> PlanEntry:
     entry = PlanEntry(schedule.plan_id, schedule.medication, schedule.unit, found.status)
     if found.step is None:
         return replace(entry, starts=schedule.steps[0].start if schedule.steps else None)
-    # The dose in force started on its step's date: holds and pauses only ever move later
-    # steps, so that date is the day the dose really changed (a held dose has not). Steps of
-    # the same dose in a row (a new split of the day) are not a change.
-    index = found.step_index
-    while index > 0 and schedule.steps[index - 1].total == schedule.steps[index].total:
-        index -= 1
-    changed = schedule.steps[index].start
+    # Holds and pauses only ever move later steps: a held dose has not changed.
+    changed = timeline.dose_since(schedule.steps, found.step_index)
     hold = schedule.hold
     return replace(
         entry,
         dose=found.step.total,
         days_since_change=max((today - changed).days, 0),
-        hold_until=hold.until if hold is not None and found.status in ("held", "paused") else None,
+        hold_until=hold.until if hold is not None and found.on_hold else None,
     )
 
 

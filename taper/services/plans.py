@@ -1,34 +1,32 @@
-"""Writing and revising taper plans. Every dose stored here was typed by a clinician."""
+"""Writing and revising taper plans. Every dose stored here was typed by a clinician.
+
+The clinician's pages call ``save`` (one of the changes, committed) and ``plan_viewed``; the
+changes themselves leave the commit to their caller (the demo seeder chains several)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from decimal import Decimal
+from typing import TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
-from taper.domain import doses, timeline
-from taper.domain.schedule import (
-    TIMES_OF_DAY,
-    DoseError,
-    StepInput,
-    validate_steps,
-)
-from taper.domain.schedule import parse_dose as _parse_dose
+from taper.domain import doses, plan_input, timeline
+from taper.domain.schedule import TIMES_OF_DAY, StepInput
 from taper.domain.timeline import HOLD, PAUSE, Hold, PlanSchedule, TimelineError
 from taper.extensions import db
 from taper.models import PlanReceipt, PlanRevision, PlanStatus, TaperPlan, TaperStep, User
 from taper.services import Conflict, ServiceError, audit
 
-MAX_ROWS = 60
 CONFLICT_MESSAGE = (
     "Someone else changed this plan while you were editing it. Everything you typed is kept "
     "below: compare it with the current plan, then save again."
 )
-ROW_FIELDS = ("start", "total", *TIMES_OF_DAY, "note")
+T = TypeVar("T")
 ALLOWED_STATUS_CHANGES = {
     (PlanStatus.DRAFT, PlanStatus.ACTIVE),
     (PlanStatus.ACTIVE, PlanStatus.COMPLETED),
@@ -44,113 +42,14 @@ class PlanInputError(ServiceError):
         self.errors = errors
 
 
-def _parse_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise ServiceError("Enter a real date, like 2026-03-14.") from None
-
-
-def _confirmed(row: Mapping[str, str], total: Decimal) -> bool:
-    """The row's "this dose is right" box was ticked for this very total (the box carries the
-    total it was shown beside, so a total changed after ticking is asked about again)."""
-    try:
-        return _parse_dose(row.get("confirm_dose"), required=False) == total
-    except DoseError:
-        return False
-
-
-def dose_notices(
-    medication: str | None, rows: Sequence[Mapping[str, str]], unit: str = doses.UNIT
-) -> dict[int, doses.DoseCheck]:
-    """Rows whose typed total is above the usual maximum for the medication (or refused as
-    nonsense), by row index, for the editor to ask about beside the step."""
-    notices = {}
-    for index, row in enumerate(rows):
-        try:
-            total = _parse_dose(row.get("total"), required=False)
-        except DoseError:
-            continue
-        check = doses.check_daily_dose(medication, total, unit) if total is not None else None
-        if check is not None:
-            notices[index] = check
-    return notices
-
-
-def above_usual(medication: str, steps: Sequence[StepInput], unit: str = doses.UNIT) -> list[int]:
-    """The step numbers (from 1) whose dose is above the usual maximum: confirmed, if saved."""
-    return [
-        number
-        for number, step in enumerate(steps, start=1)
-        if doses.check_daily_dose(medication, step.total, unit) is not None
-    ]
-
-
-def parse_rows(
-    rows: Sequence[Mapping[str, str]],
-    today: date | None = None,
-    medication: str | None = None,
-    unit: str = doses.UNIT,
+def _parse_rows(
+    rows: Sequence[Mapping[str, str]], today: date | None, medication: str | None, unit: str
 ) -> list[tuple[int, StepInput]]:
-    """Turn typed rows into steps; blank rows are skipped. Raises PlanInputError. With
-    ``today`` (the patient's), a step date too far ahead is refused. With ``medication``, a
-    total above its usual maximum needs the row's confirmation, and nonsense is refused."""
-    errors: dict[tuple[int | str, str], str] = {}
-    steps: list[tuple[int, StepInput]] = []
-    filled = sum(1 for row in rows if any((row.get(name) or "").strip() for name in ROW_FIELDS))
-    if filled > MAX_ROWS:  # refused, never cut: every typed row is parsed and kept
-        errors[("plan", "steps")] = (
-            f"A plan can have at most {MAX_ROWS} steps; this one has {filled}. Nothing was "
-            f"saved: remove {filled - MAX_ROWS} {'step' if filled - MAX_ROWS == 1 else 'steps'}, "
-            "then save again."
-        )
-    for index, row in enumerate(rows):
-        if not any((row.get(name) or "").strip() for name in ROW_FIELDS):
-            continue
-        start = total = None
-        parts: list[tuple[str, Decimal]] = []
-        if not (row.get("start") or "").strip():
-            errors[(index, "start")] = "Enter the date this step starts."
-        else:
-            try:
-                start = _parse_date(row["start"])
-            except ServiceError as error:
-                errors[(index, "start")] = error.message
-        try:
-            total = _parse_dose(row.get("total"), required=True)
-        except DoseError as error:
-            errors[(index, "total")] = str(error)
-        else:
-            check = doses.check_daily_dose(medication, total, unit)
-            if check is not None and check.refused:
-                errors[(index, "total")] = check.message
-            elif check is not None and not _confirmed(row, total):
-                errors[(index, "confirm_dose")] = check.message
-        for name in TIMES_OF_DAY:
-            try:
-                part = _parse_dose(row.get(name), required=False)
-            except DoseError as error:
-                errors[(index, name)] = str(error)
-            else:
-                if part is not None:
-                    parts.append((name, part))
-        note = (row.get("note") or "").strip()
-        if start is not None and total is not None:
-            steps.append(
-                (index, StepInput(start=start, total=total, split=tuple(parts), note=note))
-            )
-        elif not errors:
-            errors[(index, "start")] = "Fill in this step or clear it."
-    if not steps and not errors:
-        errors[("plan", "steps")] = "Add at least one step."
-    for problem in validate_steps([step for _, step in steps], today) if steps else ():
-        if problem.index < 0:
-            errors[("plan", problem.field)] = problem.message
-        else:
-            errors.setdefault((steps[problem.index][0], problem.field), problem.message)
-    if errors:
-        raise PlanInputError(errors=errors)
-    return steps
+    """``plan_input.parse_rows``, its problems raised as PlanInputError."""
+    try:
+        return plan_input.parse_rows(rows, today, medication, unit)
+    except plan_input.RowsError as error:
+        raise PlanInputError(error.errors) from None
 
 
 def _check_medication(name: str) -> str:
@@ -199,7 +98,7 @@ def _summary(
     """The audit summary of a saved revision; the steps whose dose is above the usual maximum
     are named (by number): the clinician ticked "this dose is right" for each."""
     summary: dict = {"revision": revision.number, "steps": len(steps)}
-    confirmed = above_usual(medication, steps, unit)
+    confirmed = plan_input.above_usual(medication, steps, unit)
     if confirmed:
         summary["doses_confirmed_above_usual_max"] = confirmed
     return summary
@@ -225,9 +124,7 @@ def _hold_conflicts(
     """A plan revised by hand while a hold is in force must keep the held dose and may not
     start a later step inside the hold: otherwise the day after the hold would jump to the
     step due by date and pass over the one typed before it."""
-    if hold is None or hold.kind != HOLD or today is None:
-        return {}
-    if hold.until is not None and hold.until < today:
+    if today is None or timeline.hold_in_force(hold, today, HOLD) is None:
         return {}
     steps = [step for _, step in typed]
     held = timeline.index_on(steps, hold.start)
@@ -265,7 +162,7 @@ def create_plan(
     except PlanInputError as error:
         errors.update(error.errors)
     try:
-        steps = [step for _, step in parse_rows(rows, today, medication)]
+        steps = [step for _, step in _parse_rows(rows, today, medication, doses.UNIT)]
     except PlanInputError as error:
         errors.update(error.errors)
     if errors:
@@ -309,7 +206,7 @@ def revise_plan(
             errors.update(error.errors)
     hold = hold_of(plan.current_revision)
     try:
-        typed = parse_rows(rows, today, plan.medication, plan.unit or doses.UNIT)
+        typed = _parse_rows(rows, today, plan.medication, plan.unit or doses.UNIT)
         errors.update(_hold_conflicts(typed, hold, today))
     except PlanInputError as error:
         errors.update(error.errors)
@@ -401,16 +298,6 @@ class TimelineChange:
         return [(b, a) for b, a in zip(self.before, self.after, strict=True) if b.start != a.start]
 
 
-def _hold_in_force(revision: PlanRevision | None, today: date) -> Hold | None:
-    """The hold (not a pause) in force on ``today`` or later: open, or ending today or later."""
-    hold = hold_of(revision)
-    if hold is None or hold.kind != HOLD:
-        return None
-    if hold.until is not None and hold.until < today:
-        return None
-    return hold
-
-
 def _checked(action) -> TimelineChange:
     try:
         return action()
@@ -427,7 +314,7 @@ def plan_timeline_change(
     if revision is None:
         raise ServiceError("This plan has no steps yet.")
     steps = step_inputs(revision)
-    held = _hold_in_force(revision, today)
+    held = timeline.hold_in_force(hold_of(revision), today, HOLD)
     if action == "hold":
         if plan.status is not PlanStatus.ACTIVE:
             raise ServiceError("Only an active plan can be held.", "until")
@@ -584,3 +471,30 @@ def running_plans_per_patient() -> list[tuple[User, list[PlanSchedule]]]:
     for plan in rows:
         found.setdefault(plan.patient_id, (plan.patient, []))[1].append(schedule_of(plan))
     return list(found.values())
+
+
+# --- use cases the clinician's pages call: each commits once --------------------------------
+
+
+def save(change: Callable[..., T], *args, **kwargs) -> T:
+    """Run one plan change (``create_plan``, ``revise_plan``, ``apply_timeline_change``,
+    ``change_status``) with these arguments and commit it. A refusal rolls everything back
+    and is raised; a save by someone else in between (or at the same instant: the database's
+    own check) is a Conflict."""
+    try:
+        result = change(*args, **kwargs)
+        db.session.commit()
+    except ServiceError:
+        db.session.rollback()
+        raise
+    except (StaleDataError, IntegrityError):
+        # IntegrityError: a save at the same instant took this revision number.
+        db.session.rollback()
+        raise Conflict(CONFLICT_MESSAGE) from None
+    return result
+
+
+def plan_viewed(viewer: User, plan: TaperPlan, action: str = "plan.view") -> None:
+    """Audit that a clinician read a plan's page (``plan.view``, ``plan.revisions``); commit."""
+    audit.record(viewer, action, "taper_plan", plan.id, patient_id=plan.patient_id)
+    db.session.commit()

@@ -21,10 +21,11 @@ from taper.charts.data import (
     schedule_line,
 )
 from taper.charts.report import ReportData, ReportPlan
+from taper.domain.doses import plain
 from taper.domain.instrument import CIWA_B
-from taper.domain.red_flags import RED_FLAGS
+from taper.domain.red_flags import labels as flag_labels
 from taper.domain.schedule import FAR_AHEAD_DAYS, local_today
-from taper.domain.timeline import HOLD, Hold, PlanSchedule, next_change, shift
+from taper.domain.timeline import HOLD, Hold, PlanSchedule, in_force, next_change, shift
 from taper.extensions import db
 from taper.models import (
     Alert,
@@ -41,7 +42,6 @@ RANGES = {"30": 30, "90": 90, "plan": None}
 PLAN_RANGE_MAX_DAYS = 1100  # a "whole plan" chart shows at most about three years
 AFTER_PLAN_DAYS = 30  # a finished plan's chart goes on this long after its last change
 REPORT_OTHER_ALERTS = 6  # the report lists every open alert, then this many others
-FLAG_LABELS = {f.key: f.label for f in RED_FLAGS}
 
 
 def shown_plans(patient: User) -> list[PlanSchedule]:
@@ -72,7 +72,7 @@ def date_range(
         first = min(s.steps[0].start for s in with_steps)
         last = max(_last_change(s) for s in with_steps)
         end = max(last, min(today, shift(last, AFTER_PLAN_DAYS)))
-        if any(s.running and s.on(min(last, today)).taking for s in with_steps):
+        if in_force(with_steps, min(last, today)):
             end = max(end, today)  # a dose still in force (last step, open hold): to today
         end = min(end, shift(today, FAR_AHEAD_DAYS))
         start = min(max(first, shift(end, -PLAN_RANGE_MAX_DAYS)), end)
@@ -142,15 +142,15 @@ def _series(
         if first <= last:
             shaded.append((first, last, hold.kind, open_ended))
     return PlanSeries(
-        plan_id=schedule.plan_id,
-        medication=schedule.medication,
-        unit=schedule.unit,
-        running=schedule.running,
         schedule=points,
         line_end=line_end,
         open_from=open_from,
         holds=tuple(shaded),
         taken=tuple(taken),
+        plan_id=schedule.plan_id,
+        medication=schedule.medication,
+        unit=schedule.unit,
+        running=schedule.running,
     )
 
 
@@ -198,27 +198,6 @@ def progress_data(
     )
 
 
-SHORT_LABELS = {
-    "irritable": "Irritable",
-    "fatigued": "Tired",
-    "tense": "Tense",
-    "concentration": "Concentration",
-    "appetite": "Appetite loss",
-    "numbness": "Numbness",
-    "palpitations": "Heart racing",
-    "head": "Head full/achy",
-    "muscles": "Muscle aches",
-    "anxious": "Anxious",
-    "upset": "Upset",
-    "sleep_not_restful": "Sleep not restful",
-    "weak": "Weak",
-    "sleep_too_little": "Too little sleep",
-    "vision": "Vision",
-    "fearful": "Fearful",
-    "worry": "Worry",
-}
-
-
 def heatmap_data(patient: User, range_name: str, today: date | None = None) -> HeatmapData:
     """Each patient-rated item by day, with every shown plan's real dose changes and sleep."""
     today = today or local_today(datetime.now(UTC), patient.timezone)
@@ -238,7 +217,7 @@ def heatmap_data(patient: User, range_name: str, today: date | None = None) -> H
     )
     return HeatmapData(
         days=days,
-        items=tuple(SHORT_LABELS.get(i.key, i.key) for i in items),
+        items=tuple(item.short for item in items),
         values=values,
         dose_changes=tuple(d for d in changes if start < d <= end),
         sleep=sleep,
@@ -277,10 +256,6 @@ def report_alerts(patient: User, others: int = REPORT_OTHER_ALERTS) -> list[Aler
     return open_alerts + rest
 
 
-def _dose(value) -> str:
-    return f"{value.normalize():f}"
-
-
 def in_force_text(schedule: PlanSchedule, today: date) -> str:
     """The dose in force today with its status, in a clinician's words."""
     found = schedule.on(today)
@@ -289,8 +264,8 @@ def in_force_text(schedule: PlanSchedule, today: date) -> str:
         first = schedule.steps[0] if schedule.steps else None
         if first is None:
             return "No steps."
-        return f"Not started: first step {_dose(first.total)} {unit} from {first.start}."
-    dose = f"{_dose(found.step.total)} {unit} a day"
+        return f"Not started: first step {plain(first.total)} {unit} from {first.start}."
+    dose = f"{plain(found.step.total)} {unit} a day"
     hold = schedule.hold
     if found.status == "held":
         until = f"until {hold.until}" if hold.until else "until reviewed"
@@ -304,14 +279,14 @@ def in_force_text(schedule: PlanSchedule, today: date) -> str:
     text = f"Today: {dose} since {found.step.start}"
     change = next_change(schedule.steps, today, hold)
     if change is not None:
-        text += f"; next {_dose(change.step.total)} {unit} from {change.day}"
+        text += f"; next {plain(change.step.total)} {unit} from {change.day}"
     return text + "."
 
 
 def _step_line(step, unit: str) -> str:
-    text = f"From {step.start.isoformat()}: {_dose(step.total)} {unit} a day"
+    text = f"From {step.start.isoformat()}: {plain(step.total)} {unit} a day"
     if step.split:
-        text += " (" + ", ".join(f"{n} {_dose(v)}" for n, v in step.split) + ")"
+        text += " (" + ", ".join(f"{n} {plain(v)}" for n, v in step.split) + ")"
     return text + (f". {step.note}" if step.note else "")
 
 
@@ -364,10 +339,10 @@ def report_data(patient: User, today: date | None = None) -> ReportData:
         (
             e.day.isoformat(),
             str(e.patient_total) if e.patient_total is not None else "-",
-            ", ".join(FLAG_LABELS.get(k, k) for k in e.red_flags) or "-",
+            flag_labels(e.red_flags) or "-",
             "; ".join(
                 (f"{d.medication} " if len(e.doses) > 1 else "")
-                + f"{_dose(d.dose_taken)} / {_dose(d.dose_scheduled)}"
+                + f"{plain(d.dose_taken)} / {plain(d.dose_scheduled)}"
                 for d in e.doses
             )
             or "-",

@@ -16,9 +16,9 @@ import io
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pyotp
 import segno
@@ -35,10 +35,11 @@ from taper.extensions import db
 from taper.models import Role, TwoFactor, User
 from taper.models.twofactor import TwoFactorSetup
 from taper.models.types import utc_now
-from taper.services import ServiceError, audit
+from taper.services import ServiceError, accounts, audit
 from taper.services.passwords import verify_password
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ISSUER = "Taper"
 STEP_SECONDS = 30
@@ -108,9 +109,20 @@ def decrypt_secret(token: str, user_id: int | None = None) -> str:
 
 
 def rotate_keys() -> int:
-    """Re-encrypt every stored secret (on and being set up) with the first key; return how
-    many. All or nothing: one unreadable secret of two-step login that is on raises before the
-    caller commits; an unreadable set-up in progress is dropped (its page makes a new one)."""
+    """Re-encrypt every stored secret (on and being set up) with the first key and commit;
+    return how many. All or nothing: one unreadable secret of two-step login that is on (or
+    a malformed key) rolls everything back and raises; an unreadable set-up in progress is
+    dropped (its page makes a new one)."""
+    try:
+        count = _rotate_every_secret()
+    except (RuntimeError, ValueError):
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return count
+
+
+def _rotate_every_secret() -> int:
     cipher = _cipher()
     count = 0
     for row in [
@@ -153,6 +165,7 @@ def qr_svg(user: User, secret: str) -> bytes:
 
 
 def settings_of(user: User) -> TwoFactor | None:
+    """The user's two-step login settings, or None while it is off."""
     return db.session.get(TwoFactor, user.id)
 
 
@@ -333,3 +346,51 @@ def renew_recovery_codes(user: User, password: str, code: str) -> list[str]:
     settings_of(user).recovery_hashes = _hashed(codes)
     audit.record(user, "2fa.recovery_codes", "user", user.id)
     return codes
+
+
+# --- use cases the pages call: each commits once --------------------------------------------
+
+
+def begin_setup(user: User) -> str:
+    """``start_setup``, committed: the new secret to show once."""
+    secret = start_setup(user)
+    db.session.commit()
+    return secret
+
+
+def turn_on(user: User, secret: str, code: str) -> list[str]:
+    """``enable``, committed: the recovery codes to show once."""
+    codes = enable(user, secret, code)
+    db.session.commit()
+    return codes
+
+
+def log_in_with_code(user: User, code: str, start_session: Callable[[User], None]) -> bool:
+    """The second step of a login: a right code (spent at once) signs the user in
+    (``accounts.log_in``); a wrong one leaves nothing written."""
+    if verify(user, code):
+        accounts.log_in(user, start_session, two_step=True)
+        return True
+    db.session.rollback()
+    return False
+
+
+def _committed(change: Callable[[User, str, str], T], user: User, password: str, code: str) -> T:
+    """Run a change that needs the password and a code; commit it, or roll it back if refused."""
+    try:
+        result = change(user, password, code)
+    except ServiceError:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return result
+
+
+def turn_off(user: User, password: str, code: str) -> None:
+    """``disable``, committed (every session of the user ends)."""
+    _committed(disable, user, password, code)
+
+
+def replace_recovery_codes(user: User, password: str, code: str) -> list[str]:
+    """``renew_recovery_codes``, committed: the new codes to show once."""
+    return _committed(renew_recovery_codes, user, password, code)

@@ -4,19 +4,18 @@ import re
 from datetime import date
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from taper.extensions import db
 from taper.models import PlanRevision, TaperPlan, TaperStep
 from tests.conftest import login_as
-from tests.helpers import field_error, plan_form, six_steps
+from tests.helpers import field_error, plan_form, row_counts, six_steps
 
 DOSE_FIELDS = ("total", "morning", "midday", "evening", "bedtime")
 
 
 def count(app, model) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model))
+    return row_counts(app, model)[0]
 
 
 def test_new_plan_form_has_every_dose_field_empty(client, clinician, patient):

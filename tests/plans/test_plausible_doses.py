@@ -7,18 +7,17 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from taper.domain import doses
 from taper.extensions import db
 from taper.models import COMMON_MEDICATIONS, AuditEvent, PlanRevision, TaperPlan, TaperStep
 from tests.conftest import login_as
-from tests.helpers import field_error, patient_today, plan_form, version_of
+from tests.helpers import field_error, patient_today, plan_form, row_counts, version_of
 
 
 def _count(app, model) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model))
+    return row_counts(app, model)[0]
 
 
 def _audit(app, action: str) -> dict:

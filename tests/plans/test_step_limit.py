@@ -3,12 +3,9 @@
 import re
 from datetime import timedelta
 
-from sqlalchemy import func, select
-
-from taper.extensions import db
 from taper.models import PlanRevision, TaperPlan, TaperStep
 from tests.conftest import login_as
-from tests.helpers import patient_today, plan_form, version_of
+from tests.helpers import patient_today, plan_form, row_counts, version_of
 
 LIMIT = 60
 
@@ -19,8 +16,7 @@ def _steps(patient, count: int):
 
 
 def _count(app, model) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model))
+    return row_counts(app, model)[0]
 
 
 def _steps_error(page: str) -> str:

@@ -7,14 +7,14 @@ from datetime import date
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
 from taper import create_app
 from taper.extensions import db
 from taper.models import AuditEvent, PlanRevision, TaperStep
 from tests.conftest import login_as
-from tests.helpers import six_steps
+from tests.helpers import count_rows, six_steps
 from tests.tools.databases import fresh_database
 
 TABLES = ("audit_event", "plan_revision", "taper_step")
@@ -43,16 +43,10 @@ def saved_plan(client, clinician, patient, write_plan):
 
 def test_raw_sql_cannot_rewrite_history(app, saved_plan, owner_engine):
     with app.app_context():
-        before = [
-            db.session.scalar(select(func.count()).select_from(m))
-            for m in (AuditEvent, PlanRevision, TaperStep)
-        ]
+        before = [count_rows(m) for m in (AuditEvent, PlanRevision, TaperStep)]
         # On PostgreSQL as the tables' owner: only the triggers stand in its way.
         refuses_every_change(owner_engine or db.engine)
-        after = [
-            db.session.scalar(select(func.count()).select_from(m))
-            for m in (AuditEvent, PlanRevision, TaperStep)
-        ]
+        after = [count_rows(m) for m in (AuditEvent, PlanRevision, TaperStep)]
     assert after == before
 
 

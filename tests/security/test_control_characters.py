@@ -4,20 +4,16 @@ Forms refuse them beside the field and keep the rest of what was typed; a query 
 carrying NUL is answered 400."""
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from taper.extensions import db
 from taper.models import PlanRevision, TaperPlan, TaperStep
 from tests.conftest import login_as
-from tests.helpers import field_error, plan_form
+from tests.helpers import field_error, plan_form, row_counts
 
 
-def plan_rows(app) -> tuple[int, int, int]:
-    with app.app_context():
-        return tuple(
-            db.session.scalar(select(func.count()).select_from(model))
-            for model in (TaperPlan, PlanRevision, TaperStep)
-        )
+def plan_rows(app) -> tuple[int, ...]:
+    return row_counts(app, TaperPlan, PlanRevision, TaperStep)
 
 
 @pytest.mark.parametrize(

@@ -2,21 +2,20 @@
 fails the patient gets a 503 and no table holds any part of it (SQLite and PostgreSQL)."""
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from taper.extensions import db
 from taper.models import Alert, AuditEvent, DailyLog, LogDose, OutboxMessage, RedFlagReport
 from tests.conftest import login_as
-from tests.helpers import log_form
+from tests.helpers import log_form, row_counts
 from tests.helpers import patient_today as today
 
 MODELS = (DailyLog, LogDose, RedFlagReport, Alert, OutboxMessage, AuditEvent)
 
 
 def counts(app) -> dict[str, int]:
-    with app.app_context():
-        return {m.__name__: db.session.scalar(select(func.count()).select_from(m)) for m in MODELS}
+    return dict(zip((m.__name__ for m in MODELS), row_counts(app, *MODELS), strict=True))
 
 
 def fail(_connection):

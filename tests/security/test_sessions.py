@@ -2,7 +2,7 @@
 
 import logging
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -13,6 +13,7 @@ from taper.models import Role, User
 from taper.services import accounts
 from taper.services.passwords import hash_password
 from tests.conftest import PASSWORD, login_as, real_login
+from tests.helpers import field_error, plan_form, six_steps, version_of
 
 COOKIE = "taper_session"
 
@@ -336,12 +337,20 @@ def test_failed_login_is_logged_without_secrets(client, clinician, caplog):
     assert "INJECTED" not in text
 
 
-def test_confirm_password_page(client, clinician):
-    """A9: the re-authentication page takes only the right password and a local next."""
+def test_inline_password_takes_only_the_right_one(app, client, clinician, patient, write_plan):
+    """A9: once the password was typed long ago, a schedule change asks for it inline; a
+    wrong one is refused beside the field and changes nothing, the right one goes through.
+    (The login, where a next page is taken, stays on this site: test_next_never_leaves_the_site.)"""
     login_as(client, clinician)
-    bad = client.post(
-        "/confirm-password?next=/clinician/alerts", data={"password": "wrong password value"}
-    )
-    assert "That is not your password." in bad.get_data(as_text=True)
-    good = client.post("/confirm-password?next=//evil.com", data={"password": PASSWORD})
-    assert good.headers["Location"] == "/"
+    plan_id = write_plan(patient, six_steps(date(2026, 3, 2)))
+    with client.session_transaction() as session:
+        session["auth_at"] = 0
+    version = version_of(app, plan_id)
+    data = plan_form(six_steps(date(2026, 3, 2)), reason="Checked", version=version)
+    url = f"/clinician/plans/{plan_id}/edit"
+    bad = client.post(url, data={**data, "password": "wrong password value"})
+    assert "That is not your password." in field_error(bad.get_data(as_text=True), "password")
+    assert version_of(app, plan_id) == version
+    good = client.post(url, data={**data, "password": PASSWORD})
+    assert good.status_code == 302
+    assert version_of(app, plan_id) == version + 1

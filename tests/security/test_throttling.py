@@ -1,6 +1,7 @@
 """A4: wrong passwords slow an account down progressively; nobody can lock the right password
 out, colleagues behind one address do not block each other, and every form that checks a
-password (login, /confirm-password, the inline confirmation, password change) is throttled."""
+password (login, the inline confirmation on plan and timeline changes, password change, two-step
+off and new recovery codes) is throttled."""
 
 import re
 import threading
@@ -12,7 +13,7 @@ import time_machine
 
 from taper.models import Role
 from tests.conftest import PASSWORD, login_as, real_login
-from tests.helpers import field_error, plan_form, six_steps, version_of
+from tests.helpers import field_error, patient_today, plan_form, six_steps, version_of
 
 WRONG = "not the password at all"
 ATTACKER = {"REMOTE_ADDR": "203.0.113.66"}
@@ -205,22 +206,39 @@ def test_parallel_guesses_cannot_slip_through_together(shared_app):
     assert 1 <= len(checked) <= 3
 
 
-def test_confirm_password_page_is_throttled(client, clinician):
-    login_as(client, clinician)
+def go_stale(client) -> None:
+    """The password was typed long ago: a schedule change must carry it again (A9)."""
+    with client.session_transaction() as session:
+        session["auth_at"] = time.time() - 3600
+
+
+def test_inline_password_on_a_timeline_change_is_throttled(
+    client, app, clinician, patient, write_plan
+):
+    """A9 + A4: the password a hold asks for (a timeline change, not the editor) slows down
+    after three wrong ones, and the hold goes through once the wait is over."""
     with now_frozen() as clock:
+        login_as(client, clinician)
+        plan_id = write_plan(patient, six_steps(date(2026, 3, 2)))
+        go_stale(client)
+        url = f"/clinician/plans/{plan_id}/hold"
+        before = version_of(app, plan_id)
+        data = {"reason": "Settling", "until": "", "version": str(before), "confirm": "1"}
+        data["day"] = patient_today(patient).isoformat()
         for _ in range(3):
-            bad = client.post("/confirm-password", data={"password": WRONG})
-            assert "That is not your password." in bad.get_data(as_text=True)
-        slowed = client.post(
-            "/confirm-password?next=/clinician/alerts", data={"password": PASSWORD}
-        )
-        assert waited(slowed) == 1
+            bad = client.post(url, data={**data, "password": WRONG})
+            assert "That is not your password." in field_error(
+                bad.get_data(as_text=True), "password"
+            )
+        slowed = client.post(url, data={**data, "password": PASSWORD})
         assert "Wait 1 second and try again" in field_error(
             slowed.get_data(as_text=True), "password"
         )
+        assert version_of(app, plan_id) == before
         clock.shift(timedelta(seconds=1))
-        good = client.post("/confirm-password?next=/clinician/alerts", data={"password": PASSWORD})
-        assert good.headers["Location"] == "/clinician/alerts"
+        good = client.post(url, data={**data, "password": PASSWORD})
+        assert good.status_code == 302
+    assert version_of(app, plan_id) == before + 1
 
 
 def test_password_change_is_throttled(app, client, clinician):
@@ -247,13 +265,18 @@ def test_password_change_is_throttled(app, client, clinician):
     assert real_login(app.test_client(), clinician.email, new).status_code == 302
 
 
-def test_failures_on_any_password_form_count_for_the_account(app, client, clinician):
-    """A stolen session cannot guess the password at /confirm-password without slowing down
-    the login too (one count per account)."""
+def test_failures_on_any_password_form_count_for_the_account(
+    app, client, clinician, patient, write_plan
+):
+    """A stolen session cannot guess the password at the plan editor's inline confirmation
+    without slowing down the login too (one count per account)."""
     login_as(client, clinician)
+    plan_id = write_plan(patient, six_steps(date(2026, 3, 2)))
+    go_stale(client)
+    data = plan_form(six_steps(date(2026, 3, 2)), reason="Guess", version=version_of(app, plan_id))
     with now_frozen():
         for _ in range(3):
-            client.post("/confirm-password", data={"password": WRONG})
+            client.post(f"/clinician/plans/{plan_id}/edit", data={**data, "password": WRONG})
         assert waited(real_login(app.test_client(), clinician.email)) == 1
 
 

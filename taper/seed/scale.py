@@ -42,6 +42,24 @@ MEDICATIONS = [
 ]
 
 
+AGITATION = "Red flag reported: Severe agitation"
+SEIZURE = "Red flag reported: A seizure or fit"
+HIGH_SCORE = "Symptom score 44 (threshold 41)"
+
+
+def _alert(patient_id: int, kind: str, tier: str, reason: str, status: str, now) -> dict:
+    """One alert row for the bulk insert."""
+    return dict(
+        patient_id=patient_id,
+        kind=kind,
+        tier=tier,
+        reason=reason,
+        status=status,
+        created_at=now,
+        note="",
+    )
+
+
 def _flush(table, rows: list[dict]) -> None:
     for start in range(0, len(rows), BATCH):
         db.session.execute(insert(table), rows[start : start + BATCH])
@@ -68,36 +86,21 @@ def seed_scale(clinicians: int, patients: int, days: int, password: str, seed: i
     """Add ``clinicians`` and ``patients`` (spread over them) with ``days`` of history."""
     rng = random.Random(seed)  # noqa: S311  # nosec B311
     tag = uuid.uuid4().hex[:6]
-    hashed = hash_password(password)
     now = datetime.now(UTC)
     today = now.date()
+    account = dict(
+        password_hash=hash_password(password),
+        timezone="UTC",
+        active=True,
+        session_version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    people = [(f"clinician{i}", f"Dr Scale {i}", Role.CLINICIAN) for i in range(clinicians)]
+    people += [(f"patient{i}", f"Scale Patient {i:05d}", Role.PATIENT) for i in range(patients)]
     users = [
-        dict(
-            email=f"clinician{i}-{tag}@scale.example.org",
-            name=f"Dr Scale {i}",
-            role=Role.CLINICIAN,
-            password_hash=hashed,
-            timezone="UTC",
-            active=True,
-            session_version=1,
-            created_at=now,
-            updated_at=now,
-        )
-        for i in range(clinicians)
-    ]
-    users += [
-        dict(
-            email=f"patient{i}-{tag}@scale.example.org",
-            name=f"Scale Patient {i:05d}",
-            role=Role.PATIENT,
-            password_hash=hashed,
-            timezone="UTC",
-            active=True,
-            session_version=1,
-            created_at=now,
-            updated_at=now,
-        )
-        for i in range(patients)
+        dict(account, email=f"{who}-{tag}@scale.example.org", name=name, role=role)
+        for who, name, role in people
     ]
     db.session.execute(insert(User), users)
     ids = dict(
@@ -179,7 +182,7 @@ def seed_scale(clinicians: int, patients: int, days: int, password: str, seed: i
                 continue  # a missed day
             since_cut = (day - cut_day).days if cut_day else 30
             bump = max(0, 14 - 2 * since_cut) if cut_day else 0
-            total = max(0, min(68, baseline + bump + rng.randint(-3, 3)))
+            total = max(0, min(CIWA_B.patient_max, baseline + bump + rng.randint(-3, 3)))
             answers = dict.fromkeys(ITEMS, 0)
             for _ in range(total):
                 key = rng.choice(ITEMS)
@@ -216,41 +219,11 @@ def seed_scale(clinicians: int, patients: int, days: int, password: str, seed: i
                         dose_taken=taken,
                     )
             if flags:
-                alerts.append(
-                    dict(
-                        patient_id=patient_id,
-                        kind="red_flag",
-                        tier="urgent",
-                        reason="Red flag reported: Severe agitation",
-                        status="resolved",
-                        created_at=now,
-                        note="",
-                    )
-                )
+                alerts.append(_alert(patient_id, "red_flag", "urgent", AGITATION, "resolved", now))
         if index % 7 == 0:
-            alerts.append(
-                dict(
-                    patient_id=patient_id,
-                    kind="high_score",
-                    tier="review",
-                    reason="Symptom score 44 (threshold 41)",
-                    status="open",
-                    created_at=now,
-                    note="",
-                )
-            )
+            alerts.append(_alert(patient_id, "high_score", "review", HIGH_SCORE, "open", now))
         if index % 50 == 0:
-            alerts.append(
-                dict(
-                    patient_id=patient_id,
-                    kind="red_flag",
-                    tier="urgent",
-                    reason="Red flag reported: A seizure or fit",
-                    status="open",
-                    created_at=now,
-                    note="",
-                )
-            )
+            alerts.append(_alert(patient_id, "red_flag", "urgent", SEIZURE, "open", now))
         if len(logs) >= BATCH:
             counts["logs"] += len(logs)
             _flush_logs(logs, doses)

@@ -113,7 +113,7 @@ def _history(
         reduced = timeline.latest_reduction(schedules, day)
         since_cut = (day - reduced).days if reduced else 30
         score = baseline + max(0, 12 - 2 * since_cut) + rng.randint(-3, 3)
-        per_item = _spread(max(0, min(score, 68)), rng)
+        per_item = _spread(max(0, min(score, CIWA_B.patient_max)), rng)
         answers = []
         for found in timeline.in_force(schedules, day):
             scheduled = found.dose.step.total
