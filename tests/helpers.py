@@ -13,6 +13,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from werkzeug.routing import Rule
 
+from taper.charts import render
 from taper.domain.instrument import CIWA_B
 from taper.domain.schedule import local_today
 from taper.extensions import db
@@ -180,6 +181,7 @@ class World:
     plan_id: int
     alert_id: int
     day: date
+    token: str  # a valid set-password link token of the newcomer
 
 
 Form = Callable[[Flask, World], dict]
@@ -425,7 +427,7 @@ def catalogue_gaps(app: Flask) -> list[str]:
     return gaps
 
 
-SAMPLE_FORMATS = ("png", "svg")  # every chart format
+SAMPLE_FORMATS = tuple(render.FORMATS)  # every chart format the app serves
 
 
 def fillings(rule: Rule, world: World) -> list[dict[str, object]]:
@@ -436,7 +438,7 @@ def fillings(rule: Rule, world: World) -> list[dict[str, object]]:
         "plan_id": world.plan_id,
         "alert_id": world.alert_id,
         "day": world.day.isoformat(),
-        "token": "x",
+        "token": world.token,
         "filename": "css/app.css",
     }
     unknown = set(rule.arguments) - set(ids) - {"fmt"}

@@ -1,6 +1,6 @@
 """Password attempts slow down; they never lock the right password out (SECURITY.md A4).
 
-Every place that checks a typed password goes through ``guard`` (mostly by way of ``checked``):
+Every place that checks a typed password goes through ``guard`` by way of ``checked``:
 the login form, the inline confirmation on schedule changes, the password-change form and
 turning two-step login off or renewing its recovery codes.
 They share one count per account, so an attacker cannot spread guesses across the forms.

@@ -15,7 +15,7 @@ from taper.auth.forms import CodeForm, DisableForm, RenewForm
 from taper.auth.views import home_url, safe_next, slowed_down
 from taper.extensions import limiter
 from taper.models import User
-from taper.services import ServiceError, twofactor
+from taper.services import ServiceError, accounts, twofactor
 from taper.web import load_user, start_session
 
 PENDING_SECONDS = 300
@@ -69,7 +69,9 @@ def login_code():
     form = CodeForm()
     if form.validate_on_submit():
         next_url = safe_next(session.get("2fa_next"))  # read before the session starts anew
-        if twofactor.log_in_with_code(user, form.code.data, start_session):
+        if twofactor.spend_login_code(user, form.code.data):
+            start_session(user)
+            accounts.log_in(user, two_step=True)
             return redirect(next_url or home_url())
         form.code.errors.append("That code did not work. Codes work once; wait for the next.")
     return render_template("auth/login_code.html", form=form)

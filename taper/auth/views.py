@@ -56,7 +56,8 @@ def _password_proved(user, next_url: str | None):
     if twofactor.settings_of(user) is not None:
         # The password alone signs nobody in: the code step finishes the login.
         return begin_code_step(user, next_url)
-    accounts.log_in(user, start_session)
+    start_session(user)
+    accounts.log_in(user)
     log.info("login ok user=%s", user.id)
     # A red flag kept on this device while it could not be sent goes now.
     kept_reports.send_kept(user)

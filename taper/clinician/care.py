@@ -11,7 +11,7 @@ from flask_login import current_user
 from taper import access
 from taper.clinician import bp
 from taper.clinician.forms import AlertNoteForm, AssessmentNoteForm, ThresholdsForm
-from taper.domain import instrument, red_flags
+from taper.domain import instrument
 from taper.models import Role
 from taper.services import ServiceError, alerts, assessments, records
 
@@ -38,7 +38,6 @@ def alerts_inbox():
         page=page,
         alerts=page.rows,
         form=AlertNoteForm(),
-        flag_labels=red_flags.LABELS,
     )
 
 

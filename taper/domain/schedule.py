@@ -157,9 +157,3 @@ def local_today(now_utc: datetime, tz_name: str) -> date:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {tz_name!r}") from None
     return now_utc.astimezone(zone).date()
-
-
-def split_dict(step: StepInput) -> dict[str, Decimal]:
-    """The step's split as a dict in day order."""
-    parts = dict(step.split)
-    return {name: parts[name] for name in TIMES_OF_DAY if name in parts}

@@ -68,6 +68,17 @@ class Hold:
         return self.until is None
 
 
+# How each status reads beside a dose ("" for a plain active step).
+STATUS_WORDS = {
+    "active": "",
+    "held": "on hold",
+    "paused": "paused",
+    "last": "last step",
+    "not_started": "not started",
+    "stopped": "stopped",
+}
+
+
 @dataclass(frozen=True)
 class DoseOnDate:
     """What the schedule says for one day.

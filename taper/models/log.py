@@ -69,11 +69,6 @@ class DailyLog(db.Model):
         ),
     )
 
-    @property
-    def is_red_flag_only(self) -> bool:
-        """Sent from "I need help now" without the rest of the log."""
-        return self.answers is None
-
 
 class LogDose(db.Model):
     """The dose question of one plan on one log: the clinician's dose for that day when the

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -341,10 +340,9 @@ def issue_link(actor: User, account: User) -> str | None:
     return token
 
 
-def log_in(user: User, start_session: Callable[[User], None], *, two_step: bool = False) -> None:
-    """Sign in a user whose password (and code) were proved: ``start_session`` starts the
-    session, then the login is audited and committed."""
-    start_session(user)
+def log_in(user: User, *, two_step: bool = False) -> None:
+    """Audit and commit the login of a user whose password (and code) were proved; the view
+    has just started their session (``web.start_session``)."""
     summary = {"two_step": True} if two_step else None
     audit.record(user, "auth.login", "user", user.id, summary=summary)
     db.session.commit()

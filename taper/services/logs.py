@@ -62,7 +62,7 @@ class Saved:
 
     @cached_property
     def urgent(self) -> bool:
-        """Red flags were sent, or an urgent alert raised (read once: a commit expires rows)."""
+        """Red flags were sent, or an urgent alert raised (worked out once, after the commit)."""
         return any(alert.tier == "urgent" for alert in self.alerts) or bool(
             getattr(self.log, "red_flags", None) or getattr(self.log, "flags", None)
         )

@@ -16,7 +16,7 @@ from sqlalchemy import case, func, select, true
 
 from taper.domain import timeline
 from taper.domain.schedule import StepInput, local_today
-from taper.domain.timeline import Hold, PlanSchedule
+from taper.domain.timeline import STATUS_WORDS, Hold, PlanSchedule
 from taper.extensions import db
 from taper.models import (
     Alert,
@@ -40,16 +40,6 @@ FILTERS = {
     "none": "No open alerts",
 }
 TREND_POINTS = 3
-
-
-STATUS_WORDS = {
-    "active": "",
-    "held": "on hold",
-    "paused": "paused",
-    "last": "last step",
-    "not_started": "not started",
-    "stopped": "stopped",
-}
 
 
 @dataclass(frozen=True)

@@ -14,18 +14,12 @@ from taper.charts.data import heatmap_summary, medication_name, summary
 from taper.domain.instrument import CIWA_B
 from taper.domain.red_flags import LABELS
 from taper.domain.schedule import local_today
+from taper.domain.timeline import STATUS_WORDS
 from taper.extensions import db
 from taper.models import Role, User
 from taper.services import audit, export, logs, progress
 
-HISTORY_DAYS = 365
-STATUS_WORDS = {
-    "active": "",
-    "held": "on hold",
-    "paused": "paused",
-    "last": "last step",
-    "stopped": "stopped",
-}
+RECORD_DAYS = 365  # how far back the log history page reaches
 
 
 def range_name(value: str | None) -> str:
@@ -78,7 +72,7 @@ def progress_page(viewer: User, patient: User, range_name: str) -> dict[str, Any
 def history_page(viewer: User, patient: User) -> dict[str, Any]:
     """The log history: a year of logged days (versions in force), newest first."""
     today = local_today(datetime.now(UTC), patient.timezone)
-    entries = logs.current_logs(patient, today - timedelta(days=HISTORY_DAYS), today)
+    entries = logs.current_logs(patient, today - timedelta(days=RECORD_DAYS), today)
     viewed(viewer, "log.history", patient)
     return {
         "patient": patient,

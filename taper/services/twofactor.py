@@ -35,7 +35,7 @@ from taper.extensions import db
 from taper.models import Role, TwoFactor, User
 from taper.models.twofactor import TwoFactorSetup
 from taper.models.types import utc_now
-from taper.services import ServiceError, accounts, audit
+from taper.services import ServiceError, audit
 from taper.services.passwords import verify_password
 
 log = logging.getLogger(__name__)
@@ -365,11 +365,11 @@ def turn_on(user: User, secret: str, code: str) -> list[str]:
     return codes
 
 
-def log_in_with_code(user: User, code: str, start_session: Callable[[User], None]) -> bool:
-    """The second step of a login: a right code (spent at once) signs the user in
-    (``accounts.log_in``); a wrong one leaves nothing written."""
+def spend_login_code(user: User, code: str) -> bool:
+    """The second step of a login: a right code is spent in the login's transaction, which
+    ``accounts.log_in`` commits once the view has started the session; a wrong one leaves
+    nothing written."""
     if verify(user, code):
-        accounts.log_in(user, start_session, two_step=True)
         return True
     db.session.rollback()
     return False

@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from taper.domain.instrument import CIWA_B
 from taper.extensions import db
-from taper.models import Alert, Role
+from taper.models import Alert, Role, User
+from taper.services import accounts
 from tests.conftest import login_as
 from tests.helpers import (
     HOLD_REASON,
@@ -65,10 +66,14 @@ def world(app, client, clinician, make_user, write_plan) -> World:
     assert response.status_code == 302
     with app.app_context():
         alert_id = db.session.scalars(select(Alert.id).where(Alert.patient_id == victim.id)).one()
+    newcomer = make_user(Role.PATIENT, name="Nell Newcomer")
+    with app.app_context():
+        token = accounts.make_set_password_token(db.session.get(User, newcomer.id))
     return World(
         patient=victim,
         clinician=clinician,
-        newcomer=make_user(Role.PATIENT, name="Nell Newcomer"),
+        newcomer=newcomer,
+        token=token,
         plan_id=plan_id,
         alert_id=alert_id,
         day=today,
