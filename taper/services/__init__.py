@@ -2,6 +2,15 @@
 ``ServiceError`` subclasses, and the top-level use case a view calls commits once (helpers
 called by other services never commit): views never query or commit."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from taper.extensions import db
+
+T = TypeVar("T")
+
 
 class ServiceError(Exception):
     """A use case refused its input; ``field`` names the form field to show it beside."""
@@ -14,3 +23,15 @@ class ServiceError(Exception):
 
 class Conflict(ServiceError):
     """The object changed since the user loaded it."""
+
+
+def committed(use_case: Callable[..., T], *args, **kwargs) -> T:
+    """Run a use case as one transaction: commit what it did, or, when it refuses
+    (``ServiceError``), roll everything back and raise."""
+    try:
+        result = use_case(*args, **kwargs)
+    except ServiceError:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return result

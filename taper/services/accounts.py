@@ -16,7 +16,7 @@ from sqlalchemy import select
 from taper.extensions import db
 from taper.models import CareTeamLink, Role, User, find_user_by_email, normalise_email
 from taper.models.user import has_control_characters
-from taper.services import ServiceError, audit, notify
+from taper.services import ServiceError, audit, committed, notify
 from taper.services.passwords import check_password_policy, hash_password, verify_password
 
 log = logging.getLogger(__name__)
@@ -309,16 +309,14 @@ def open_account(
 ) -> tuple[User, str]:
     """Create an account (on ``care_team_of``'s care team, when given) and issue the
     set-password link to show on screen; return the account and the link's token."""
-    try:
+
+    def create() -> tuple[User, str]:
         user = create_user(actor, email=email, name=name, role=role, timezone=timezone)
         if care_team_of is not None:
             add_to_care_team(actor, care_team_of, user)
-        token = first_set_password_link(actor, user)
-    except ServiceError:
-        db.session.rollback()
-        raise
-    db.session.commit()
-    return user, token
+        return user, first_set_password_link(actor, user)
+
+    return committed(create)
 
 
 def deactivate_account(actor: User, user: User) -> None:

@@ -28,7 +28,7 @@ from taper.domain.log_input import DoseQuestion
 from taper.domain.red_flags import parse_red_flags, parse_when
 from taper.extensions import db
 from taper.models import Alert, DailyLog, LogDose, RedFlagReport, User, VisitAssessment
-from taper.services import ServiceError, alerts, audit, notify, plans
+from taper.services import ServiceError, alerts, audit, committed, notify, plans
 from taper.services.savepoint import insert_once
 
 log = logging.getLogger(__name__)
@@ -418,12 +418,7 @@ def submit_log(
     """The daily log sent: store it with its alerts and audit row in one commit (nothing on
     LogInputError or AlreadySaved), then, with red flags or an urgent alert, e-mail the
     care team at once."""
-    try:
-        saved = save_log(patient, form, red_flags, today)
-    except ServiceError:
-        db.session.rollback()
-        raise
-    db.session.commit()
+    saved = committed(save_log, patient, form, red_flags, today)
     if saved.urgent:
         notify.send_urgent_now(saved.alerts)
     return saved
@@ -436,12 +431,7 @@ def send_report(
     in one commit (``report_red_flags``, whose keyword ``options`` it takes; nothing on
     LogInputError or AlreadySaved), then, with red flags, e-mail the care team at once."""
     flags = parse_red_flags(keys)
-    try:
-        saved = report_red_flags(patient, flags, submission, today, **options)
-    except ServiceError:
-        db.session.rollback()
-        raise
-    db.session.commit()
+    saved = committed(report_red_flags, patient, flags, submission, today, **options)
     if flags:
         notify.send_urgent_now(saved.alerts)
     return saved

@@ -20,7 +20,7 @@ from taper.domain.schedule import TIMES_OF_DAY, StepInput
 from taper.domain.timeline import HOLD, PAUSE, Hold, PlanSchedule, TimelineError
 from taper.extensions import db
 from taper.models import PlanReceipt, PlanRevision, PlanStatus, TaperPlan, TaperStep, User
-from taper.services import Conflict, ServiceError, audit
+from taper.services import Conflict, ServiceError, audit, committed
 
 CONFLICT_MESSAGE = (
     "Someone else changed this plan while you were editing it. Everything you typed is kept "
@@ -482,16 +482,11 @@ def save(change: Callable[..., T], *args, **kwargs) -> T:
     and is raised; a save by someone else in between (or at the same instant: the database's
     own check) is a Conflict."""
     try:
-        result = change(*args, **kwargs)
-        db.session.commit()
-    except ServiceError:
-        db.session.rollback()
-        raise
+        return committed(change, *args, **kwargs)
     except (StaleDataError, IntegrityError):
         # IntegrityError: a save at the same instant took this revision number.
         db.session.rollback()
         raise Conflict(CONFLICT_MESSAGE) from None
-    return result
 
 
 def plan_viewed(viewer: User, plan: TaperPlan, action: str = "plan.view") -> None:

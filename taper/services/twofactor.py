@@ -16,7 +16,7 @@ import io
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -35,7 +35,7 @@ from taper.extensions import db
 from taper.models import Role, TwoFactor, User
 from taper.models.twofactor import TwoFactorSetup
 from taper.models.types import utc_now
-from taper.services import ServiceError, audit
+from taper.services import ServiceError, audit, committed
 from taper.services.passwords import verify_password
 
 log = logging.getLogger(__name__)
@@ -375,22 +375,11 @@ def spend_login_code(user: User, code: str) -> bool:
     return False
 
 
-def _committed(change: Callable[[User, str, str], T], user: User, password: str, code: str) -> T:
-    """Run a change that needs the password and a code; commit it, or roll it back if refused."""
-    try:
-        result = change(user, password, code)
-    except ServiceError:
-        db.session.rollback()
-        raise
-    db.session.commit()
-    return result
-
-
 def turn_off(user: User, password: str, code: str) -> None:
     """``disable``, committed (every session of the user ends)."""
-    _committed(disable, user, password, code)
+    committed(disable, user, password, code)
 
 
 def replace_recovery_codes(user: User, password: str, code: str) -> list[str]:
     """``renew_recovery_codes``, committed: the new codes to show once."""
-    return _committed(renew_recovery_codes, user, password, code)
+    return committed(renew_recovery_codes, user, password, code)
