@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 
@@ -45,6 +46,48 @@ def local_day(moment: datetime | None, tz_name: str) -> date | None:
     return None if moment is None else local_today(moment, tz_name)
 
 
+def _local(moment: datetime, tz_name: str) -> datetime:
+    """A stored moment (UTC; naive values are taken as UTC) in a time zone."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(ZoneInfo(tz_name))
+
+
+def local_time(moment: datetime | None, tz_name: str, *, with_day: bool = True) -> str:
+    """A stored moment as the reader's wall clock: '3 Dec 2026, 14:05' (or '14:05')."""
+    if moment is None:
+        return ""
+    local = _local(moment, tz_name)
+    clock = f"{local:%H:%M}"
+    return f"{local.day} {local:%b %Y}, {clock}" if with_day else clock
+
+
+def time_ago(moment: datetime | None, tz_name: str, now: datetime | None = None) -> str:
+    """How long ago, then the reader's wall clock: '12 minutes ago (14:00)', 'yesterday
+    (23:10)', '3 days ago (30 Nov 2026, 09:15)'."""
+    if moment is None:
+        return ""
+    now = now or datetime.now(UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    seconds = max(0, int((now - moment).total_seconds()))
+    local, local_now = _local(moment, tz_name), _local(now, tz_name)
+    days = (local_now.date() - local.date()).days
+    if seconds < 60:
+        ago = "just now"
+    elif seconds < 3600:
+        minutes = seconds // 60
+        ago = f"{minutes} minute{'s' if minutes != 1 else ''} ago"
+    elif days == 0:
+        hours = seconds // 3600
+        ago = f"{hours} hour{'s' if hours != 1 else ''} ago"
+    elif days == 1:
+        ago = "yesterday"
+    else:
+        ago = f"{days} days ago"
+    return f"{ago} ({local_time(moment, tz_name, with_day=days > 1)})"
+
+
 def urgent_text(text: str) -> str:
     """A configured urgent-care line with the configured numbers in it: {emergency},
     {crisis} and {poison} (plain replacement, so other braces in a clinic's text are kept)."""
@@ -65,5 +108,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(long_date, "long_date")
     app.add_template_filter(short_date, "short_date")
     app.add_template_filter(local_day, "local_day")
+    app.add_template_filter(local_time, "local_time")
+    app.add_template_filter(time_ago, "time_ago")
     app.add_template_filter(urgent_text, "urgent_text")
     app.add_template_global(band_for, "band_for")
