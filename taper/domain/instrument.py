@@ -69,13 +69,54 @@ class Band:
 
 @dataclass(frozen=True)
 class Item:
-    """One question of a scale, with the short label charts use for it."""
+    """One question of a scale, with the short label charts use for it.
+
+    ``question`` is the plain question without a time frame (the clinician's visit form
+    uses it); ``worded`` adds the time frame of the day being logged. ``frame``: "day" (a
+    symptom since yesterday), "night" (sleep: last night) or "visit" (observed at a visit).
+    ``past``: the question in the past tense, for a day gone by ("How irritable did you
+    feel")."""
 
     key: str
     number: int
     question: str
     rater: str  # "patient" | "observer"
     short: str
+    frame: str = "visit"  # "day" | "night" | "visit"
+    past: str = ""
+
+    def worded(self, offset: int = 0, on: str = "") -> str:
+        """The question for the day ``offset`` days before today (0 today, 1 yesterday, 2 the
+        day before), with its time frame; ``on`` names that day for an offset of 2 or more
+        ("Tuesday 1 December"). "How irritable have you felt since yesterday?", "How
+        irritable did you feel yesterday?", "How unrestful was your sleep the night before?"."""
+        stem = self.question.rstrip("?")
+        if self.frame == "night":
+            return f"{stem} {night_words(offset, on)}?"
+        if self.frame == "day":
+            if offset <= 0:
+                return f"{stem} since yesterday?"
+            return f"{self.past or stem} {day_words(offset, on)}?"
+        return self.question
+
+
+def day_words(offset: int, on: str = "") -> str:
+    """A past day as a question names it: "today", "yesterday", "on Tuesday 1 December"."""
+    if offset <= 0:
+        return "today"
+    if offset == 1:
+        return "yesterday"
+    return f"on {on}" if on else "on the day before yesterday"
+
+
+def night_words(offset: int, on: str = "") -> str:
+    """The night before the day logged: "last night" for today, "the night before" for
+    yesterday, "the night before Tuesday 1 December" for an earlier day."""
+    if offset <= 0:
+        return "last night"
+    if offset == 1:
+        return "the night before"
+    return f"the night before {on}" if on else "the night before the day before yesterday"
 
 
 # The short label of each item, for charts (the heatmap's rows).
@@ -103,10 +144,10 @@ SHORT_LABELS = {
 }
 
 
-def _items(rows: list[tuple[str, str, str]]) -> tuple[Item, ...]:
+def _items(rows: list[tuple[str, str, str, str, str]]) -> tuple[Item, ...]:
     return tuple(
-        Item(key, n, question, rater, SHORT_LABELS[key])
-        for n, (key, question, rater) in enumerate(rows, start=1)
+        Item(key, n, question, rater, SHORT_LABELS[key], frame, past)
+        for n, (key, question, past, frame, rater) in enumerate(rows, start=1)
     )
 
 
@@ -115,30 +156,99 @@ CIWA_B = Scale(
     name="CIWA-B",
     items=_items(
         [
-            ("irritable", "How irritable have you felt?", "patient"),
-            ("fatigued", "How tired or worn out have you felt?", "patient"),
-            ("tense", "How tense have you felt?", "patient"),
-            ("concentration", "How hard has it been to concentrate?", "patient"),
-            ("appetite", "How much have you lost your appetite?", "patient"),
+            # key, the question (no time frame), the same in the past tense, frame, rater
+            (
+                "irritable",
+                "How irritable have you felt?",
+                "How irritable did you feel",
+                "day",
+                "patient",
+            ),
+            (
+                "fatigued",
+                "How tired or worn out have you felt?",
+                "How tired or worn out did you feel",
+                "day",
+                "patient",
+            ),
+            ("tense", "How tense have you felt?", "How tense did you feel", "day", "patient"),
+            (
+                "concentration",
+                "How hard has it been to concentrate?",
+                "How hard was it to concentrate",
+                "day",
+                "patient",
+            ),
+            (
+                "appetite",
+                "How much have you lost your appetite?",
+                "How much did you lose your appetite",
+                "day",
+                "patient",
+            ),
             (
                 "numbness",
                 "How much numbness or burning have you felt in your face, hands or feet?",
+                "How much numbness or burning did you feel in your face, hands or feet",
+                "day",
                 "patient",
             ),
-            ("palpitations", "How much has your heart been racing or pounding?", "patient"),
-            ("head", "How full or achy has your head felt?", "patient"),
-            ("muscles", "How achy or stiff have your muscles been?", "patient"),
-            ("anxious", "How anxious, nervous or jittery have you felt?", "patient"),
-            ("upset", "How upset have you felt?", "patient"),
-            ("sleep_not_restful", "How unrestful was your sleep last night?", "patient"),
-            ("weak", "How weak have you felt?", "patient"),
-            ("sleep_too_little", "How much too little did you sleep last night?", "patient"),
-            ("vision", "How much trouble with your eyes (light hurts, blurred vision)?", "patient"),
-            ("fearful", "How fearful have you felt?", "patient"),
-            ("worry", "How much have you worried that something bad will happen?", "patient"),
-            ("restless", "Restlessness and agitation (observed)", "observer"),
-            ("tremor", "Tremor, arms out and fingers spread (observed)", "observer"),
-            ("sweating", "Sweating, palms (observed)", "observer"),
+            (
+                "palpitations",
+                "How much has your heart been racing or pounding?",
+                "How much was your heart racing or pounding",
+                "day",
+                "patient",
+            ),
+            (
+                "head",
+                "How full or achy has your head felt?",
+                "How full or achy did your head feel",
+                "day",
+                "patient",
+            ),
+            (
+                "muscles",
+                "How achy or stiff have your muscles been?",
+                "How achy or stiff were your muscles",
+                "day",
+                "patient",
+            ),
+            (
+                "anxious",
+                "How anxious, nervous or jittery have you felt?",
+                "How anxious, nervous or jittery did you feel",
+                "day",
+                "patient",
+            ),
+            ("upset", "How upset have you felt?", "How upset did you feel", "day", "patient"),
+            ("sleep_not_restful", "How unrestful was your sleep?", "", "night", "patient"),
+            ("weak", "How weak have you felt?", "How weak did you feel", "day", "patient"),
+            (
+                "sleep_too_little",
+                "How much less than you needed did you sleep?",
+                "",
+                "night",
+                "patient",
+            ),
+            (
+                "vision",
+                "How much trouble have you had with your eyes (light hurts, blurred vision)?",
+                "How much trouble did you have with your eyes (light hurts, blurred vision)",
+                "day",
+                "patient",
+            ),
+            ("fearful", "How fearful have you felt?", "How fearful did you feel", "day", "patient"),
+            (
+                "worry",
+                "How much have you worried that something bad will happen?",
+                "How much did you worry that something bad would happen",
+                "day",
+                "patient",
+            ),
+            ("restless", "Restlessness and agitation (observed)", "", "visit", "observer"),
+            ("tremor", "Tremor, arms out and fingers spread (observed)", "", "visit", "observer"),
+            ("sweating", "Sweating, palms (observed)", "", "visit", "observer"),
         ]
     ),
     anchors=("Not at all", "A little", "Moderately", "Quite a bit", "Very much so"),
@@ -191,6 +301,14 @@ def parse_answers(
 def total(answers: Mapping[str, int] | None) -> int | None:
     """The sum of the answers (None when there are none)."""
     return None if answers is None else sum(answers.values())
+
+
+def patient_band(scale: Scale, value: int) -> Band:
+    """The severity band of a patient-rated subtotal (0 to ``patient_max``)."""
+    for band in scale.patient_bands:
+        if band.covers(value):
+            return band
+    raise ValueError(f"{value} is outside 0-{scale.patient_max}")
 
 
 def band_for(scale: Scale, value: int) -> Band:

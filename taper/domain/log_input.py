@@ -10,7 +10,8 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
 from taper.domain.doses import amount, far_above_plan
-from taper.domain.instrument import CIWA_B
+from taper.domain.instrument import CIWA_B, day_words, night_words
+from taper.domain.red_flags import RED_FLAGS
 from taper.domain.schedule import DoseError, parse_dose
 from taper.domain.text import UNSAVABLE
 from taper.domain.timeline import InForce
@@ -289,3 +290,76 @@ def parse_substances(form: Mapping[str, str], errors: dict[str, str]) -> tuple[b
     if answer != "yes":
         detail = ""
     return (answer == "yes") if answer in ("yes", "no") else None, detail
+
+
+def day_offset(day: date, today: date) -> int:
+    """How many days before today ``day`` is (0 today, 1 yesterday, 2 the day before)."""
+    return max((today - day).days, 0)
+
+
+def sleep_question(offset: int, on: str = "") -> str:
+    """ "How many hours did you sleep last night?" ("the night before" when logging
+    yesterday, "the night before Tuesday 1 December" for the day before)."""
+    return f"How many hours did you sleep {night_words(offset, on)}?"
+
+
+def substances_question(offset: int, on: str = "") -> str:
+    """The alcohol, opioids and sedatives question for the day logged."""
+    return (
+        "Did you drink alcohol, or take opioids or other sedatives (like sleeping pills or "
+        f"strong painkillers), {day_words(offset, on)}?"
+    )
+
+
+def dose_question(q: DoseQuestion, offset: int, on: str = "") -> str:
+    """ "Did you take your diazepam as scheduled today: 7.5 mg?" """
+    return (
+        f"Did you take your {q.medication} as scheduled {day_words(offset, on)}: "
+        f"{amount(q.dose, q.unit)}?"
+    )
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One line of the log form's error summary: where to go (``href``, a fragment naming
+    the first control of the question, or "" when there is none), which question, and why."""
+
+    href: str
+    question: str
+    message: str
+
+
+def problems(
+    errors: Mapping[str, str], asked: Iterable[DoseQuestion], offset: int, on: str = ""
+) -> list[Problem]:
+    """The log form's errors in the order of its questions, each linked to its question."""
+    found: list[Problem] = []
+    named: set[str] = set()
+    first_flag = RED_FLAGS[0].key
+
+    def add(key: str, href: str, question: str) -> None:
+        if key in errors and key not in named:
+            named.add(key)
+            found.append(Problem(href, question, errors[key]))
+
+    add("form", "", "This form")
+    add("red_flags", f"#flag-{first_flag}", "Something serious happening?")
+    add("day", "#day-heading", "Which day is this for?")
+    for item in CIWA_B.patient_items:
+        add(item.key, f"#{item.key}-0", f"Question {item.number}: {item.worded(offset, on)}")
+    add("doses", "#doses-heading", "Your doses")
+    for q in asked:
+        add(q.took_field, f"#{q.took_field}-yes", dose_question(q, offset, on))
+        add(
+            q.taken_field,
+            f"#{q.taken_field}",
+            f"If not, how much {q.medication} did you take in total ({q.unit})?",
+        )
+        add(q.confirm_field, f"#{q.confirm_field}", f"Is the {q.medication} dose you wrote right?")
+    add("substances", "#substances-yes", substances_question(offset, on))
+    add("substances_detail", "#substances_detail", "If yes, what and how much?")
+    add("sleep_hours", "#sleep_hours", sleep_question(offset, on))
+    add("note", "#note", "Anything else to tell your care team?")
+    for key in errors:  # anything else, never silently left out
+        add(key, "", "")
+    return found

@@ -19,10 +19,16 @@ from taper.domain.log_input import (
     SUBSTANCES_DETAIL_MAX,
     allowed_days,
     chosen_day,
+    day_name,
+    day_offset,
+    dose_question,
     form_values,
     is_submission_id,
     kept_answers,
     parse_substances,
+    problems,
+    sleep_question,
+    substances_question,
 )
 from taper.domain.red_flags import RED_FLAGS, flags_of, parse_red_flags
 from taper.domain.schedule import local_today
@@ -58,7 +64,9 @@ def _log_form(
     asked=(),
 ):
     """The log form for ``day`` (from ``chosen_day(..., today)``) with that day's dose
-    questions."""
+    questions, each worded for that day ("since yesterday", "the night before")."""
+    offset, on = day_offset(day, today), day_name(day, today)
+    errors = errors or {}
     return render_template(
         "patient/log.html",
         scale=CIWA_B,
@@ -69,7 +77,13 @@ def _log_form(
         questions=questions,
         values=values or {},
         flags=set(flags),
-        errors=errors or {},
+        errors=errors,
+        problems=problems(errors, questions, offset, on),
+        offset=offset,
+        on=on,
+        dose_question=dose_question,
+        sleep_question=sleep_question(offset, on),
+        substances_question=substances_question(offset, on),
         flags_sent=flags_sent,
         asked=_asked(asked),
         submission_id=uuid.uuid4().hex,
@@ -140,8 +154,30 @@ def _log_saved(patient, saved: logs.Saved):
     asked = _to_ask(saved.hits, saved.log.red_flags)
     if asked:
         return _ask_about_note(asked, "Your log is saved, note and all.")
-    flash("Saved. Thank you for logging your day.")
-    return redirect(url_for("patient.today"))
+    return redirect(url_for("patient.log_saved", day=saved.log.day.isoformat()))
+
+
+@bp.get("/log/saved", endpoint="log_saved")
+def log_saved():
+    """What a day's log saved (score, dose answers, sleep) and the next dose change; a day
+    with no log goes to the log form."""
+    patient = current_user._get_current_object()
+    today = _today()
+    try:
+        day = date.fromisoformat(request.args.get("day", ""))
+    except ValueError:
+        return redirect(url_for("patient.daily_log"))
+    page = patient_day.saved_day(patient, day, today)
+    if page is None:
+        wanted = day.isoformat() if day in allowed_days(today) else None
+        return redirect(url_for("patient.daily_log", day=wanted))
+    return render_template(
+        "patient/saved.html",
+        page=page,
+        day=day,
+        today=today,
+        can_change=day in allowed_days(today),
+    )
 
 
 def _flags_first(patient, today: date, flags: list[str], submission: str):

@@ -10,10 +10,11 @@ from decimal import Decimal
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from taper.domain import instrument
 from taper.domain.schedule import local_today
 from taper.domain.timeline import next_change
 from taper.extensions import db
-from taper.models import PlanStatus, TaperPlan, User
+from taper.models import DailyLog, PlanStatus, TaperPlan, User
 from taper.services import alerts, audit, logs, plans
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,45 @@ def today_page(patient: User, day: date) -> dict:
     urgent = alerts.recent_urgent(patient, day - timedelta(days=7))
     db.session.commit()
     return {"cards": cards, "logged": bool(logged), "urgent": urgent}
+
+
+@dataclass(frozen=True)
+class SavedDay:
+    """What the confirmation after saving shows: the day's log as saved (its last version),
+    the patient-rated subtotal's band, and each running plan's card as Today shows it (the
+    dose in force today and the next change the clinician typed, or the hold or pause)."""
+
+    log: DailyLog
+    band: str | None  # None when the log has no score
+    cards: list[dict]
+
+    @property
+    def scale_max(self) -> int:
+        """The highest patient-rated subtotal (68)."""
+        return instrument.CIWA_B.patient_max
+
+
+def saved_day(patient: User, day: date, today: date) -> SavedDay | None:
+    """The confirmation page for the log of ``day`` (None when that day has no log): what
+    was saved, and what comes next on each plan as of ``today`` (each viewing audited, as
+    on Today); commits."""
+    versions = logs.versions_of_day(patient, day)
+    if not versions:
+        return None
+    entry = versions[0]
+    total = entry.patient_total
+    band = None if total is None else instrument.patient_band(instrument.CIWA_B, total).label
+    shown = [
+        p
+        for p in plans.plans_for_patient(patient, include_drafts=False)
+        if p.status is not PlanStatus.COMPLETED
+    ]
+    cards = []
+    for plan in shown:
+        cards.append(_card(plan, today, False))
+        audit.record(patient, "plan.view", "taper_plan", plan.id, patient_id=patient.id)
+    db.session.commit()
+    return SavedDay(entry, band, cards)
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,8 @@ def test_crossover_patient_answers_both_questions_and_both_doses_are_stored(
         assert f'<label for="took_{plan_id}-no">No</label>' in page
         assert f'<label for="dose_taken_{plan_id}">' in page
 
-    assert client.post("/log", data=fill_log(client)).headers["Location"] == "/today"
+    saved = client.post("/log", data=fill_log(client))
+    assert saved.headers["Location"] == f"/log/saved?day={patient_today(patient).isoformat()}"
     (entry,) = rows(app, DailyLog)
     assert doses_by_plan(app) == {
         alprazolam: (True, Decimal("1.5"), Decimal("1.5")),

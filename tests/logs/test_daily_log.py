@@ -27,7 +27,8 @@ def test_patient_logs_a_normal_day(client, app, patient, active_plan):
     today = patient_today(patient)
     data = log_form(today, plans={active_plan: "7.5"}, submission=submission_of(page))
     response = client.post("/log", data=data)
-    assert response.headers["Location"] == "/today"
+    # Post, redirect, get: the confirmation of what was saved (a reload never resubmits).
+    assert response.headers["Location"] == f"/log/saved?day={today.isoformat()}"
     (entry,) = rows(app, DailyLog)
     assert entry.day == today
     assert entry.patient_total == 17
@@ -72,7 +73,8 @@ def test_saving_the_same_day_again_is_a_correction_that_keeps_the_first(
 def test_double_submit_saves_once(client, app, patient, active_plan):
     login_as(client, patient)
     data = fill_log(client)
-    assert client.post("/log", data=data).headers["Location"] == "/today"
+    saved = f"/log/saved?day={patient_today(patient).isoformat()}"
+    assert client.post("/log", data=data).headers["Location"] == saved
     again = client.post("/log", data=data, follow_redirects=True)
     assert "already saved" in again.get_data(as_text=True)
     assert len(rows(app, DailyLog)) == 1

@@ -10,6 +10,8 @@ from taper.domain.log_input import (
     DoseQuestion,
     allowed_days,
     chosen_day,
+    day_offset,
+    dose_question,
     form_values,
     is_submission_id,
     kept_answers,
@@ -18,6 +20,9 @@ from taper.domain.log_input import (
     parse_note,
     parse_sleep,
     parse_substances,
+    problems,
+    sleep_question,
+    substances_question,
 )
 
 TODAY = date(2026, 3, 10)
@@ -130,3 +135,54 @@ def test_submission_ids_are_uuid4_hex():
     assert is_submission_id("a" * 32)
     assert not is_submission_id("A" * 32)
     assert not is_submission_id(None)
+
+
+# --- wording and the error summary -----------------------------------------------------------
+
+
+def test_day_offset_counts_days_back_from_today():
+    assert [day_offset(d, TODAY) for d in allowed_days(TODAY)] == [0, 1, 2]
+
+
+def test_sleep_and_dose_questions_follow_the_day():
+    assert sleep_question(0) == "How many hours did you sleep last night?"
+    assert sleep_question(1) == "How many hours did you sleep the night before?"
+    assert sleep_question(2, "Sunday 8 March") == (
+        "How many hours did you sleep the night before Sunday 8 March?"
+    )
+    assert dose_question(Q, 1) == "Did you take your diazepam as scheduled yesterday: 7.5 mg?"
+    assert substances_question(2, "Sunday 8 March").endswith("painkillers), on Sunday 8 March?")
+
+
+def test_problems_link_each_error_to_its_question_in_form_order():
+    errors = {
+        "sleep_hours": "Enter roughly how many hours you slept.",
+        "worry": "Choose an answer.",
+        "irritable": "Choose an answer.",
+        Q.took_field: "Choose Yes or No.",
+        "form": "This form is out of date.",
+        "red_flags": "Tick what is happening first.",
+        "substances": "Choose Yes or No.",
+    }
+    found = problems(errors, [Q], 1)
+    assert [(p.href, p.question) for p in found] == [
+        ("", "This form"),
+        ("#flag-seizure", "Something serious happening?"),
+        ("#irritable-0", "Question 1: How irritable did you feel yesterday?"),
+        (
+            "#worry-0",
+            "Question 17: How much did you worry that something bad would happen yesterday?",
+        ),
+        ("#took_7-yes", "Did you take your diazepam as scheduled yesterday: 7.5 mg?"),
+        ("#substances-yes", substances_question(1)),
+        ("#sleep_hours", "How many hours did you sleep the night before?"),
+    ]
+    assert found[-1].message == "Enter roughly how many hours you slept."
+
+
+def test_problems_never_leave_an_error_out():
+    errors = {"something_new": "A new check.", Q.taken_field: "Enter a dose.", "note": "Too long."}
+    found = problems(errors, [Q], 0)
+    assert [p.href for p in found] == ["#dose_taken_7", "#note", ""]
+    assert found[-1].message == "A new check."
+    assert problems({}, [Q], 0) == []
