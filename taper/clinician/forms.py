@@ -58,6 +58,12 @@ class PlanForm(PasswordConfirmMixin, TaperForm):
     steps = FieldList(FormField(StepRowForm), min_entries=0, max_entries=MAX_FORM_ROWS)
     reason = TextAreaField("Reason for this change", [Optional(), Length(max=1000)])
     version = HiddenField()
+    # Date help: only start dates move (taper.domain.plan_input.fill_start_dates).
+    step_days = StringField(
+        "Each step lasts (days)",
+        render_kw={"inputmode": "numeric", "autocomplete": "off", "size": 4},
+    )
+    fill_dates = SubmitField("Fill the start dates")
     add_rows = SubmitField("Add more steps")
     check = SubmitField("Check the steps (saves nothing)")
     submit = SubmitField("Save plan")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms import SelectChoice
 
@@ -22,12 +22,13 @@ from taper.clinician.forms import (
 )
 from taper.domain import plan_input
 from taper.domain.schedule import local_today, step_facts
-from taper.domain.timeline import hold_in_force, next_change, step_after_hold
+from taper.domain.timeline import HOLD, hold_in_force, next_change, step_after_hold
 from taper.models import COMMON_MEDICATIONS, PlanStatus, TaperPlan
 from taper.services import Conflict, ServiceError, plans
 from taper.templating import dose as dose_text
 
-BLANK_ROWS = 3
+BLANK_ROWS = 3  # below a revised plan's steps, and for each "Add more steps" without JS
+NEW_PLAN_ROWS = 10  # a new plan's editor: enough rows for most plans, typed in one go
 STATUS_ACTIONS = {
     PlanStatus.DRAFT: [(PlanStatus.ACTIVE, "Activate: the patient sees this plan")],
     PlanStatus.ACTIVE: [
@@ -147,9 +148,7 @@ def _editor(
 ):
     """The editor; the facts table when the rows as typed all make valid steps, and on
     "Check the steps" each problem beside its field, as saving would show them."""
-    medication = plan.medication if plan and plan.status is not PlanStatus.DRAFT else None
-    medication = medication or form.medication.data
-    unit = plan.unit if plan else "mg"
+    medication, unit = _medication_unit(form, plan)
     rows = _rows(form)
     today = _patient_today(patient)
     try:  # the facts table: the steps as typed, whether or not a dose still needs its tick
@@ -157,11 +156,10 @@ def _editor(
     except plan_input.RowsError:
         typed = []
     if form.check.data:
-        try:
-            plan_input.parse_rows(rows, today, medication, unit)
-        except plan_input.RowsError as error:
-            general = [*general, *_show_errors(form, error.errors)]
-            steps_errors = _steps_errors(error.errors)
+        _form_problems(form)  # its refusals are left beside their fields
+        if problems := _check_problems(form, patient, plan):
+            general = [*general, *_show_errors(form, problems)]
+            steps_errors = _steps_errors(problems)
     return render_template(
         "clinician/plan_edit.html",
         form=form,
@@ -175,15 +173,80 @@ def _editor(
         dose_notices=plan_input.dose_notices(medication, rows, unit),
         typed=list(zip(typed, step_facts(typed), strict=True)),
         hold=_hold_in_force(plan),
+        crossover=_crossover(patient, plan),
+        check_url=_check_url(patient, plan),
+        first_new_row=len(form.steps) + 1,
+        max_rows=plan_input.MAX_ROWS,
     ), status
+
+
+def _medication_unit(form: PlanForm, plan: TaperPlan | None) -> tuple[str | None, str]:
+    """The medication the typed doses are checked against (a draft's as typed) and its unit."""
+    medication = plan.medication if plan and plan.status is not PlanStatus.DRAFT else None
+    return medication or form.medication.data, plan.unit if plan else "mg"
+
+
+def _form_problems(form: PlanForm) -> dict:
+    """The form's own refusals (text that cannot be saved, a note too long), as saving would
+    show them; each is also left on its field for the page."""
+    if form.validate():
+        return {}
+    problems: dict = {}
+    for index, entry in enumerate(form.steps):
+        for name, messages in entry.form.errors.items():
+            problems[(index, name)] = " ".join(messages)
+    for name, messages in form.errors.items():
+        if name not in ("steps", "csrf_token") and messages:
+            problems[("plan", name)] = " ".join(messages)
+    return problems
+
+
+def _check_problems(form: PlanForm, patient, plan: TaperPlan | None) -> dict:
+    """ "Check the steps": the problems of the rows as saving would find them, saving
+    nothing. The one check behind both the page and the JSON answer (``_check_answer``)."""
+    medication, unit = _medication_unit(form, plan)
+    try:
+        plan_input.parse_rows(_rows(form), _patient_today(patient), medication, unit)
+    except plan_input.RowsError as error:
+        return error.errors
+    return {}
+
+
+def _crossover(patient, plan: TaperPlan | None) -> list[TaperPlan]:
+    """The patient's other running plans, while this one is not running yet: activating it
+    makes a crossover, which the page says before it happens."""
+    if plan is not None and plan.status is not PlanStatus.DRAFT:
+        return []
+    return plans.running_besides(patient, plan)
+
+
+def _check_url(patient, plan: TaperPlan | None) -> str:
+    if plan is None:
+        return url_for("clinician.check_new_plan", patient_id=patient.id)
+    return url_for("clinician.check_plan", plan_id=plan.id)
+
+
+def _fill_dates(form: PlanForm) -> dict:
+    """Date help: the later steps' start dates from the first one (doses are never touched);
+    the problems, if any, to show beside the fields."""
+    try:
+        rows = plan_input.fill_start_dates(_rows(form), form.step_days.data)
+    except plan_input.RowsError as error:
+        return error.errors
+    for entry, row in zip(form.steps, rows, strict=True):
+        entry.form.start.data = row["start"]
+    return {}
 
 
 def _unless_saving(form: PlanForm, patient, plan=None):
     """The editor again, saving nothing, for a post with too many rows, "Add more steps",
-    "Check the steps", a field refused or the password missing; None for a post to save."""
+    "Check the steps", "Fill the start dates", a field refused or the password missing; None
+    for a post to save."""
     if too_many := _too_many_rows(form):
         return _editor(form, patient=patient, plan=plan, status=400, **_refusal(form, too_many))
-    if form.add_rows.data or form.check.data:
+    if form.fill_dates.data and (problems := _fill_dates(form)):
+        return _editor(form, patient=patient, plan=plan, status=400, **_refusal(form, problems))
+    if form.add_rows.data or form.check.data or form.fill_dates.data:
         if form.add_rows.data:
             _add_blank_rows(form)
         return _editor(form, patient=patient, plan=plan)
@@ -197,8 +260,9 @@ def new_plan(patient_id: int):
     """Write a new plan (saved as a draft) for a patient on your care team."""
     patient = access.patient_or_404(current_user, patient_id)
     form = PlanForm()
+    del form.reason  # a first plan changes nothing: no reason asked (revisions ask one)
     if not form.is_submitted():
-        _add_blank_rows(form, 6)
+        _add_blank_rows(form, NEW_PLAN_ROWS)
         return _editor(form, patient=patient)
     if (answer := _unless_saving(form, patient)) is not None:
         return answer
@@ -209,7 +273,6 @@ def new_plan(patient_id: int):
             patient,
             form.medication.data,
             _rows(form),
-            form.reason.data or "",
             today=_patient_today(patient),
         )
     except plans.PlanInputError as error:
@@ -222,10 +285,14 @@ def _standing(schedule, today: date) -> dict:
     """Where a plan stands on the patient's day: the dose in force, the next change, and the
     step that follows a hold or pause in force."""
     now = schedule.on(today)
+    # The same rule as the service that takes a new hold and as the patient's Today: a dated
+    # hold whose last day has passed (in the patient's time zone) is over.
+    current = hold_in_force(schedule.hold, today)
     return {
         "facts": step_facts(list(schedule.steps)),
-        "hold": schedule.hold,
-        "held": now.status == "held" and schedule.hold is not None,
+        "hold": current,
+        "ended_hold": schedule.hold if current is None else None,
+        "held": hold_in_force(schedule.hold, today, HOLD) is not None,
         "today": today,
         "now": now,
         "next": next_change(schedule.steps, today, schedule.hold),
@@ -259,6 +326,7 @@ def plan_page(plan_id: int):
         patient=patient,
         revision=plan.current_revision,
         needs_password=not fresh.is_recent(),
+        crossover=_crossover(patient, plan),
         **_action_forms(plan),
         **standing,
     )
@@ -323,6 +391,53 @@ def edit_plan(plan_id: int):
         return _conflict_editor(form, plan)
     flash("Plan saved as a new revision.")
     return redirect(url_for("clinician.plan", plan_id=plan.id))
+
+
+def _check_answer(form: PlanForm, patient, plan: TaperPlan | None = None):
+    """The problems "Check the steps" finds, as JSON for the editor's script: each message
+    keyed by the id of the field it belongs beside; saves nothing."""
+    problems = _too_many_rows(form)
+    if not problems:  # the form's refusals first, as the page shows them beside the fields
+        problems = {**_form_problems(form)}
+        for key, message in _check_problems(form, patient, plan).items():
+            problems[key] = f"{problems[key]} {message}" if key in problems else message
+    fields: dict[str, str] = {}
+    confirm: dict[str, dict[str, str]] = {}
+    general: list[str] = []
+
+    def beside(field_id: str, message: str) -> None:  # two problems of one field: both
+        fields[field_id] = f"{fields[field_id]} {message}" if field_id in fields else message
+
+    for (where, name), message in problems.items():
+        if where == "plan":
+            target = getattr(form, name, None)
+            if target is not None and name != "steps":
+                beside(target.id, message)
+            else:
+                general.append(message)
+        elif name == "confirm_dose":  # the page's "this dose is right" box, with its total
+            row = form.steps[where].form if where < len(form.steps) else None
+            total = row.total.data if row is not None else ""
+            confirm[f"steps-{where}-confirm_dose"] = {"message": message, "total": total or ""}
+        else:
+            name = "total" if name == "split" else name  # the parts must add up to the total
+            beside(f"steps-{where}-{name}", message)
+    steps = plan_input.typed_count(_rows(form))
+    return jsonify(ok=not problems, steps=steps, fields=fields, confirm=confirm, general=general)
+
+
+@bp.post("/patients/<int:patient_id>/plans/new/check")
+def check_new_plan(patient_id: int):
+    """ "Check the steps" of a new plan in place: the problems per field as JSON."""
+    patient = access.patient_or_404(current_user, patient_id)
+    return _check_answer(PlanForm(), patient)
+
+
+@bp.post("/plans/<int:plan_id>/edit/check")
+def check_plan(plan_id: int):
+    """ "Check the steps" of a plan being revised in place: the problems per field as JSON."""
+    plan = access.plan_or_404(current_user, plan_id)
+    return _check_answer(PlanForm(), plan.patient, plan)
 
 
 def _refused(plan_id: int, error: ServiceError):

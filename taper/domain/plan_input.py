@@ -70,6 +70,11 @@ def _filled(row: Mapping[str, str]) -> bool:
     return any((row.get(name) or "").strip() for name in ROW_FIELDS)
 
 
+def typed_count(rows: Sequence[Mapping[str, str]]) -> int:
+    """How many rows have anything typed in them (the empty ones are not steps)."""
+    return sum(1 for row in rows if _filled(row))
+
+
 def _parse_total(
     index: int, row: Mapping[str, str], medication: str | None, unit: str, errors: Errors
 ) -> Decimal | None:
@@ -151,3 +156,44 @@ def parse_rows(
     if errors:
         raise RowsError(errors)
     return steps
+
+
+MAX_STEP_DAYS = 365
+
+
+def fill_start_dates(rows: Sequence[Mapping[str, str]], step_days: str) -> list[dict[str, str]]:
+    """Date help: each step after the first typed one starts ``step_days`` days after the one
+    before it: the later rows with anything typed, or, when none has yet, every later row.
+    Only start dates change: every dose, split and note stays exactly as typed (or blank).
+    The first typed row must have its start date. Raises RowsError (("plan", "step_days"),
+    ("plan", "steps") or (row, "start"))."""
+    text = (step_days or "").strip()
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_STEP_DAYS:
+        raise RowsError(
+            {("plan", "step_days"): f"Enter how many days each step lasts, 1 to {MAX_STEP_DAYS}."}
+        )
+    days = int(text)
+    filled = [index for index, row in enumerate(rows) if _filled(row)]
+    if not filled:
+        raise RowsError({("plan", "steps"): "Type the first step's start date first."})
+    first = filled[0]
+    try:
+        start = parse_date(rows[first].get("start") or "")
+    except ValueError:
+        raise RowsError(
+            {(first, "start"): "Type this step's start date: the later ones follow from it."}
+        ) from None
+    # Doses typed first: only those rows get a date (empty rows stay empty). Nothing typed
+    # below the first step yet: every row below it gets a date, to type its dose beside.
+    typed = filled[1:] or range(first + 1, len(rows))
+    later = {index: number for number, index in enumerate(typed, start=1)}
+    out = []
+    for index, row in enumerate(rows):
+        row = dict(row)
+        if index in later:
+            try:
+                row["start"] = date.fromordinal(start.toordinal() + later[index] * days).isoformat()
+            except (ValueError, OverflowError):
+                raise RowsError({(index, "start"): "That date is too far ahead."}) from None
+        out.append(row)
+    return out

@@ -427,6 +427,22 @@ def plans_for_patient(patient: User, *, include_drafts: bool) -> list[TaperPlan]
     return list(db.session.scalars(query))
 
 
+def running_besides(patient: User, plan: TaperPlan | None = None) -> list[TaperPlan]:
+    """The patient's running (active or paused) plans other than ``plan``, oldest first:
+    activating another one makes a crossover."""
+    query = (
+        select(TaperPlan)
+        .where(
+            TaperPlan.patient_id == patient.id,
+            TaperPlan.status.in_([PlanStatus.ACTIVE, PlanStatus.PAUSED]),
+        )
+        .order_by(TaperPlan.created_at, TaperPlan.id)
+    )
+    if plan is not None:
+        query = query.where(TaperPlan.id != plan.id)
+    return list(db.session.scalars(query))
+
+
 def unseen_revisions(patient: User, plans: Sequence[TaperPlan]) -> set[int]:
     """Ids of the plans whose current revision the patient has not seen yet; marks them seen.
 

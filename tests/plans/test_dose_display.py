@@ -139,6 +139,7 @@ class PageReader(HTMLParser):
     def handle_data(self, data):
         if any(tag in ("script", "style") for tag, _ in self._open):
             return
+        data = data.replace("\xa0", " ")  # a no-break space ("1&nbsp;Mar 2026") reads as one
         self.text.append(data)
         if self._tables and self._tables[-1]["cell"] is not None:
             self._tables[-1]["cell"].append(data)
