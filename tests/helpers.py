@@ -288,6 +288,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     _page("/account/two-step", SIGNED_IN, form=lambda app, w: {"code": "123456"}),
     _get("/account/two-step/qr.svg", SIGNED_IN),
+    _page("/account/details", SIGNED_IN, form=lambda app, w: {"phone": "07700 900123"}),
     _post("/account/two-step/off", SIGNED_IN, form=lambda app, w: {"password": "x", "code": "1"}),
     _post(
         "/account/two-step/recovery-codes",
@@ -317,6 +318,7 @@ ROUTES: tuple[Route, ...] = (
     # Patients
     _get("/today", PATIENT),
     _page("/log", PATIENT, form=lambda app, w: log_form(w.day, note="Another go")),
+    _get("/log/saved", PATIENT),
     _page(
         "/help",
         PATIENT,
@@ -339,6 +341,11 @@ ROUTES: tuple[Route, ...] = (
     ),
     _get("/clinician/patients/<int:patient_id>", CLINICIAN),
     _post("/clinician/patients/<int:patient_id>/link", CLINICIAN),
+    _post(
+        "/clinician/patients/<int:patient_id>/phone",
+        CLINICIAN,
+        form=lambda app, w: {"phone-phone": "07700 900123"},
+    ),
     _get("/clinician/patients/<int:patient_id>/logs", CLINICIAN),
     _get("/clinician/patients/<int:patient_id>/logs/<day>", CLINICIAN),
     _get("/clinician/patients/<int:patient_id>/progress", CLINICIAN),
@@ -362,7 +369,9 @@ ROUTES: tuple[Route, ...] = (
         CLINICIAN,
         form=lambda app, w: plan_form(_steps(w), medication="diazepam"),
     ),
+    _post("/clinician/patients/<int:patient_id>/plans/new/check", CLINICIAN, writes=False),
     _get("/clinician/plans/<int:plan_id>", CLINICIAN),
+    _post("/clinician/plans/<int:plan_id>/edit/check", CLINICIAN, writes=False),
     _page(
         "/clinician/plans/<int:plan_id>/edit",
         CLINICIAN,

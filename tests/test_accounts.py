@@ -11,7 +11,14 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 
 from taper.extensions import db
-from taper.models import AuditEvent, CareTeamLink, Role, User, find_user_by_email
+from taper.models import (
+    AuditEvent,
+    CareTeamLink,
+    OutboxMessage,
+    Role,
+    User,
+    find_user_by_email,
+)
 from taper.services import ServiceError, accounts
 from taper.services.passwords import verify_password
 from tests.conftest import PASSWORD
@@ -609,3 +616,29 @@ def test_rolling_back_a_use_case_leaves_neither_change_nor_audit_row(app, cast, 
     with app.app_context():
         assert _snapshot() == before
         assert audit_rows() == []
+
+
+def test_the_password_changed_email_reads_the_owners_own_clock(app, make_user):
+    """Times shown to a person are in their time zone, never "14:00 UTC" (issue 15)."""
+    user = make_user(Role.PATIENT, timezone="Asia/Tokyo")
+    with time_machine.travel(datetime(2026, 12, 3, 14, 12, tzinfo=UTC), tick=False):
+        with app.app_context():
+            accounts.change_own_password(
+                db.session.get(User, user.id), PASSWORD, "a brand new long passphrase"
+            )
+    with app.app_context():
+        (message,) = db.session.scalars(select(OutboxMessage)).all()
+        body = message.body
+    assert "on 3 December 2026 at 23:12 (Asia/Tokyo time)" in body  # 14:12 UTC is 23:12 there
+    assert "UTC" not in body
+
+
+@pytest.mark.parametrize(
+    ("zone", "expected"),
+    [
+        ("America/New_York", "3 December 2026 at 09:05 (America/New York time)"),
+        ("Not/A_Zone", "3 December 2026 at 14:05 (UTC time)"),
+    ],
+)
+def test_owners_clock_names_the_zone_it_reads(zone, expected):
+    assert accounts.owners_clock(datetime(2026, 12, 3, 14, 5, tzinfo=UTC), zone) == expected

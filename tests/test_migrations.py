@@ -277,3 +277,50 @@ def test_0007_puts_old_holds_and_pauses_on_the_new_timeline():
         "pause",
     )
     assert current[3][0] == 1  # nothing passed over: left as it was
+
+
+def test_0011_adds_the_phone_number_and_keeps_every_account_both_ways():
+    """The phone column comes and goes without touching the accounts, their care teams or
+    what points at them (SQLite copies the user table to drop a column)."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import inspect, text
+
+    from taper import create_app
+
+    with logging_left_as_it_was(), fresh_database(os.environ.get("TEST_DATABASE_URL")) as url:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            upgrade(revision="0010")
+            with db.engine.begin() as conn:
+                for statement in (
+                    'INSERT INTO "user" (id, email, name, role, active, timezone, '
+                    "session_version, created_at, updated_at) VALUES "
+                    "(1, 'p@x.org', 'P', 'patient', true, 'UTC', 1, '2026-01-01', '2026-01-01'),"
+                    "(2, 'c@x.org', 'C', 'clinician', true, 'UTC', 1, '2026-01-01', '2026-01-01')",
+                    "INSERT INTO care_team (clinician_id, patient_id, created_at) VALUES "
+                    "(2, 1, '2026-01-01')",
+                    "INSERT INTO alert (id, patient_id, kind, tier, reason, status, created_at, "
+                    "note) VALUES (1, 1, 'red_flag', 'urgent', 'r', 'open', '2026-01-02', '')",
+                ):
+                    conn.execute(text(statement))
+            upgrade()
+            columns = {c["name"]: c for c in inspect(db.engine).get_columns("user")}
+            assert columns["phone"]["nullable"]
+            with db.engine.begin() as conn:
+                assert conn.execute(text('SELECT id, phone FROM "user" ORDER BY id')).all() == [
+                    (1, None),
+                    (2, None),
+                ]
+                conn.execute(text("UPDATE \"user\" SET phone = '07700 900123' WHERE id = 1"))
+            downgrade(revision="0010")
+            assert "phone" not in {c["name"] for c in inspect(db.engine).get_columns("user")}
+            with db.engine.connect() as conn:
+                assert conn.execute(text('SELECT id, email FROM "user" ORDER BY id')).all() == [
+                    (1, "p@x.org"),
+                    (2, "c@x.org"),
+                ]
+                assert conn.execute(
+                    text("SELECT clinician_id, patient_id FROM care_team")
+                ).all() == [(2, 1)]
+                assert conn.execute(text("SELECT id, patient_id FROM alert")).all() == [(1, 1)]
+            db.engine.dispose()

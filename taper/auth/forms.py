@@ -24,6 +24,26 @@ class ChangePasswordForm(TaperForm):
     submit = SubmitField("Change password")
 
 
+def phone_field(label: str = "Phone number (optional)", description: str = "") -> StringField:
+    """A phone number; what it may hold (and how long it may be, once trimmed) is checked by
+    accounts.normalise_phone, so every refusal reads the same."""
+    return StringField(
+        label,
+        description=description,
+        render_kw={"inputmode": "tel", "autocomplete": "tel"},
+    )
+
+
+class DetailsForm(TaperForm):
+    """Your own details: for now, a phone number the care team can call."""
+
+    phone = phone_field(
+        description="So your care team can call you. For example 07700 900123 or "
+        "+44 7700 900123. Leave it empty to remove it."
+    )
+    submit = SubmitField("Save my details")
+
+
 class SetPasswordForm(TaperForm):
     """A new password, twice, from a set-password link."""
 

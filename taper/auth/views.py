@@ -12,7 +12,7 @@ from flask_login import current_user, logout_user
 
 from taper import kept_reports
 from taper.auth import bp, throttle
-from taper.auth.forms import ChangePasswordForm, LoginForm, SetPasswordForm
+from taper.auth.forms import ChangePasswordForm, DetailsForm, LoginForm, SetPasswordForm
 from taper.services import ServiceError, accounts, twofactor
 from taper.web import start_session
 
@@ -121,6 +121,25 @@ def change_password():
             return redirect(home_url())
         getattr(form, error.field or "password").errors.append(error.message)
     return render_template("auth/password.html", form=form)
+
+
+@bp.route("/account/details", methods=["GET", "POST"])
+def details():
+    """Your own details: see your name, email and time zone, and change your phone number."""
+    user = current_user._get_current_object()
+    form = DetailsForm()
+    if not form.is_submitted():
+        form.phone.data = user.phone or ""
+    if form.validate_on_submit():
+        try:
+            changed = accounts.change_phone(user, user, form.phone.data)
+        except ServiceError as error:
+            form.phone.errors.append(error.message)
+        else:
+            flash("Your phone number is saved." if changed else "Nothing changed.")
+            return redirect(url_for("auth.details"))
+    status = 400 if form.is_submitted() else 200
+    return render_template("auth/details.html", form=form, user=user), status
 
 
 def set_password_link_page(account, token: str | None, back: str, refused: str = "", status=200):

@@ -8,8 +8,7 @@ from flask_login import current_user
 from taper import access
 from taper.auth.views import issue_link_page, set_password_link_page
 from taper.clinician import bp
-from taper.clinician.forms import NewPatientForm
-from taper.domain.instrument import CIWA_B
+from taper.clinician.details import NewPatientWithPhoneForm, patient_page
 from taper.models import Role
 from taper.services import ServiceError, accounts, overview
 
@@ -40,13 +39,17 @@ def patients():
 @bp.route("/patients/new", methods=["GET", "POST"])
 def new_patient():
     """Add a new patient to your own care team and get their set-password link."""
-    form = NewPatientForm()
+    form = NewPatientWithPhoneForm()
     if not form.is_submitted():
         form.timezone.data = current_app.config["DEFAULT_TIMEZONE"]
     if form.validate_on_submit():
         try:
             patient, token = accounts.open_account(
-                current_user, role=Role.PATIENT, care_team_of=current_user, **form.account()
+                current_user,
+                role=Role.PATIENT,
+                care_team_of=current_user,
+                phone=form.phone.data,
+                **form.account(),
             )
         except ServiceError as error:
             getattr(form, error.field or "email").errors.append(error.message)
@@ -60,9 +63,7 @@ def new_patient():
 @bp.get("/patients/<int:patient_id>")
 def patient(patient_id: int):
     """One patient on your care team."""
-    patient = access.patient_or_404(current_user, patient_id)
-    page = overview.open_patient(current_user, patient)
-    return render_template("clinician/patient.html", patient=patient, scale=CIWA_B, **page)
+    return patient_page(access.patient_or_404(current_user, patient_id))
 
 
 @bp.post("/patients/<int:patient_id>/link")

@@ -52,6 +52,8 @@ class User(UserMixin, db.Model):
     # Bumped on logout, password change and deactivation: every older session stops working.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # A number the care team can call, as its owner typed it (trimmed); optional.
+    phone: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
 
@@ -68,6 +70,14 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:
         return self.active
+
+    @property
+    def phone_uri(self) -> str | None:
+        """The phone number as a ``tel:`` link: only its digits and a leading "+"."""
+        if not self.phone:
+            return None
+        digits = "".join(c for c in self.phone if c.isdigit())
+        return f"tel:{'+' if self.phone.lstrip().startswith('+') else ''}{digits}"
 
     def end_sessions(self) -> None:
         """Invalidate every session cookie issued so far."""

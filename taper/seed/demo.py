@@ -35,6 +35,8 @@ DEMO_USERS = [
     {"email": "sam@example.org", "name": "Sam Okafor", "role": Role.PATIENT},
     {"email": "jo@example.org", "name": "Jo Lindqvist", "role": Role.PATIENT},
 ]
+# Numbers from Ofcom's drama range (never a real line), so the "Call" link shows in the demo.
+DEMO_PHONES = {"pat@example.org": "07700 900123", "sam@example.org": "07700 900456"}
 # Each patient's plans: (medication, days since the first step, step doses, days per step).
 # Jo is on a crossover: lorazepam goes down while diazepam goes up, two plans side by side.
 PLANS = {
@@ -53,7 +55,8 @@ def seed_demo() -> bool:
     created = False
     for spec in DEMO_USERS:
         if find_user_by_email(spec["email"]) is None:
-            accounts.create_user(None, password=DEMO_PASSWORD, **spec)
+            user = accounts.create_user(None, password=DEMO_PASSWORD, **spec)
+            user.phone = DEMO_PHONES.get(spec["email"])
             created = True
     clinician = find_user_by_email(CLINICIAN_EMAIL)
     for spec in DEMO_USERS:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -31,6 +32,31 @@ NO_HEALTH_DETAILS = "This message contains no health information.\n"
 
 class LinkRefused(ServiceError):
     """Nobody may be handed a set-password link for this account (the view answers 403)."""
+
+
+# Loose on purpose: people write numbers many ways ("+44 (0)7700 900123", "07700-900-123").
+_PHONE_CHARACTERS = re.compile(r"[0-9 +\-()]+")
+PHONE_DIGITS = (6, 20)
+PHONE_ERROR = (
+    "Enter a phone number of 6 to 20 digits, like 07700 900123 or +44 7700 900123. "
+    "Use only digits, spaces, +, - and brackets."
+)
+
+
+def normalise_phone(value: str | None) -> str | None:
+    """A phone number as typed, trimmed (None when left empty); ServiceError ("phone") when
+    it holds other characters or has fewer than 6 or more than 20 digits."""
+    phone = (value or "").strip()
+    if not phone:
+        return None
+    digits = sum(c.isdigit() for c in phone)
+    if (
+        not _PHONE_CHARACTERS.fullmatch(phone)
+        or not PHONE_DIGITS[0] <= digits <= PHONE_DIGITS[1]
+        or len(phone) > 32
+    ):
+        raise ServiceError(PHONE_ERROR, "phone")
+    return phone
 
 
 def _check_timezone(name: str) -> str:
@@ -167,10 +193,21 @@ def change_password(user: User, current: str, new: str) -> None:
     _tell_owner_password_changed(user, first=False)
 
 
+def owners_clock(moment: datetime, timezone: str) -> str:
+    """A moment as its owner reads it: '3 December 2026 at 09:05 (America/New York time)',
+    never in UTC (an unknown zone falls back to UTC, named as such)."""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone, timezone = ZoneInfo("UTC"), "UTC"
+    local = moment.astimezone(zone)
+    return f"{local.day} {local:%B %Y} at {local:%H:%M} ({timezone.replace('_', ' ')} time)"
+
+
 def _tell_owner_password_changed(user: User, *, first: bool) -> None:
     # Whoever set it (the owner, or someone holding a link), the owner hears of it.
     did = "set" if first else "changed"
-    when = datetime.now(UTC).strftime("%d %B %Y at %H:%M UTC")
+    when = owners_clock(datetime.now(UTC), user.timezone)
     notify.queue(
         user.email,
         f"Taper: your password was {did}",
@@ -306,14 +343,19 @@ def open_account(
     role: Role,
     timezone: str | None,
     care_team_of: User | None = None,
+    phone: str | None = None,
 ) -> tuple[User, str]:
-    """Create an account (on ``care_team_of``'s care team, when given) and issue the
-    set-password link to show on screen; return the account and the link's token."""
+    """Create an account (on ``care_team_of``'s care team, when given; with a phone number,
+    when one was typed) and issue the set-password link to show on screen; return the account
+    and the link's token."""
 
     def create() -> tuple[User, str]:
+        typed_phone = normalise_phone(phone)  # a wrong number is refused before anything is made
         user = create_user(actor, email=email, name=name, role=role, timezone=timezone)
         if care_team_of is not None:
             add_to_care_team(actor, care_team_of, user)
+        if typed_phone is not None:
+            _store_phone(actor, user, typed_phone)
         return user, first_set_password_link(actor, user)
 
     return committed(create)
@@ -336,6 +378,44 @@ def issue_link(actor: User, account: User) -> str | None:
     token = issue_set_password_link(actor, account)
     db.session.commit()
     return token
+
+
+def set_phone(actor: User, account: User, phone: str | None) -> bool:
+    """Store the account's phone number (trimmed; empty removes it) and audit the change
+    (never the number itself); False when it was already that. Only the account's owner, or
+    a clinician whose care team the patient is on, may (the views check that first, with a
+    404; this is the second lock)."""
+    own = actor.id == account.id
+    if not own and (
+        actor.role is not Role.CLINICIAN
+        or account.role is not Role.PATIENT
+        or db.session.get(CareTeamLink, (actor.id, account.id)) is None
+    ):
+        raise ServiceError("You cannot change this phone number.", "phone")
+    phone = normalise_phone(phone)
+    if phone == account.phone:
+        return False
+    _store_phone(actor, account, phone)
+    return True
+
+
+def _store_phone(actor: User, account: User, phone: str | None) -> None:
+    # The audit row says who changed it and whether a number is now set: never the number.
+    account.phone = phone
+    audit.record(
+        actor,
+        "user.phone_change",
+        "user",
+        account.id,
+        patient_id=_patient_id(account),
+        summary={"set": phone is not None, "by_owner": actor.id == account.id},
+    )
+
+
+def change_phone(actor: User, account: User, phone: str | None) -> bool:
+    """``set_phone``, committed: a user's own number, or (the view checked the care team)
+    their patient's. True when it changed."""
+    return committed(lambda: set_phone(actor, account, phone))
 
 
 def log_in(user: User, *, two_step: bool = False) -> None:

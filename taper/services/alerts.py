@@ -346,6 +346,19 @@ def inbox(clinician: User, page: int = 1) -> Page[Alert]:
     return result
 
 
+def unresolved_for_patient(patient: User) -> list[Alert]:
+    """One patient's unresolved alerts, for their page: urgent first, then newest first."""
+    rank = case(TIER_RANK, value=Alert.tier, else_=3)
+    return list(
+        db.session.scalars(
+            select(Alert)
+            .where(Alert.patient_id == patient.id, Alert.status != AlertStatus.RESOLVED)
+            .options(selectinload(Alert.acknowledged_by), selectinload(Alert.plan))
+            .order_by(rank, Alert.created_at.desc(), Alert.id.desc())
+        )
+    )
+
+
 def inbox_page(clinician: User, page: int = 1) -> Page[Alert]:
     """The inbox page the clinician opens, each alert shown recorded in the audit trail."""
     result = inbox(clinician, page)

@@ -30,6 +30,7 @@ from taper.models import (
     User,
 )
 from taper.services import audit, logs, plans
+from taper.services.alerts import unresolved_for_patient
 from taper.services.paging import PAGE_SIZE, Page, page_of
 
 FILTERS = {
@@ -94,12 +95,13 @@ def overview_page(
 
 def open_patient(clinician: User, patient: User) -> dict[str, list]:
     """One patient on the clinician's care team: the view is audited and committed, then
-    their plans (drafts too) and visit assessments are read for the page."""
+    their plans (drafts too), visit assessments and unresolved alerts are read for the page."""
     audit.record(clinician, "patient.view", "user", patient.id, patient_id=patient.id)
     db.session.commit()
     return {
         "plans": plans.plans_for_patient(patient, include_drafts=True),
         "assessments": logs.visit_assessments(patient),
+        "alerts": unresolved_for_patient(patient),
     }
 
 

@@ -99,6 +99,7 @@ def log_day_page(viewer: User, patient: User, day: str) -> dict[str, Any] | None
         "versions": versions,
         "scale": CIWA_B,
         "red_flags": LABELS,
+        "own": viewer.role is Role.PATIENT,
     }
 
 

@@ -517,6 +517,44 @@ def check_change_password(ctx, field, value):
         assert row_counts(app, AuditEvent) == audited
 
 
+def check_my_details(ctx, field, value):
+    """Your own phone number: stored trimmed and audited once when it changes, else nothing."""
+    app = ctx.app
+    user = ctx.make_user(Role.PATIENT)
+    login_as(ctx.client, user)
+    before = changes(app)
+    data = with_value({"phone": "07700 900123"}, field, value)
+    response = ctx.client.post("/account/details", data=data)
+    assert response.status_code in (302, 400)
+    (phone,) = columns(app, User, user.id, "phone")
+    if response.status_code == 302:
+        assert phone is None or phone == phone.strip()
+        assert changes(app) == before + (phone is not None)
+    else:
+        assert field != "extra"
+        assert phone is None
+        assert changes(app) == before
+
+
+def check_patient_phone(ctx, field, value):
+    """A patient's phone number from their clinician. A refusal shows the patient page again
+    (a "patient.view", not a change)."""
+    app, patient = ctx.app, ctx.patient
+    login_as(ctx.client, ctx.clinician)
+    stored, before = columns(app, User, patient.id, "phone"), changes(app)
+    data = with_value({"phone-phone": "07700 900123"}, field, value)
+    response = ctx.client.post(f"/clinician/patients/{patient.id}/phone", data=data)
+    assert response.status_code in (302, 400)
+    after = columns(app, User, patient.id, "phone")
+    if response.status_code == 302:
+        assert after[0] is None or after[0] == after[0].strip()
+        assert changes(app) == before + (after != stored)
+    else:
+        assert field != "extra"
+        assert after == stored
+        assert changes(app) == before
+
+
 def with_two_step(app, make_user) -> tuple[User, pyotp.TOTP]:
     """A clinician with two-step login on. The code that turned it on belongs to the previous
     time step, so the current code still works once."""
@@ -769,6 +807,20 @@ FORM_CASES: tuple[FormCase, ...] = (
         check_change_password,
         one_of("current_password", "password", "confirm", "password+confirm", "extra"),
         ("app", "client", "make_user"),
+    ),
+    FormCase(
+        "/account/details",
+        check_my_details,
+        one_of("phone", "extra"),
+        ("app", "client", "make_user"),
+        examples=({"field": "phone", "value": "²²²²²²²"}, {"field": "phone", "value": "   "}),
+    ),
+    FormCase(
+        "/clinician/patients/<int:patient_id>/phone",
+        check_patient_phone,
+        one_of("phone-phone", "extra"),
+        CLINICIAN_SIDE,
+        examples=({"field": "phone-phone", "value": "١٢٣٤٥٦"},),
     ),
     FormCase(
         "/login/code",
