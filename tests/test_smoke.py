@@ -28,3 +28,12 @@ def test_each_role_lands_on_its_home_page(client, make_user):
     for role, path in homes.items():
         login_as(client, make_user(role))
         assert client.get("/").headers["Location"] == path
+
+
+def test_logging_out_from_the_menu_ends_the_session(client, patient):
+    page = real_login(client, patient.email, follow_redirects=True).get_data(as_text=True)
+    menu = page[page.index('<details class="menu">') : page.index("</details>")]
+    assert '<form method="post" action="/logout"' in menu
+    response = client.post("/logout")
+    assert response.status_code == 302
+    assert client.get("/today").headers["Location"].startswith("/login")
