@@ -165,6 +165,9 @@ class Config:
     # A red flag that could not be stored (session expired, stale form, Taper's database
     # down) is kept, signed, on the patient's device this long and sent at the next chance.
     PENDING_REPORT_HOURS = _env_int("PENDING_REPORT_HOURS", 24)
+    # The clinic's contact line printed on the visit report (e.g. "Riverside Clinic, 020 7946
+    # 0000, taper@riverside.example"); empty: no contact line.
+    CLINIC_CONTACT = _env("CLINIC_CONTACT", "")
     # A clinic's own extra phrases for the note screen (JSON, format in the README).
     RED_FLAG_PHRASES_FILE = _env("RED_FLAG_PHRASES_FILE", "")
 

@@ -51,7 +51,9 @@ class PlanSeries:
     line_end: date | None = None
     # From this day the dose has no typed end: in force until the clinician reviews it.
     open_from: date | None = None
-    # (first day, last day shown, "hold" or "pause", open-ended), clipped to the range.
+    # (first day, last day shown, "hold" or "pause", open-ended): holds with a day in the
+    # range; the first day may be before the range (a hold that began earlier), the last
+    # day shown is clipped to the range's end.
     holds: tuple[tuple[date, date, str, bool], ...] = ()
     taken: tuple[tuple[date, Decimal], ...] = ()  # what the patient logged taking
 
@@ -212,11 +214,14 @@ def plan_summary(series: PlanSeries, data: ProgressData) -> str:
             text += " (stopped)"
         sentences.append(text + _scores_around(data, point.day))
     for first, last, kind, open_ended in series.holds:
+        if last < data.start or first > data.end:
+            continue  # only holds inside the range shown
         word = HOLD_WORDS.get(kind, "Held")
+        since = f"{_day(first)}" + (" (before this range)" if first < data.start else "")
         if open_ended:
-            sentences.append(f"{word} from {_day(first)} until the clinician reviews it")
+            sentences.append(f"{word} from {since} until the clinician reviews it")
         else:
-            sentences.append(f"{word} from {_day(first)} to {_day(last)}")
+            sentences.append(f"{word} from {since} to {_day(last)}")
     if series.open_from is not None and series.schedule:
         final = series.schedule[-1]
         if final.status == "last":

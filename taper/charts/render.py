@@ -1,13 +1,18 @@
 """Figures for progress, symptom heatmap and sleep: data in, PNG/SVG bytes out.
 
-Speed: margins are set by hand (tight_layout doubles the time), dates are plain day numbers
-with a few hand-made tick labels, and each figure has only the artists it needs.
+Each chart is drawn at the size a page shows it (a layout: narrow for phones, medium, wide for
+desktops), one point per CSS pixel, so its text is as large on screen as it is here; PNGs come
+at 1x and 2x (sharp screens). Speed: margins are set by hand (tight_layout doubles the time),
+dates are plain day numbers with a few hand-made tick labels, and each figure has only the
+artists it needs.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import threading
+from dataclasses import dataclass
 from datetime import date
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -37,20 +42,75 @@ BAND_SHADES = ("#f2f2f2", "#e3e3e3", "#d0d0d0", "#bdbdbd")
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 SCORE_MAX = CIWA_B.patient_max  # the patient-rated subtotal
 BANDS = tuple(band for band in CIWA_B.patient_bands if band.low > 0)  # "none" is not shaded
-DPI = 80
-PATIENT_SIZE = (5, 5.6)  # inches at DPI: 400 x 448 px
-CLINICIAN_SIZE = (8, 5)  # 640 x 400 px
+PX = 72  # dots per inch at 1x: one point is one CSS pixel, so font sizes are CSS px
+SCALES = (1, 2)  # 1x, and 2x for sharp screens
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A chart's size in CSS pixels as a page shows it, and its text sizes in CSS px.
+
+    ``text`` is the smallest text drawn (ticks, legends, labels on the chart); a page never
+    shows a layout wider than it is drawn, so text is never smaller on screen unless the
+    screen is narrower than the layout (a 320 px phone shows ``narrow`` at 288 px)."""
+
+    name: str
+    width: int
+    height: int
+    text: float
+    heat_height: int
+    ticks: int  # date labels along the bottom
+
+    @property
+    def label(self) -> float:
+        """Axis titles: a little larger than the smallest text."""
+        return self.text + 1
+
+    def inches(self, height: int | None = None) -> tuple[float, float]:
+        """The figure size in inches at PX dots per inch."""
+        return self.width / PX, (height or self.height) / PX
+
+    def margin(self, pixels: float, of: int | None = None) -> float:
+        """``pixels`` as a fraction of the width (or of ``of`` pixels)."""
+        return pixels / (of or self.width)
+
+
+LAYOUTS = {
+    # A 360 px phone shows 328 px (the page's 16 px padding each side); 14 px text stays
+    # 12 px or more down to 288 px (a 320 px phone).
+    "narrow": Layout("narrow", 328, 440, 14, 560, 3),
+    "medium": Layout("medium", 640, 420, 13, 560, 5),
+    "wide": Layout("wide", 920, 460, 13, 600, 7),
+}
+DEFAULT_LAYOUT = {True: "narrow", False: "wide"}  # by ``simple``: the patient's, the clinician's
 
 
 def _x(day: date) -> int:
     return day.toordinal()
 
 
+def layout_for(name: str | None, simple: bool) -> Layout:
+    """The named layout, else the default for the viewer (narrow for the patient)."""
+    return LAYOUTS.get(name or "", LAYOUTS[DEFAULT_LAYOUT[simple]])
+
+
 def _ticks(ax, start: date, end: date, count: int) -> None:
-    span = max((end - start).days, 1)
-    step = max(span // count, 1)
+    """About ``count`` date labels from ``start``, the last one always ``end`` (aligned to the
+    right so it is never cut off; the first to the left for the same reason)."""
+    span = max((end - start).days, 0)
+    step = max(span // max(count - 1, 1), 1)
     days = [shift(start, i) for i in range(0, span + 1, step)]
+    if days[-1] != end:
+        if len(days) > 1 and (end - days[-1]).days < step * 0.6:
+            days.pop()  # too close to the end's label: they would overlap
+        days.append(end)
     ax.set_xticks([_x(d) for d in days], [f"{d.day} {d:%b}" for d in days])
+    labels = ax.get_xticklabels()
+    if len(labels) > 1:
+        labels[0].set_horizontalalignment("left")
+        labels[-1].set_horizontalalignment("right")
+    elif labels:
+        labels[0].set_horizontalalignment("center")
 
 
 def _nice_ticks(top: float) -> list[float]:
@@ -61,55 +121,49 @@ def _nice_ticks(top: float) -> list[float]:
     return [0, top]
 
 
-def _bytes(fig: Figure, fmt: str) -> bytes:
+def _bytes(fig: Figure, fmt: str, scale: int = 1) -> bytes:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}")
     buffer = io.BytesIO()
     if fmt == "png":
-        FigureCanvasAgg(fig).print_png(buffer, pil_kwargs={"compress_level": 2})  # speed over size
+        # speed over size; the dpi sets the pixels: 1x or 2x the CSS size
+        fig.savefig(buffer, format="png", dpi=PX * scale, pil_kwargs={"compress_level": 2})
     else:
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
+        fig.savefig(buffer, format="svg", dpi=PX, metadata={"Date": None})
     return buffer.getvalue()
 
 
-def _progress_axes(simple: bool):
+def _progress_axes(layout: Layout):
     """The figure, its two axes and the score bands: what every progress chart shares."""
-    # The patient's chart is drawn phone-sized (400 px wide), so on a 360 px screen its text
-    # stays about as large as the page's; the clinician's is wider with more detail.
-    fig = Figure(figsize=PATIENT_SIZE if simple else CLINICIAN_SIZE, dpi=DPI)
+    fig = Figure(figsize=layout.inches(), dpi=PX)
     FigureCanvasAgg(fig)
     dose_ax, score_ax = fig.subplots(2, 1, sharex=True, height_ratios=(1, 1.15))
-    left = 0.15 if simple else 0.09
-    fig.subplots_adjust(left=left, right=0.97, top=0.92, bottom=0.09, hspace=0.14)
-    fontsize = 13 if simple else 10
-    style_axes(dose_ax, score_ax, fontsize)
-    add_legends(dose_ax, score_ax, fontsize)
+    style_axes(dose_ax, score_ax, layout.text, layout.name == "narrow")
     return fig, dose_ax, score_ax
 
 
-def add_legends(dose_ax, score_ax, fontsize: float) -> None:
-    """The score legend, from stand-in handles, drawn once: a reused figure keeps it. (The
-    dose legend names each plan's medication, so ``draw_progress`` draws it with the data.)"""
-    score_ax.legend(
-        handles=[
-            Line2D([], [], color=VERMILLION, linewidth=1.8, label="Symptom score"),
-            Line2D([], [], color=PURPLE, marker="^", linestyle="none", label="Red flag"),
-        ],
-        loc="upper left",
-        fontsize=fontsize - 1,
-        frameon=False,
-        ncols=2,
+def _margins(fig: Figure, layout: Layout, legend_rows: int) -> None:
+    """Margins in pixels: the y labels on the left, the legend rows on top, dates below."""
+    text = layout.text
+    fig.subplots_adjust(
+        left=layout.margin(text * 4.4),  # as in _legend_x
+        right=1 - layout.margin(_right(layout)),
+        top=1 - layout.margin(legend_rows * text * 1.5 + 10, layout.height),
+        bottom=layout.margin(text * 1.3 + 14, layout.height),
+        hspace=0.14 if layout.name == "wide" else 0.18,
     )
 
 
-def style_axes(dose_ax, score_ax, fontsize: float) -> None:
-    """Spines, tick sizes, the score axis and its severity bands."""
+def style_axes(dose_ax, score_ax, text: float, narrow: bool = False) -> None:
+    """Spines, tick sizes, the score axis and its severity bands, shaded and named."""
     for ax in (dose_ax, score_ax):
-        ax.tick_params(labelsize=fontsize - 1)
+        ax.tick_params(labelsize=text)
         ax.spines[["top", "right"]].set_visible(False)
     score_ax.set_ylim(0, SCORE_MAX)
     score_ax.set_yticks([0, *(band.high for band in BANDS[:-1])])
-    score_ax.set_ylabel(f"Symptom score (0–{SCORE_MAX})", fontsize=fontsize)
+    score_ax.set_ylabel(f"Symptom score (0–{SCORE_MAX})", fontsize=text + 1)
     for band, shade in zip(BANDS, BAND_SHADES, strict=True):
         score_ax.add_artist(
             Rectangle(
@@ -121,6 +175,23 @@ def style_axes(dose_ax, score_ax, fontsize: float) -> None:
                 linewidth=0,
                 zorder=0,
             )
+        )
+        # The band's name beside it, not only its shade: outside the plot, on the right, so it
+        # never hides the latest days. Two lines on a phone-sized chart.
+        label = band.label.replace(" ", "\n") if narrow else band.label
+        score_ax.text(
+            1.02,
+            (band.low + band.high) / 2,
+            label,
+            transform=score_ax.get_yaxis_transform(),
+            ha="left",
+            va="center",
+            fontsize=text,
+            linespacing=1.0,
+            color="#333333",
+            parse_math=False,
+            clip_on=False,
+            gid=f"band-{band.label}",
         )
 
 
@@ -135,9 +206,13 @@ def _label(series: PlanSeries, limit: int = 24) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
-def _schedule(dose_ax, series: PlanSeries, colour: str, index: int, fontsize: float) -> list:
+def _schedule(
+    dose_ax, series: PlanSeries, colour: str, index: int, fontsize: float, label: bool = True
+) -> list:
     """One plan's scheduled line: steps as the timeline has them, drawn to ``line_end``; the
-    stretch from ``open_from`` (no typed end: until the clinician reviews it) dashed."""
+    stretch from ``open_from`` (no typed end: until the clinician reviews it) dashed, and
+    labelled "until reviewed" when ``label`` (a phone-sized chart has no room: the label
+    would hide the latest days; its caption says what the dashes mean)."""
     added: list = []
     points = series.schedule
     if not points or series.line_end is None:
@@ -160,6 +235,8 @@ def _schedule(dose_ax, series: PlanSeries, colour: str, index: int, fontsize: fl
             gid=f"until-reviewed-{index}",
             zorder=3,
         )
+    if series.open_from is not None and label:
+        level = float(points[-1].dose)
         added.append(
             dose_ax.text(
                 _x(series.line_end) + 0.5,
@@ -168,26 +245,31 @@ def _schedule(dose_ax, series: PlanSeries, colour: str, index: int, fontsize: fl
                 ha="right",
                 va="bottom" if index % 2 == 0 else "top",  # two plans at one dose: apart
                 color=colour,
-                fontsize=fontsize - 2,
+                fontsize=fontsize,
                 parse_math=False,
                 gid=f"until-reviewed-label-{index}",
+                # readable over the marks of the doses taken
+                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1},
+                zorder=5,
             )
         )
     return added
 
 
-def _spans(dose_ax, score_ax, series: PlanSeries, index: int, several: bool, fontsize) -> list:
+def _spans(
+    dose_ax, score_ax, series: PlanSeries, index: int, several: bool, fontsize, start: date
+) -> list:
     """Holds (orange) and pauses (grey, hatched), shaded on both axes and named on the dose
     axis, so a flat stretch of the line reads as what it was."""
     added: list = []
-    for start, end, kind, open_ended in series.holds:
+    for first, end, kind, open_ended in series.holds:
         colour, hatch = (ORANGE, None) if kind == "hold" else (GREY, "//")
         for ax in (dose_ax, score_ax):  # add_artist: no data-limit bookkeeping (faster)
             added.append(
                 ax.add_artist(
                     Rectangle(
-                        (_x(start) - 0.5, 0),
-                        _x(end) - _x(start) + 1,
+                        (_x(first) - 0.5, 0),
+                        _x(end) - _x(first) + 1,
                         1,
                         transform=ax.get_xaxis_transform(),
                         facecolor=colour,
@@ -206,13 +288,13 @@ def _spans(dose_ax, score_ax, series: PlanSeries, index: int, several: bool, fon
             word += ", until reviewed"
         added.append(
             dose_ax.text(
-                _x(start) - 0.4,
-                0.97 - 0.1 * index,
+                _x(max(first, start)) - 0.4,
+                0.97 - 0.12 * index,
                 word,
                 transform=dose_ax.get_xaxis_transform(),
                 ha="left",
                 va="top",
-                fontsize=fontsize - 2,
+                fontsize=fontsize,
                 parse_math=False,
                 clip_on=True,
                 gid=f"{kind}-label",
@@ -221,16 +303,45 @@ def _spans(dose_ax, score_ax, series: PlanSeries, index: int, several: bool, fon
     return added
 
 
-def draw_progress(dose_ax, score_ax, data: ProgressData) -> list:
-    """Add the data's artists to the axes; return them so a reused figure can drop them."""
-    fontsize = 13 if data.simple else 10
+def score_line(scores) -> tuple[list[float], list[float]]:
+    """The scores as x and y, with a gap (NaN) between days that are not consecutive: a day
+    without a log is a gap, never a line drawn across it."""
+    xs: list[float] = []
+    ys: list[float] = []
+    previous = None
+    for day, score in scores:
+        if previous is not None and (day - previous).days > 1:
+            xs.append(_x(previous) + 0.5)
+            ys.append(math.nan)
+        xs.append(_x(day))
+        ys.append(score)
+        previous = day
+    return xs, ys
+
+
+def _legend_x(layout: Layout) -> float:
+    """The dose legend's left edge, in axes units: near the figure's left edge, over the
+    y labels, so a phone-sized chart has its whole width for the legend."""
+    left = layout.margin(layout.text * 4.4)
+    return (layout.margin(4) - left) / (1 - left - layout.margin(_right(layout)))
+
+
+def _right(layout: Layout) -> float:
+    """The right margin in pixels: room for the severity bands' names."""
+    return layout.text * (5.3 if layout.name == "narrow" else 6.6) + 8
+
+
+def draw_progress(dose_ax, score_ax, data: ProgressData, layout: Layout) -> tuple[list, int]:
+    """Add the data's artists to the axes; return them (so a reused figure can drop them)
+    and how many rows the dose legend above the chart takes."""
+    text = layout.text
     added: list = []
     several = len(data.plans) > 1
     handles = []
     for index, series in enumerate(data.plans):
         colour, marker = plan_style(index)
-        added += _schedule(dose_ax, series, colour, index, fontsize)
-        added += _spans(dose_ax, score_ax, series, index, several, fontsize)
+        added += _schedule(dose_ax, series, colour, index, text, layout.name != "narrow")
+        added += _spans(dose_ax, score_ax, series, index, several, text, data.start)
         # One legend entry per medication: its line with its own mark for a dose taken.
         handles.append(
             Line2D(
@@ -242,7 +353,7 @@ def draw_progress(dose_ax, score_ax, data: ProgressData) -> list:
                 markerfacecolor="white",
                 markeredgecolor=colour,
                 markeredgewidth=1.5,
-                label=_label(series, 12 if data.simple else 24),
+                label=_label(series, 12 if layout.name == "narrow" else 24),
             )
         )
         if series.taken:
@@ -251,7 +362,7 @@ def draw_progress(dose_ax, score_ax, data: ProgressData) -> list:
                 [float(v) for _, v in series.taken],
                 linestyle="none",
                 marker=marker,
-                markersize=6 if data.simple else 4.5,
+                markersize=6 if layout.name == "narrow" else 5,
                 markerfacecolor="white",
                 markeredgecolor=colour,
                 markeredgewidth=1.5,
@@ -268,7 +379,7 @@ def draw_progress(dose_ax, score_ax, data: ProgressData) -> list:
                 markerfacecolor="white",
                 markeredgecolor=GREY,
                 markeredgewidth=1.5,
-                label="taken" if data.simple else "dose taken",
+                label="taken" if layout.name == "narrow" else "dose taken",
             )
         )
     changes = data.changes
@@ -287,15 +398,29 @@ def draw_progress(dose_ax, score_ax, data: ProgressData) -> list:
                 )
             )
     if data.scores:
+        xs, ys = score_line(data.scores)
         few = len(data.scores) <= 120 and not data.simple
         added += score_ax.plot(
-            [_x(d) for d, _ in data.scores],
-            [s for _, s in data.scores],
+            xs,
+            ys,
             color=VERMILLION,
             linewidth=1.8,
-            marker="." if few else None,
+            marker="o",
+            markersize=3.5 if few else 2.5,
             label="Symptom score",
             gid="score",
+            zorder=2,
+        )
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=VERMILLION,
+                linewidth=1.8,
+                marker="o",
+                markersize=3.5,
+                label="Symptom score",
+            )
         )
     if data.red_flag_days:
         added += score_ax.plot(
@@ -307,72 +432,94 @@ def draw_progress(dose_ax, score_ax, data: ProgressData) -> list:
             color=PURPLE,
             label="Red flag",
             gid="red-flags",
+            zorder=3,
         )
+        # In the legend only when the range has one.
+        handles.append(Line2D([], [], color=PURPLE, marker="^", linestyle="none", label="Red flag"))
+    rows = 1
     if handles:
-        # Above the axes, in one row: it never hides the lines or the hold labels.
+        # One legend above the axes (the score's entries too): it never hides a line, a hold
+        # label or the latest days. A phone-sized chart has room for two entries a row.
+        columns = len(handles) if layout.name != "narrow" else min(len(handles), 2)
+        rows = -(-len(handles) // columns)
         legend = dose_ax.legend(
             handles=handles,
             loc="lower left",
-            bbox_to_anchor=(-0.12 if data.simple else 0, 1.0),
+            bbox_to_anchor=(_legend_x(layout), 1.0),
             borderaxespad=0.2,
-            fontsize=fontsize - (2 if data.simple else 1),
+            fontsize=text,
             frameon=False,
-            ncols=len(handles),
-            handlelength=1.5 if data.simple else 1.8,
+            ncols=columns,
+            handlelength=1.5,
             handletextpad=0.4,
-            columnspacing=0.8 if data.simple else 1.0,
+            columnspacing=0.8,
         )
         legend.set_gid("dose-legend")
         added.append(legend)
     doses = [float(p.dose) for s in data.plans for p in s.schedule]
     doses += [float(v) for s in data.plans for _, v in s.taken]
     top = max([*doses, 1])
-    dose_ax.set_ylim(0, top * 1.3)  # room for the hold labels
+    dose_ax.set_ylim(0, top * 1.3 + 0.12 * top * max(len(data.plans) - 1, 0))  # hold labels
     dose_ax.set_yticks(_nice_ticks(top))
     unit = data.unit
-    dose_ax.set_ylabel(f"Daily dose ({unit})" if unit else "Daily dose", fontsize=fontsize)
+    dose_ax.set_ylabel(f"Daily dose ({unit})" if unit else "Daily dose", fontsize=text + 1)
     score_ax.set_xlim(_x(data.start) - 0.5, _x(data.end) + 0.5)
-    _ticks(score_ax, data.start, data.end, 4 if data.simple else 7)
-    return added
+    _ticks(score_ax, data.start, data.end, layout.ticks)
+    return added, rows
 
 
-def progress_figure(data: ProgressData) -> Figure:
+def progress_figure(data: ProgressData, layout: Layout | None = None) -> Figure:
     """A new figure: dose (each plan's schedule, doses taken) above the symptom score."""
-    fig, dose_ax, score_ax = _progress_axes(data.simple)
-    draw_progress(dose_ax, score_ax, data)
+    layout = layout or layout_for(None, data.simple)
+    fig, dose_ax, score_ax = _progress_axes(layout)
+    _, rows = draw_progress(dose_ax, score_ax, data, layout)
+    _margins(fig, layout, rows)
     return fig
 
 
 _reused = threading.local()
 
 
-def progress_chart(data: ProgressData, fmt: str = "png") -> bytes:
-    """The progress chart as PNG or SVG bytes.
+def progress_chart(
+    data: ProgressData, fmt: str = "png", layout: Layout | None = None, scale: int = 1
+) -> bytes:
+    """The progress chart as PNG (at ``scale`` times the layout's size) or SVG bytes.
 
     Each thread keeps one figure per layout and only swaps the data's artists: building
     axes and ticks is most of matplotlib's cost for a chart like this."""
-    key = f"progress-{data.simple}"
+    layout = layout or layout_for(None, data.simple)
+    key = f"progress_{layout.name}"
     parts = getattr(_reused, key, None)
     if parts is None:
-        parts = _progress_axes(data.simple)
+        parts = _progress_axes(layout)
         setattr(_reused, key, parts)
     fig, dose_ax, score_ax = parts
-    added = draw_progress(dose_ax, score_ax, data)
+    added, rows = draw_progress(dose_ax, score_ax, data, layout)
+    _margins(fig, layout, rows)
     try:
-        return _bytes(fig, fmt)
+        return _bytes(fig, fmt, scale)
     finally:
         for artist in added:
             artist.remove()
 
 
-def heatmap_figure(data: HeatmapData) -> Figure:
+def heatmap_figure(data: HeatmapData, layout: Layout | None = None) -> Figure:
     """Each symptom by day (darker = worse), dose changes marked, sleep hours below."""
     import numpy as np
 
-    fig = Figure(figsize=(9, 6), dpi=DPI)
+    layout = layout or LAYOUTS["wide"]
+    text = layout.text
+    fig = Figure(figsize=layout.inches(layout.heat_height), dpi=PX)
     FigureCanvasAgg(fig)
     heat_ax, sleep_ax = fig.subplots(2, 1, height_ratios=(4, 1), sharex=True)
-    fig.subplots_adjust(left=0.2, right=0.9, top=0.96, bottom=0.08, hspace=0.08)
+    longest = max((len(item) for item in data.items), default=8)
+    fig.subplots_adjust(
+        left=layout.margin(longest * text * 0.58 + 14),
+        right=1 - layout.margin(text * 2.8 + 6),  # the colour bar's numbers and label
+        top=1 - layout.margin(8, layout.heat_height),
+        bottom=layout.margin(text * 1.3 + 14, layout.heat_height),
+        hspace=0.08,
+    )
     grid = np.array([[np.nan if v is None else v for v in row] for row in data.values], dtype=float)
     first = _x(data.days[0]) if data.days else 0
     extent = (first - 0.5, first + len(data.days) - 0.5, len(data.items) - 0.5, -0.5)
@@ -385,22 +532,34 @@ def heatmap_figure(data: HeatmapData) -> Figure:
         interpolation="nearest",
         extent=extent,
     )
-    heat_ax.set_yticks(range(len(data.items)), data.items, fontsize=9)
+    heat_ax.set_yticks(range(len(data.items)), data.items, fontsize=text)
     for day in data.dose_changes:
-        heat_ax.axvline(_x(day) - 0.5, color=VERMILLION, linewidth=1.2)
-    colorbar = fig.colorbar(image, ax=[heat_ax, sleep_ax], fraction=0.03, pad=0.02)
-    colorbar.set_label("0 not at all … 4 very much so", fontsize=9)
+        heat_ax.axvline(_x(day) - 0.5, color=VERMILLION, linewidth=1.5)
+    colorbar = fig.colorbar(
+        image,
+        ax=[heat_ax, sleep_ax],
+        fraction=layout.margin(12),
+        pad=layout.margin(8),
+        aspect=layout.heat_height * 0.55 / 12,  # tall: most of the heatmap's height
+    )
+    colorbar.set_label("0 not at all … 4 very much so", fontsize=text)
+    colorbar.ax.tick_params(labelsize=text)
     if data.sleep:
         sleep_ax.bar(
             [_x(d) for d, _ in data.sleep], [float(h) for _, h in data.sleep], width=0.8, color=SKY
         )
-    sleep_ax.set_ylabel("Sleep (h)", fontsize=9)
+    sleep_ax.set_ylabel("Sleep (h)", fontsize=text)
     sleep_ax.set_ylim(0, 12)
+    sleep_ax.set_yticks([0, 6, 12])
+    sleep_ax.tick_params(labelsize=text)
     if data.days:
-        _ticks(sleep_ax, data.days[0], data.days[-1], 7)
+        # Fewer dates than the progress chart: the item names take a third of the width.
+        _ticks(sleep_ax, data.days[0], data.days[-1], max(layout.ticks - 1, 2))
     return fig
 
 
-def heatmap_chart(data: HeatmapData, fmt: str = "png") -> bytes:
-    """The symptom heatmap with sleep as PNG or SVG bytes."""
-    return _bytes(heatmap_figure(data), fmt)
+def heatmap_chart(
+    data: HeatmapData, fmt: str = "png", layout: Layout | None = None, scale: int = 1
+) -> bytes:
+    """The symptom heatmap with sleep as PNG (at ``scale`` times its size) or SVG bytes."""
+    return _bytes(heatmap_figure(data, layout), fmt, scale)

@@ -1,30 +1,65 @@
-"""The one-page visit report as a PDF (matplotlib's PDF backend; no other dependency)."""
+"""The visit report as a PDF (matplotlib's PDF backend; no other dependency): A4 pages of
+text at 10 pt or more, laid out top to bottom and continued on a new page when full.
+
+What a clinician asks for at a visit: each plan with its dose in force, any hold or pause, and
+its steps exactly as typed (the ones to come first); the progress chart; missed days; the
+symptoms item by item; the patient's notes as typed; the last logs; the alerts; the revisions;
+and the clinic's contact line. Every text is drawn with mathtext off and characters the font
+lacks replaced, so nothing a person typed can break the file."""
 
 from __future__ import annotations
 
 import io
 import textwrap
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 
-from matplotlib.backends.backend_pdf import FigureCanvasPdf
+from matplotlib import font_manager
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_pdf import FigureCanvasPdf, PdfPages
 from matplotlib.figure import Figure
 
 from taper.charts.data import ProgressData, summary
-from taper.charts.render import add_legends, draw_progress, style_axes
+from taper.charts.render import Layout, draw_progress, style_axes
 from taper.domain.instrument import CIWA_B
 
-A4 = (8.27, 11.69)
+A4 = (8.27, 11.69)  # inches
+PAGE_W, PAGE_H = A4[0] * 72, A4[1] * 72  # points
+MARGIN = 42  # points (about 15 mm)
+BODY = 10  # the body text size in points: nothing on the report is smaller
+HEADING = 12.5
+TITLE = 16
+LINE = 1.42  # line height, in text sizes
+FONT = "DejaVu Sans"
+# The chart at the report's size: one point a "pixel", text at the body size.
+CHART = Layout("report", int(PAGE_W - 2 * MARGIN), 250, BODY, 0, 7)
+CHAR_WIDTH = 0.6  # a generous average character width, in text sizes (for wrapping)
+NOTE_LIMIT = 1500  # characters of one note; a longer one says where to read the rest
 
 
 @dataclass(frozen=True)
 class ReportPlan:
-    """One plan on the report: its title, the dose in force today with its status (held,
-    paused, last, stopped), and its steps as typed (dates as holds and pauses moved them)."""
+    """One plan on the report: its title, the dose in force today with its status, any hold
+    or pause in words, and its steps exactly as typed (dates as holds and pauses moved them):
+    the one in force and those to come, then the earlier ones."""
 
     title: str  # e.g. "Diazepam (mg), active"
     in_force: str
-    steps: tuple[str, ...]
+    steps: tuple[str, ...] = ()  # the step in force and the steps to come
+    earlier: tuple[str, ...] = ()
+    hold: str = ""  # "On hold since … until …" / "Paused since …", else ""
+
+
+@dataclass(frozen=True)
+class SymptomTable:
+    """Each patient-rated item's mean over each period (None: no log that period) and its
+    latest answer."""
+
+    periods: tuple[str, ...]  # column headings, oldest first
+    rows: tuple[tuple[str, tuple[float | None, ...], int | None], ...]  # label, means, latest
+    latest_day: date | None = None
 
 
 @dataclass(frozen=True)
@@ -38,109 +73,309 @@ class ReportData:
     logs: tuple[tuple[str, ...], ...]  # rows: day, score, red flags, taken/scheduled, sleep
     alerts: tuple[str, ...]  # open urgent first, then open others, then the rest
     progress: ProgressData
+    period: tuple[date, date] | None = None  # the days the notes, symptoms and missed cover
+    missed: tuple[date, ...] = ()  # days in the period with no log
+    notes: tuple[tuple[date, str], ...] = ()  # (day, note as typed), newest first
+    symptoms: SymptomTable | None = None
+    contact: str = ""  # the clinic's contact line (config CLINIC_CONTACT); "" for none
 
 
-def _lines(
-    fig: Figure,
-    x: float,
-    y: float,
-    lines,
-    size: float = 8,
-    step: float = 0.0125,
-    limit: int = 12,
-    weight: str = "normal",
-    width: int = 62,
-    wrap: bool = True,
-    more: str = "more",
-) -> float:
-    """Draw lines of text downwards from (x, y), wrapped (or each cut to one line); return
-    where the next line goes."""
-    shown = list(lines)[:limit]
-    if len(lines) > limit:
-        shown.append(f"… and {len(lines) - limit} {more}")
-    if wrap:
-        shown = [part for line in shown for part in textwrap.wrap(line, width) or [""]]
-    else:
-        shown = [textwrap.shorten(line, width, placeholder=" …") for line in shown]
-    for line in shown:
-        fig.text(
-            x, y, line, fontsize=size, parse_math=False, fontweight=weight, family="DejaVu Sans"
+@cache
+def _glyphs() -> frozenset[int]:
+    """The code points the report's font can draw."""
+    font = font_manager.get_font(font_manager.findfont(FONT))
+    return frozenset(font.get_charmap())
+
+
+def printable(text: str) -> str:
+    """``text`` as the font can draw it on one line: control characters (new lines, tabs)
+    become spaces and a character the font lacks becomes "?", so what a person typed can
+    never break the PDF; everything else stays exactly as typed."""
+    glyphs = _glyphs()
+    out = []
+    for char in text:
+        if unicodedata.category(char)[0] == "C":
+            out.append(" ")
+        elif ord(char) in glyphs or char == " ":
+            out.append(char)
+        else:
+            out.append("?")
+    return "".join(out)
+
+
+def _fits(size: float, width: float) -> int:
+    """How many characters of text at ``size`` fit in ``width`` points."""
+    return max(int(width / (size * CHAR_WIDTH)), 8)
+
+
+def period_words(start: date, end: date) -> str:
+    """ "6 Nov to 3 Dec 2026 (28 days)"."""
+    days = (end - start).days + 1
+    first = f"{start.day} {start:%b}" + (f" {start.year}" if start.year != end.year else "")
+    return f"{first} to {end.day} {end:%b %Y} ({days} day{'s' if days != 1 else ''})"
+
+
+def missed_words(missed: tuple[date, ...]) -> str:
+    """Missed days as runs: "3–5 Nov, 9 Nov"."""
+    runs: list[list[date]] = []
+    for day in missed:
+        if runs and (day - runs[-1][-1]).days == 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+
+    def run(days: list[date]) -> str:
+        first, last = days[0], days[-1]
+        if first == last:
+            return f"{first.day} {first:%b}"
+        if (first.year, first.month) == (last.year, last.month):
+            return f"{first.day}–{last.day} {last:%b}"
+        return f"{first.day} {first:%b} – {last.day} {last:%b}"
+
+    return ", ".join(run(r) for r in runs)
+
+
+class Pages:
+    """Figures of A4 pages and a cursor: text flows down and on to a new page when full."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.figures: list[Figure] = []
+        self.y = 0.0
+        self.new_page()
+
+    def new_page(self) -> None:
+        """Start a page (after the first, with the report's title and "continued")."""
+        fig = Figure(figsize=A4)
+        FigureCanvasPdf(fig)
+        self.figures.append(fig)
+        self.y = PAGE_H - MARGIN
+        if len(self.figures) > 1:
+            self.text(f"{self.title} (continued)", BODY, weight="bold")
+            self.y -= 4
+
+    @property
+    def fig(self) -> Figure:
+        return self.figures[-1]
+
+    def room(self, points: float) -> None:
+        """Go on to a new page unless ``points`` more fit above the bottom margin (and the
+        footer)."""
+        if self.y - points < MARGIN + BODY * 2:
+            self.new_page()
+
+    def text(
+        self,
+        line: str,
+        size: float = BODY,
+        *,
+        x: float = MARGIN,
+        weight: str = "normal",
+        width: float | None = None,
+        wrap: bool = True,
+        indent: str = "",
+    ) -> None:
+        """Draw ``line`` (made printable), wrapped to ``width`` points, going on to a new page
+        when full."""
+        width = width or (PAGE_W - MARGIN - x)
+        chars = _fits(size, width)
+        clean = printable(line)
+        parts = (
+            textwrap.wrap(clean, chars, subsequent_indent=indent, break_long_words=True) or [""]
+            if wrap
+            else [textwrap.shorten(clean, chars, placeholder=" …")]
         )
-        y -= step
-    return y
+        for part in parts:
+            self.room(size * LINE)
+            self.y -= size * LINE
+            self.fig.text(
+                x / PAGE_W,
+                self.y / PAGE_H,
+                part,
+                fontsize=size,
+                fontweight=weight,
+                family=FONT,
+                parse_math=False,
+                gid="report-text",
+            )
+
+    def heading(self, text: str) -> None:
+        """A section heading, kept with at least three lines after it."""
+        self.room(HEADING * LINE + BODY * LINE * 3 + 8)
+        self.y -= 8
+        self.text(text, HEADING, weight="bold")
+
+    def row(self, cells, columns, *, weight: str = "normal") -> None:
+        """One table row: each cell cut to its column (a cell ends where the next begins)."""
+        self.room(BODY * LINE)
+        self.y -= BODY * LINE
+        edges = [*columns[1:], PAGE_W - MARGIN]
+        for cell, x, end in zip(cells, columns, edges, strict=False):
+            chars = _fits(BODY, end - x - 6)
+            self.fig.text(
+                x / PAGE_W,
+                self.y / PAGE_H,
+                textwrap.shorten(printable(cell), chars, placeholder="…"),
+                fontsize=BODY,
+                fontweight=weight,
+                family=FONT,
+                parse_math=False,
+                gid="report-text",
+            )
+
+    def footers(self) -> None:
+        """ "<title> · page N of M" at the foot of every page."""
+        count = len(self.figures)
+        for number, fig in enumerate(self.figures, start=1):
+            fig.text(
+                MARGIN / PAGE_W,
+                (MARGIN - BODY * 1.5) / PAGE_H,
+                printable(f"{self.title} · page {number} of {count}"),
+                fontsize=BODY,
+                family=FONT,
+                color="#444444",
+                parse_math=False,
+                gid="report-footer",
+            )
+
+
+def _chart(pages: Pages, data: ProgressData) -> None:
+    """The progress chart across the page, its legend above it, the bands named on its
+    right."""
+    layout = CHART
+    legend = 2 * BODY * LINE + 10
+    height = layout.height + legend
+    pages.room(height + BODY * 3)
+    top = pages.y - legend
+    bottom = top - layout.height + BODY * 2.2  # room for the dates
+    left = MARGIN + BODY * 4.4
+    right = PAGE_W - MARGIN - (BODY * 6.6 + 8)
+    dose_h = (top - bottom) * 0.45
+    gap = 10
+    dose_ax = pages.fig.add_axes(
+        (left / PAGE_W, (top - dose_h) / PAGE_H, (right - left) / PAGE_W, dose_h / PAGE_H)
+    )
+    score_ax = pages.fig.add_axes(
+        (
+            left / PAGE_W,
+            bottom / PAGE_H,
+            (right - left) / PAGE_W,
+            (top - dose_h - gap - bottom) / PAGE_H,
+        ),
+        sharex=dose_ax,
+    )
+    style_axes(dose_ax, score_ax, layout.text)
+    dose_ax.tick_params(labelbottom=False)
+    draw_progress(dose_ax, score_ax, data, layout)
+    pages.y = bottom - BODY * 2.4
+
+
+def _plans(pages: Pages, data: ReportData) -> None:
+    if not data.plans:
+        pages.text("No taper plan yet.", weight="bold")
+    for plan in data.plans:
+        pages.room(BODY * LINE * 4)
+        pages.y -= 4
+        pages.text(plan.title, HEADING, weight="bold")
+        pages.text(plan.in_force, weight="bold")
+        if plan.hold:
+            pages.text(plan.hold)
+        if plan.steps:
+            pages.text("Steps now and to come, exactly as typed:")
+            for step in plan.steps:
+                pages.text(step, x=MARGIN + 12, indent="   ")
+        else:
+            pages.text("No steps to come.")
+        if plan.earlier:
+            pages.text("Earlier steps:")
+            for step in plan.earlier:
+                pages.text(step, x=MARGIN + 12, indent="   ")
+
+
+def _symptoms(pages: Pages, table: SymptomTable) -> None:
+    pages.heading("Symptoms item by item (0 not at all to 4 very much so)")
+    latest = (
+        f"; Latest: the answer on {table.latest_day.day} {table.latest_day:%b}"
+        if table.latest_day
+        else ""
+    )
+    pages.text(f"Mean of the logged days in each period (– no log){latest}.")
+    label_w = 120
+    count = len(table.periods) + 1
+    step = (PAGE_W - 2 * MARGIN - label_w) / count
+    columns = [MARGIN] + [MARGIN + label_w + i * step for i in range(count)]
+    pages.row(("Item", *table.periods, "Latest"), columns, weight="bold")
+    for label, means, last in table.rows:
+        cells = [f"{m:.1f}" if m is not None else "–" for m in means]
+        pages.row((label, *cells, "–" if last is None else str(last)), columns)
+
+
+def _pages(data: ReportData) -> Pages:
+    pages = Pages(f"Taper visit report: {data.patient}")
+    pages.text(pages.title, TITLE, weight="bold")
+    if data.period:
+        pages.text(f"Period: {period_words(*data.period)}. Generated {data.generated.isoformat()}.")
+    else:
+        pages.text(f"Generated {data.generated.isoformat()}.")
+    pages.text("Doses are shown exactly as the clinician entered them; Taper computes none.")
+    if data.contact:
+        pages.text(f"Clinic contact: {data.contact}", weight="bold")
+    _plans(pages, data)
+    pages.heading("Progress")
+    _chart(pages, data.progress)
+    pages.text(textwrap.shorten(summary(data.progress), 900, placeholder=" …"))
+    if data.period:
+        pages.heading("Missed days")
+        days = (data.period[1] - data.period[0]).days + 1
+        count = len(data.missed)
+        text = f"{count} of {days} days in the period with no log"
+        pages.text(text + (f": {missed_words(data.missed)}." if count else "."))
+    if data.symptoms is not None:
+        _symptoms(pages, data.symptoms)
+    pages.heading("The patient's notes, as typed")
+    if not data.notes:
+        pages.text("No notes in this period.")
+    for day, note in data.notes:
+        text = note if len(note) <= NOTE_LIMIT else note[:NOTE_LIMIT] + " … (cut here)"
+        pages.room(BODY * LINE * 2)
+        pages.text(f"{day.day} {day:%b %Y}", weight="bold")
+        pages.text(text, x=MARGIN + 12)
+    pages.heading("Last 14 logs")
+    header = ("Day", f"Score (0–{CIWA_B.patient_max})", "Red flags", "Taken / scheduled", "Sleep")
+    columns = (MARGIN, MARGIN + 80, MARGIN + 165, MARGIN + 290, MARGIN + 460)
+    pages.row(header, columns, weight="bold")
+    for row in data.logs[:14]:
+        pages.row(row, columns)
+    if not data.logs:
+        pages.text("No logs.")
+    pages.heading("Open and recent alerts")
+    for line in data.alerts or ("None.",):
+        pages.text(line, indent="   ")
+    pages.heading("Plan revisions, newest first")
+    for line in data.revisions or ("None.",):
+        pages.text(line, indent="   ")
+    pages.footers()
+    return pages
+
+
+def report_figures(data: ReportData) -> list[Figure]:
+    """The report's pages as figures (for the PDF, or drawn to PNG to look at)."""
+    return _pages(data).figures
 
 
 def visit_report(data: ReportData) -> bytes:
-    """One A4 page: each plan with its dose in force and steps, the revisions, the progress
-    chart, the last logs (a dose per plan) and the alerts, open urgent ones first."""
-    fig = Figure(figsize=A4)
-    FigureCanvasPdf(fig)
-    fig.text(
-        0.06,
-        0.965,
-        f"Taper visit report: {data.patient}",
-        fontsize=15,
-        fontweight="bold",
-        parse_math=False,
-    )
-    fig.text(
-        0.06,
-        0.948,
-        f"Generated {data.generated.isoformat()}. Doses are shown exactly as "
-        "the clinician entered them.",
-        fontsize=8,
-        parse_math=False,
-    )
-    y = 0.925
-    if not data.plans:
-        y = _lines(fig, 0.06, y, ["No taper plan yet"], size=10, weight="bold")
-    # Every plan is listed: its steps share the room above the chart (about 21 lines; each
-    # plan's title, dose in force and "… more" take four).
-    count = max(len(data.plans), 1)
-    per_plan = min(10, max(1, (21 - 4 * count) // count))
-    for plan in data.plans:
-        y = _lines(fig, 0.06, y, [plan.title], size=10, weight="bold", wrap=False)
-        y = _lines(fig, 0.06, y, [plan.in_force], size=7.5, weight="bold", width=64)
-        y = _lines(fig, 0.06, y, plan.steps, limit=per_plan, size=7.5, wrap=False) - 0.004
-    col_y = _lines(fig, 0.55, 0.925, ["Revisions"], size=10, weight="bold")
-    _lines(fig, 0.55, col_y, data.revisions, limit=12, size=7, width=60)
-    top = max(min(y, 0.79), 0.64) - 0.01
-    dose_ax = fig.add_axes((0.09, top - 0.13, 0.86, 0.12))
-    score_ax = fig.add_axes((0.09, top - 0.29, 0.86, 0.15), sharex=dose_ax)
-    style_axes(dose_ax, score_ax, 8)
-    add_legends(dose_ax, score_ax, 8)
-    dose_ax.tick_params(labelbottom=False)
-    draw_progress(dose_ax, score_ax, data.progress)
-    y = top - 0.33
-    y = _lines(fig, 0.06, y, [textwrap.shorten(summary(data.progress), 480)], size=7, width=125)
-    y = _lines(fig, 0.06, y - 0.01, ["Last 14 logs"], size=10, weight="bold")
-    header = ("Day", f"Score (0-{CIWA_B.patient_max})", "Red flags", "Taken / scheduled", "Sleep")
-    columns = (0.06, 0.17, 0.27, 0.52, 0.9)
-    for row in (header, *data.logs[:14]):
-        for x, cell in zip(columns, row, strict=False):
-            fig.text(
-                x,
-                y,
-                textwrap.shorten(cell, 60 if x == columns[3] else 44, placeholder="…"),
-                fontsize=7,
-                parse_math=False,
-                fontweight="bold" if row is header else "normal",
-            )
-        y -= 0.0125
-    y = _lines(fig, 0.06, y - 0.01, ["Open and recent alerts"], size=10, weight="bold")
-    room = max(int((y - 0.015) / 0.0115), 3)  # what fits above the bottom margin
-    _lines(
-        fig,
-        0.06,
-        y,
-        data.alerts or ("None.",),
-        limit=room - 1,
-        size=7,
-        step=0.0115,
-        width=125,
-        wrap=False,
-        more="more (see the alert inbox)",
-    )
+    """The visit report as PDF bytes: same data, same bytes (no creation date)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="pdf", metadata={"CreationDate": None, "Title": "Taper report"})
+    with PdfPages(buffer, metadata={"CreationDate": None, "Title": "Taper visit report"}) as pdf:
+        for fig in report_figures(data):
+            pdf.savefig(fig)
+    return buffer.getvalue()
+
+
+def report_page_png(data: ReportData, page: int = 0, dpi: int = 80) -> bytes:
+    """One page of the report as PNG (to look at it without a PDF reader)."""
+    fig = report_figures(data)[page]
+    FigureCanvasAgg(fig)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()

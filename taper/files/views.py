@@ -11,12 +11,22 @@ from taper.models import Role
 from taper.services import records, reports
 
 
+@bp.app_template_global("chart_layouts")
+def chart_layouts():
+    """The sizes chart images are drawn at, for the pages that show them (``<picture>``)."""
+    return reports.LAYOUTS
+
+
 def _image(patient_id: int, fmt: str, draw) -> Response:
     patient = access.patient_or_404(current_user, patient_id)
     if fmt not in reports.FORMATS:
         abort(404)
     chart_range = records.range_name(request.args.get("range", "30"))
-    data = draw(current_user, patient, chart_range, fmt)
+    # The size a page shows it at (narrow, medium, wide) and 2 for a sharp screen's PNG;
+    # anything else falls back to the viewer's default size at 1x.
+    size = request.args.get("size")
+    scale = 2 if request.args.get("scale") == "2" else 1
+    data = draw(current_user, patient, chart_range, fmt, size, scale)
     return Response(data, mimetype=reports.FORMATS[fmt])
 
 

@@ -20,7 +20,7 @@ from taper.charts.data import (
     changes_between,
     schedule_line,
 )
-from taper.charts.report import ReportData, ReportPlan
+from taper.charts.report import ReportData, ReportPlan, SymptomTable
 from taper.domain.doses import plain
 from taper.domain.instrument import CIWA_B
 from taper.domain.red_flags import labels as flag_labels
@@ -42,6 +42,7 @@ RANGES = {"30": 30, "90": 90, "plan": None}
 PLAN_RANGE_MAX_DAYS = 1100  # a "whole plan" chart shows at most about three years
 AFTER_PLAN_DAYS = 30  # a finished plan's chart goes on this long after its last change
 REPORT_OTHER_ALERTS = 6  # the report lists every open alert, then this many others
+REPORT_DAYS = 28  # the report's period: notes, missed days and symptoms, in weeks
 
 
 def shown_plans(patient: User) -> list[PlanSchedule]:
@@ -138,9 +139,10 @@ def _series(
         last = end if hold.until is None else min(hold.until, end)
         if open_ended and not schedule.running and line_end is not None:
             last = min(last, line_end)
-        first = max(hold.start, start)
-        if first <= last:
-            shaded.append((first, last, hold.kind, open_ended))
+        # Only holds with a day inside the range; one that began earlier keeps its real first
+        # day (the chart clips its shading, the summary says it began before the range).
+        if hold.start <= end and max(hold.start, start) <= last:
+            shaded.append((hold.start, last, hold.kind, open_ended))
     return PlanSeries(
         schedule=points,
         line_end=line_end,
@@ -284,16 +286,81 @@ def in_force_text(schedule: PlanSchedule, today: date) -> str:
 
 
 def _step_line(step, unit: str) -> str:
+    """A step exactly as typed: its date (as holds and pauses moved it), total, split, note."""
     text = f"From {step.start.isoformat()}: {plain(step.total)} {unit} a day"
     if step.split:
         text += " (" + ", ".join(f"{n} {plain(v)}" for n, v in step.split) + ")"
-    return text + (f". {step.note}" if step.note else "")
+    return text + (f". Note: {step.note}" if step.note else "")
 
 
-def report_data(patient: User, today: date | None = None) -> ReportData:
-    """Everything the one-page visit report shows: each shown plan with its dose in force
-    today and its steps, the revisions, the chart, the last 14 logs (one dose per plan) and
-    the alerts (open urgent ones first)."""
+def hold_text(schedule: PlanSchedule, today: date) -> str:
+    """The plan's hold or pause in words (current, or ended and when), else ""."""
+    hold = schedule.hold
+    if hold is None:
+        return ""
+    if hold.kind == "pause":
+        if hold.until is not None and hold.until < today:
+            return f"Was paused from {hold.start} to {hold.until}; later steps moved later."
+        return f"Paused since {hold.start}: the dose stays and no step starts until resumed."
+    if hold.until is not None and hold.until < today:
+        return f"Was held from {hold.start} to {hold.until}; later steps moved later."
+    until = f"until {hold.until}" if hold.until else "until the clinician reviews it"
+    return f"On hold since {hold.start} {until}: the dose stays, later steps move later."
+
+
+def report_period(schedules: Sequence[PlanSchedule], today: date) -> tuple[date, date]:
+    """The REPORT_DAYS to today, from the first step when the plan started since."""
+    start = shift(today, -(REPORT_DAYS - 1))
+    firsts = [s.steps[0].start for s in schedules if s.steps]
+    if firsts:
+        start = max(start, min(min(firsts), today))
+    return start, today
+
+
+def symptom_table(entries: Sequence[DailyLog], start: date, end: date) -> SymptomTable:
+    """Each patient-rated item's mean over each 7 days of the period (the last 7 ending on
+    ``end``; oldest first) and its latest answer."""
+    periods: list[tuple[date, date]] = []
+    last = end
+    while last >= start:
+        first = max(shift(last, -6), start)
+        periods.insert(0, (first, last))
+        last = shift(first, -1)
+    answered = [e for e in entries if e.answers]
+    rows = []
+    for item in CIWA_B.patient_items:
+        means = []
+        for first, last in periods:
+            values = [
+                e.answers[item.key]
+                for e in answered
+                if first <= e.day <= last and e.answers.get(item.key) is not None
+            ]
+            means.append(sum(values) / len(values) if values else None)
+        latest = next(
+            (e.answers.get(item.key) for e in reversed(answered) if item.key in e.answers), None
+        )
+        rows.append((item.short, tuple(means), latest))
+
+    def words(first: date, last: date) -> str:
+        if first == last:
+            return f"{first.day} {first:%b}"
+        if first.month == last.month:
+            return f"{first.day}–{last.day} {last:%b}"
+        return f"{first.day} {first:%b}–{last.day} {last:%b}"
+
+    return SymptomTable(
+        periods=tuple(words(f, t) for f, t in periods),
+        rows=tuple(rows),
+        latest_day=answered[-1].day if answered else None,
+    )
+
+
+def report_data(patient: User, today: date | None = None, contact: str = "") -> ReportData:
+    """Everything the visit report shows: each shown plan with its dose in force today, any
+    hold, and its steps as typed (to come first), the revisions, the chart, missed days, the
+    symptoms item by item, the notes, the last 14 logs (one dose per plan), the alerts (open
+    urgent ones first) and the clinic's ``contact`` line."""
     today = today or local_today(datetime.now(UTC), patient.timezone)
     schedules = shown_plans(patient)
     data = progress_data(
@@ -313,11 +380,18 @@ def report_data(patient: User, today: date | None = None) -> ReportData:
     for schedule in schedules:
         record = records[schedule.plan_id]
         name = schedule.medication[:1].upper() + schedule.medication[1:]
+        found = schedule.on(today)
+        steps = list(schedule.steps)
+        now = next((i for i, step in enumerate(steps) if step is found.step), None)
+        if now is None:  # not started yet: every step is to come
+            now = 0 if not steps or today < steps[0].start else len(steps)
         shown.append(
             ReportPlan(
                 title=f"{name} ({schedule.unit}), {record.status.value}",
                 in_force=in_force_text(schedule, today),
-                steps=tuple(_step_line(step, schedule.unit) for step in schedule.steps),
+                steps=tuple(_step_line(step, schedule.unit) for step in steps[now:]),
+                earlier=tuple(_step_line(step, schedule.unit) for step in steps[:now]),
+                hold=hold_text(schedule, today),
             )
         )
         for r in record.revisions:
@@ -356,6 +430,10 @@ def report_data(patient: User, today: date | None = None) -> ReportData:
         + f": {a.reason} [{a.status.value}]"
         for a in report_alerts(patient)
     )
+    start, end = report_period(schedules, today)
+    entries = logs.current_logs(patient, start, end)
+    logged = {e.day for e in entries}
+    days = (shift(start, i) for i in range((end - start).days + 1))
     return ReportData(
         patient=patient.name,
         generated=today,
@@ -364,4 +442,9 @@ def report_data(patient: User, today: date | None = None) -> ReportData:
         logs=rows,
         alerts=alert_lines,
         progress=data,
+        period=(start, end),
+        missed=tuple(d for d in days if d not in logged),
+        notes=tuple((e.day, e.note) for e in reversed(entries) if (e.note or "").strip()),
+        symptoms=symptom_table(entries, start, end),
+        contact=contact.strip(),
     )

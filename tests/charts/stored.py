@@ -31,8 +31,8 @@ def store_plan(
     status: PlanStatus = PlanStatus.ACTIVE,
     hold: tuple[date, date | None, str] | None = None,
 ) -> int:
-    """A plan with one revision of ``steps`` [(start, "dose")] and an optional hold
-    (start, until, kind); returns its id."""
+    """A plan with one revision of ``steps`` [(start, "dose"[, {part: "dose"}[, note]])] and an
+    optional hold (start, until, kind); returns its id."""
     with app.app_context():
         plan = TaperPlan(
             patient_id=patient.id,
@@ -48,7 +48,15 @@ def store_plan(
             hold_start=hold[0] if hold else None,
             hold_until=hold[1] if hold else None,
             hold_kind=hold[2] if hold else None,
-            steps=[TaperStep(start_date=day, total=Decimal(dose)) for day, dose in steps],
+            steps=[
+                TaperStep(
+                    start_date=step[0],
+                    total=Decimal(step[1]),
+                    note=step[3] if len(step) > 3 else "",
+                    **{k: Decimal(v) for k, v in (step[2] if len(step) > 2 else {}).items()},
+                )
+                for step in steps
+            ],
         )
         db.session.add_all([plan, revision])
         db.session.flush()
@@ -57,16 +65,20 @@ def store_plan(
         return plan.id
 
 
-def store_log(app, patient, day: date, doses=(), *, score: int = 1) -> int:
-    """A log for ``day`` with one dose answer per (plan id, medication, scheduled, taken)."""
+def store_log(
+    app, patient, day: date, doses=(), *, score: int = 1, note: str = "", answers=None
+) -> int:
+    """A log for ``day`` with one dose answer per (plan id, medication, scheduled, taken), a
+    note, and every item answered ``score`` (or ``answers`` {key: value})."""
     with app.app_context():
         log = DailyLog(
             patient_id=patient.id,
             day=day,
             version=1,
             submission_id=uuid.uuid4().hex,
-            answers={item.key: score for item in CIWA_B.patient_items},
-            patient_total=score * len(CIWA_B.patient_items),
+            answers=answers or {item.key: score for item in CIWA_B.patient_items},
+            patient_total=sum(answers.values()) if answers else score * len(CIWA_B.patient_items),
+            note=note,
             red_flags=[],
             sleep_hours=Decimal("7"),
         )

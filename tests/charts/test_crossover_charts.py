@@ -14,6 +14,7 @@ from taper.charts import cache
 from taper.extensions import db
 from taper.models import Alert, AlertStatus, PlanStatus, User
 from taper.services import progress
+from tests.charts.pictures import chart
 from tests.charts.stored import store_log, store_plan, timeline_change
 from tests.conftest import login_as
 from tests.helpers import patient_today
@@ -98,7 +99,7 @@ def test_crossover_progress_page_names_each_drug_in_words_and_numbers(
 ):
     login_as(client, clinician)
     page = client.get(f"/clinician/patients/{patient.id}/progress").get_data(as_text=True)
-    alt = re.search(r'<img src="/charts/\d+/progress.png[^"]*"\s+alt="([^"]+)"', page).group(1)
+    alt = chart(page, "progress")["img"]["alt"]
     assert alt.startswith("Alprazolam: Dose 1.5 mg from")
     assert "Diazepam: Dose 2 mg from" in alt
     assert "Dose 2 mg → 5 mg on" in alt
@@ -106,14 +107,16 @@ def test_crossover_progress_page_names_each_drug_in_words_and_numbers(
     assert '<th scope="col">Alprazolam taken (mg)</th><th scope="col">Diazepam taken (mg)</th>' in (
         page
     )
-    assert "<caption>Alprazolam: the dose the clinician scheduled" in page
-    assert "<caption>Diazepam: the dose the clinician scheduled" in page
-    assert "last step, until the clinician reviews it" in page
+    assert "<caption>Alprazolam: the dose scheduled" in page
+    assert "<caption>Diazepam: the dose scheduled" in page
+    assert "last step, until a clinician reviews the plan" in page
+    charts = page[page.index('<figure class="chart progress-chart">') : page.rindex("</figure>")]
+    assert "your" not in charts.lower()  # the reader is the clinician
     today = patient_today(patient)
     yesterday = today - timedelta(days=1)
     row = re.search(rf'<th scope="row">{yesterday.day} {yesterday:%b %Y}</th>(.*?)</tr>', page)
     assert re.findall(r"<td>(.*?)</td>", row.group(1))[:2] == ["1", "4"]
-    heat = re.search(r'<img src="/charts/\d+/symptoms.png[^>]*alt="([^"]*)"', page).group(1)
+    heat = chart(page, "symptoms")["img"]["alt"]
     for back in (13, 6, 4):  # each drug's changes, and the day diazepam started
         day = today - timedelta(days=back)
         assert f"no symptom rose by 1 point or more after {day.day} {day:%B}" in heat
@@ -124,7 +127,8 @@ def test_crossover_progress_page_names_each_drug_in_words_and_numbers(
     login_as(client, patient)
     own = client.get("/progress").get_data(as_text=True)
     assert "Alprazolam, Diazepam" in own  # the caption names the drugs
-    assert "<caption>Diazepam: the dose your clinician scheduled" in own
+    assert "<caption>Diazepam: the dose your clinician set" in own
+    assert "last step, until your clinician reviews it" in own
 
 
 def test_held_plan_stays_flat_through_the_hold_and_the_next_step_starts_on_its_moved_date(

@@ -12,6 +12,7 @@ from taper.domain.instrument import CIWA_B
 from taper.extensions import db
 from taper.models import Alert, AlertStatus, AuditEvent, CareTeamLink, DailyLog, Role, User
 from taper.services import progress
+from tests.charts.pictures import chart
 from tests.conftest import PASSWORD_HASH, login_as
 from tests.helpers import fill_log, patient_today
 
@@ -27,16 +28,16 @@ def test_patient_sees_own_chart_with_alt_text_and_numbers(client, patient, activ
     login_as(client, patient)
     client.post("/log", data=fill_log(client, patient_today(patient), score=1))
     page = client.get("/progress").get_data(as_text=True)
-    alt = re.search(r'<img class="phone-chart" src="([^"]+)"\s+alt="([^"]+)"', page)
-    assert "Dose 10 mg → 7.5 mg" in alt.group(2)
+    img = chart(page, "progress")["img"]
+    assert "Dose 10 mg → 7.5 mg" in img["alt"]
     assert "Show the numbers" in page
     assert "<td>17</td>" in page  # today's score in the table
-    image = client.get(alt.group(1).replace("&amp;", "&"))
+    image = client.get(img["src"])
     assert image.status_code == 200
     assert image.data.startswith(PNG)
     assert image.headers["Content-Type"] == "image/png"
-    # Drawn phone-sized: 400 px wide, so a 360 px screen barely shrinks its text.
-    assert struct.unpack(">II", image.data[16:24]) == (400, 448)
+    # Drawn at the size a 360 px phone shows it (328 CSS px), so its text is not shrunk.
+    assert struct.unpack(">II", image.data[16:24]) == (328, 440)
     assert image.headers["Cache-Control"] == "no-store"
     svg = client.get(f"/charts/{patient.id}/progress.svg?range=plan")
     assert svg.data.startswith(b"<?xml")
@@ -142,7 +143,7 @@ def test_clinician_progress_page_has_heatmap(client, clinician, patient, active_
     login_as(client, clinician)
     page = client.get(f"/clinician/patients/{patient.id}/progress?range=90").get_data(as_text=True)
     assert "Symptoms by day" in page
-    alt = re.search(r'<img src="/charts/\d+/symptoms.png[^>]*alt="([^"]*)"', page).group(1)
+    alt = chart(page, "symptoms")["img"]["alt"]
     cut = today - timedelta(days=3)
     assert f"from the dose change on {cut.day} {cut:%B}, " in alt
     assert "Irritable 1.0 → 3.0, Tired 1.0 → 3.0" in alt
@@ -422,3 +423,41 @@ def test_alert_inbox_pages_fifty_at_a_time_most_urgent_first(app, client, clinic
             select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "alert.view")
         )
     assert viewed == 50 * 4 + 32 * 2  # a row for each alert shown (six pages), no more
+
+
+def test_captions_speak_to_their_reader_and_name_red_flags_only_when_shown(
+    client, clinician, patient, active_plan
+):
+    login_as(client, patient)
+    client.post("/log", data=fill_log(client, patient_today(patient), score=1))
+    own = client.get("/progress").get_data(as_text=True)
+    caption = re.search(r"<figcaption>(.*?)</figcaption>", own, re.S).group(1)
+    assert "your clinician" in caption
+    assert "the clinician" not in caption
+    assert "red flag" not in caption  # none in this range
+    assert "Back to" not in own  # the patient's own page needs no way back to herself
+    login_as(client, clinician)
+    page = client.get(f"/clinician/patients/{patient.id}/progress").get_data(as_text=True)
+    caption = re.search(r"<figcaption>(.*?)</figcaption>", page, re.S).group(1)
+    assert "your" not in caption.lower()
+    assert f"{patient.name}'s daily dose" in caption
+    assert "red flag" not in caption
+    # The page names the patient and links back to the patient page.
+    assert f'href="/clinician/patients/{patient.id}"' in page
+    assert f"Progress of {patient.name}" in page
+    # Every scrollable table can be reached by keyboard, with a name of its own.
+    wraps = re.findall(r'<div class="table-wrap"([^>]*)>', page)
+    assert len(wraps) == 3
+    labels = [re.search(r'aria-label="([^"]+)"', w).group(1) for w in wraps]
+    assert all('tabindex="0" role="region"' in w for w in wraps)
+    assert len(set(labels)) == len(labels)
+
+
+def test_caption_names_red_flags_when_the_range_has_one(client, patient, active_plan):
+    login_as(client, patient)
+    form = fill_log(client, patient_today(patient), score=1)
+    form["red_flags"] = ["confusion"]
+    client.post("/log", data=form)
+    own = client.get("/progress").get_data(as_text=True)
+    caption = re.search(r"<figcaption>(.*?)</figcaption>", own, re.S).group(1)
+    assert "triangles mark days you reported a red flag" in caption

@@ -19,6 +19,7 @@ from taper.charts.render import heatmap_chart, progress_chart, progress_figure
 from taper.charts.report import ReportData, ReportPlan, visit_report
 from taper.domain.schedule import StepInput
 from taper.domain.timeline import PAUSE, Hold, PlanSchedule, place_hold, resume
+from tests.charts.pdf import page_count, pdf_text, text_objects
 
 START = date(2026, 3, 1)
 TYPED = (
@@ -203,11 +204,15 @@ def test_holds_and_pauses_are_shaded_and_named():
     assert "Held from 10 April until the clinician reviews it" in text
 
 
-def test_patient_view_is_simpler_and_larger():
+def test_patient_view_is_phone_sized_by_default_and_the_clinicians_wide():
+    """Without a layout asked for, the patient's chart is drawn for a phone and the
+    clinician's for a desktop page, each with text of at least 13 px where it is shown."""
     simple = progress_figure(replace(DATA, simple=True))
     full = progress_figure(DATA)
-    assert simple.get_size_inches()[1] >= full.get_size_inches()[1]
-    assert simple.axes[1].yaxis.label.get_fontsize() > full.axes[1].yaxis.label.get_fontsize()
+    assert tuple(simple.get_size_inches() * 72) == (328, 440)
+    assert tuple(full.get_size_inches() * 72) == (920, 460)
+    assert simple.axes[1].yaxis.label.get_fontsize() >= 15
+    assert full.axes[1].yaxis.label.get_fontsize() >= 14
 
 
 def test_heatmap_and_sleep_render():
@@ -291,12 +296,14 @@ def test_user_text_with_math_characters_does_not_break_the_pdf(text):
     assert pdf.startswith(b"%PDF-")
     assert pdf.rstrip().endswith(b"%%EOF")
     assert 5_000 < len(pdf) < 500_000
-    assert b"/Count 1" in pdf  # one page
+    assert page_count(pdf) == 1  # a short report is one page
 
 
-def test_report_with_many_plans_and_alerts_stays_on_one_page():
+def test_report_with_many_plans_and_alerts_flows_onto_pages_at_10_pt():
     many = tuple(
-        ReportPlan(f"Drug {i} (mg), active", "Today: 1 mg a day.", ("From 2026-03-01: 1 mg",) * 12)
+        ReportPlan(
+            f"Drug {i} (mg), active", "Today: 1 mg a day.", ("From 2026-03-01: 1 mg a day",) * 12
+        )
         for i in range(4)
     )
     report = ReportData(
@@ -308,4 +315,10 @@ def test_report_with_many_plans_and_alerts_stays_on_one_page():
         alerts=tuple(f"2026-03-01 urgent red flag: reason {i} [open]" for i in range(80)),
         progress=DATA,
     )
-    assert b"/Count 1" in visit_report(report)
+    pdf = visit_report(report)
+    assert 2 <= page_count(pdf) <= 8
+    assert min(size for size, _ in text_objects(pdf)) >= 10
+    text = pdf_text(pdf)
+    assert "reason 79 [open]" in text  # every open alert, none left out
+    assert text.count("From 2026-03-01: 1 mg a day") == 48
+    assert visit_report(report) == pdf  # same data, same bytes
