@@ -7,7 +7,7 @@ PYTHON  ?= $(shell command -v python3.11 || command -v python3)
 PORT    ?= 5000
 export FLASK_APP := taper
 
-.PHONY: help install run test e2e chromium wrk bench lint format migrate check-migrations clean
+.PHONY: help install run test e2e chromium pdftoppm wrk bench lint format migrate check-migrations clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -33,16 +33,22 @@ instance/secret_key: | $(STAMP)
 test: $(STAMP)  ## Run the whole suite but the browser tests (SQLite, or TEST_DATABASE_URL)
 	$(PY) -m pytest -q -m "not e2e"
 
-AXE     := tests/e2e/node_modules/axe-core/axe.min.js
+# axe-core and the Nu HTML Checker (vnu-jar, run with java), pinned in tests/e2e/package.json.
+E2E_NODE := tests/e2e/node_modules/.installed
 
-$(AXE): tests/e2e/package.json
+$(E2E_NODE): tests/e2e/package.json
 	cd tests/e2e && npm install --no-audit --no-fund --silent
-	touch $(AXE)
+	touch $(E2E_NODE)
 
 chromium:  ## Install Debian's Chromium for the browser tests if it is missing
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
-e2e: $(STAMP) $(AXE) chromium  ## Run the browser tests in Debian's Chromium (installed if missing)
+pdftoppm:  ## Install poppler's pdftoppm (the e2e run's picture of the PDF report) if missing
+	@command -v pdftoppm >/dev/null || { apt-get update -qq && apt-get install -y -qq poppler-utils; }
+
+# Also checks every page it loads with the Nu HTML Checker, and leaves screenshots and the
+# checker's report in tests/e2e/artifacts/ (git-ignored) for reviewers.
+e2e: $(STAMP) $(E2E_NODE) chromium pdftoppm  ## Run the browser tests in Debian's Chromium (installed if missing)
 	$(PY) -m pytest -q -m e2e tests/e2e
 
 lint: $(STAMP)  ## ruff (with security rules), format check, bandit on taper/

@@ -10,20 +10,49 @@ from wtforms import (
     EmailField,
     FieldList,
     FormField,
+    HiddenField,
     PasswordField,
     SelectChoice,
     SelectField,
     StringField,
+    SubmitField,
 )
 from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.widgets import HiddenInput, SubmitInput
 
 from taper.domain.text import UNSAVABLE
 
 UNSAVABLE_MESSAGE = "This contains characters that cannot be saved. Please retype it."
 
 
+class BareHiddenInput(HiddenInput):
+    """A hidden input without an id: nothing labels or links to it, and a page with several
+    forms (csrf_token, version, day, confirm in each) would otherwise repeat the same id."""
+
+    def __call__(self, field, **kwargs):
+        kwargs.setdefault("id", False)  # html_params leaves out an attribute that is False
+        return super().__call__(field, **kwargs)
+
+
+class BareSubmitInput(SubmitInput):
+    """A submit button without an id (its value is its name): several forms on one page each
+    have a ``submit``, and ids must be unique. ``form.submit(id="x")`` still gives one."""
+
+    def __call__(self, field, **kwargs):
+        kwargs.setdefault("id", False)
+        return super().__call__(field, **kwargs)
+
+
 class TaperForm(FlaskForm):
-    """Base of every form: text holding control characters is refused beside its field."""
+    """Base of every form: text holding control characters is refused beside its field;
+    hidden fields (Flask-WTF's csrf_token too) and submit buttons render without an id."""
+
+    class Meta(FlaskForm.Meta):
+        def bind_field(self, form, unbound_field, options):
+            widget = _bare_widget(unbound_field.field_class)
+            if widget is not None and "widget" not in unbound_field.kwargs:
+                options = {**options, "widget": widget}
+            return super().bind_field(form, unbound_field, options)
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
@@ -33,6 +62,15 @@ class TaperForm(FlaskForm):
                 field.errors = [*field.errors, UNSAVABLE_MESSAGE]
                 valid = False
         return valid
+
+
+def _bare_widget(field_class):
+    """The id-less widget for a hidden field or a submit button (None for any other field)."""
+    if issubclass(field_class, HiddenField):
+        return BareHiddenInput()
+    if issubclass(field_class, SubmitField):
+        return BareSubmitInput()
+    return None
 
 
 def _leaf_fields(fields):
