@@ -79,7 +79,9 @@ def test_anything_else_is_refused_with_a_clear_message(typed):
 
 
 def test_the_call_link_holds_only_digits_and_a_leading_plus():
-    assert User(phone="+44 (0)7700-900-123").phone_uri == "tel:+4407700900123"
+    # The trunk "(0)" is not dialled after a country code.
+    assert User(phone="+44 (0)7700-900-123").phone_uri == "tel:+447700900123"
+    assert User(phone="+44 (0) 20 7946 0000").phone_uri == "tel:+442079460000"
     assert User(phone="07700 900123").phone_uri == "tel:07700900123"
     assert User(phone=None).phone_uri is None
 

@@ -131,6 +131,15 @@
     timer = setTimeout(function () { timer = null; show(current + 1, true); }, 700);
   });
 
+  // Moving anywhere outside the question just answered (the red-flag box, "I need help now")
+  // cancels the move on: the page never pulls focus away from where the patient went.
+  document.addEventListener("focusin", function (event) {
+    if (!timer || (steps[current] && steps[current].contains(event.target))) { return; }
+    clearTimeout(timer);
+    timer = null;
+    announce.textContent = "";
+  });
+
   // A link in the error summary (or any link to a question) shows that question first.
   document.addEventListener("click", function (event) {
     var link = event.target.closest ? event.target.closest("a[href^='#']") : null;

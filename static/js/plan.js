@@ -269,6 +269,14 @@
       false);
   }
 
+  // Enter in "Each step lasts (days)" fills the dates (never a dose) rather than checking.
+  form.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && event.target.id === "step_days" && !form.getAttribute("data-no-js")) {
+      event.preventDefault();
+      fillDates();
+    }
+  });
+
   form.addEventListener("click", function (event) {
     var button = event.target.closest("input[type=submit], button");
     if (!button || form.getAttribute("data-no-js")) { return; }

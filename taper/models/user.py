@@ -73,11 +73,17 @@ class User(UserMixin, db.Model):
 
     @property
     def phone_uri(self) -> str | None:
-        """The phone number as a ``tel:`` link: only its digits and a leading "+"."""
+        """The phone number as a ``tel:`` link: only its digits and a leading "+". In the
+        international form a national trunk "(0)" is not dialled: "+44 (0)7700 900123" is
+        tel:+447700900123."""
         if not self.phone:
             return None
-        digits = "".join(c for c in self.phone if c.isdigit())
-        return f"tel:{'+' if self.phone.lstrip().startswith('+') else ''}{digits}"
+        text = self.phone.strip()
+        international = text.startswith("+")
+        if international:
+            text = text.replace("(0)", "")
+        digits = "".join(c for c in text if c.isdigit())
+        return f"tel:{'+' if international else ''}{digits}"
 
     def end_sessions(self) -> None:
         """Invalidate every session cookie issued so far."""

@@ -387,6 +387,31 @@ def test_the_log_works_with_javascript_off(signed_in, clinic):
     expect(page.get_by_role("heading", name="Your day is saved")).to_be_visible()
 
 
+def test_one_question_at_a_time_moves_on_goes_back_and_never_hides_the_red_flags(signed_in, clinic):
+    """One question at a time: a tap on an answer moves on (Back returns, the answer kept);
+    the red-flag box stays on screen; going to it cancels the move on."""
+    page = signed_in("patient", phone=True)
+    page.goto(f"/log?day={clinic.unlogged.isoformat()}")
+    page.get_by_role("button", name="One question at a time").click()
+    first, second = page.locator("#q-irritable"), page.locator("#q-fatigued")
+    expect(first).to_be_visible()
+    expect(second).to_be_hidden()
+    expect(page.locator("details.red-flag-box > summary")).to_be_visible()
+    page.locator("#irritable-2").click()
+    expect(second).to_be_visible()
+    expect(first).to_be_hidden()
+    page.get_by_role("button", name="Back").click()
+    expect(first).to_be_visible()
+    expect(page.locator("#irritable-2")).to_be_checked()
+    # Answer, then go straight to the red-flag box: the page stays where the patient went.
+    page.locator("#irritable-3").click()
+    page.locator("details.red-flag-box > summary").click()
+    page.wait_for_timeout(1200)
+    expect(first).to_be_visible()
+    expect(page.locator("details.red-flag-box")).to_have_attribute("open", "")
+    expect(page.get_by_role("button", name="Send this now")).to_be_visible()
+
+
 # --- screenshots for reviewers --------------------------------------------------------------
 
 

@@ -506,3 +506,21 @@ def test_check_finds_what_the_form_itself_refuses_as_saving_would(client, clinic
     assert "The check found problems" in page
     saved = client.post(new, data=data)
     assert saved.status_code == 400  # saving refuses the same
+
+
+def test_enter_in_a_field_checks_the_steps_and_saves_nothing(client, app, clinician, patient):
+    """A browser submits with a form's first submit button when Enter is pressed in a field:
+    that button is a check (saves nothing), never "Add more steps" or "Save plan"."""
+    login_as(client, clinician)
+    url = f"/clinician/patients/{patient.id}/plans/new"
+    page = client.get(url).text
+    form = page[page.index('id="plan-editor"') :]
+    first = re.search(r"<(?:button|input)\b[^>]*type=\"submit\"[^>]*>", form).group(0)
+    assert 'name="check"' in first, first
+    data = plan_form(ten_steps(patient)[:3])
+    data["check"] = "y"  # what that button posts
+    before = row_counts(app, TaperPlan)
+    response = client.post(url, data=data)
+    assert response.status_code == 200
+    assert value_of(response.text, "steps-0-total") == DOSES[0]
+    assert row_counts(app, TaperPlan) == before

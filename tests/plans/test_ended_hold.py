@@ -159,10 +159,16 @@ def test_the_patients_today_agrees_that_the_hold_is_over(client, app, held):
     with app.app_context():
         patient = db.session.get(TaperPlan, plan_id).patient
         db.session.expunge(patient)
-    with at(noon(date(2027, 1, 15))):
+    with at(noon(date(2027, 1, 10))):  # inside the hold: held at 4 mg
         login_as(client, patient)
-        today = flat(client.get("/today").text)
-    assert "on hold" not in today.lower()
+        during = flat(client.get("/today").text)
+    with at(noon(date(2027, 1, 15))):  # the day after its last day: the next typed step
+        login_as(client, patient)
+        after = flat(client.get("/today").text)
+    assert "keeping you on this dose until Thursday 14 January 2027" in during
+    assert "<strong>4 mg</strong> in total" in during
+    assert "keeping you on this dose" not in after
+    assert "<strong>3 mg</strong> in total" in after
 
 
 def test_a_pause_that_ended_shows_as_past(client, app, clinician, write_plan, make_user):
