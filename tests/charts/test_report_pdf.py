@@ -165,7 +165,8 @@ def test_any_typed_characters_make_a_pdf(app, client, clinician, patient):
     """Warnings are errors in the tests: a glyph the font lacks would fail here."""
     today = patient_today(patient)
     store_plan(app, patient, clinician, [(today - timedelta(days=3), "10", {}, "漢字 $$ 😀")])
-    store_log(app, patient, today, [], note="😀 漢字 𝄞 \u0000 \x07 مرحبا שלום")
+    # No NUL: PostgreSQL refuses it, and so does the app (taper/domain/text.py).
+    store_log(app, patient, today, [], note="😀 漢字 𝄞 \x07 مرحبا שלום")
     pdf = login_and_get(client, clinician, patient)
     assert pdf.startswith(b"%PDF-")
     assert "From " in pdf_text(pdf)
