@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from taper.extensions import db
-from taper.models import Alert, Role
+from taper.models import Alert, Role, User
 from tests.conftest import login_as
 from tests.helpers import patient_today
 
@@ -147,11 +147,10 @@ def test_patient_sees_when_the_care_team_saw_the_urgent_report_in_their_own_zone
     assert "Your care team saw your urgent report (3 Dec 2026, 09:05)." in page
     assert "UTC" not in page
     # The same moment for a patient in Sydney is the next morning there.
-    far = make_user(Role.PATIENT, clinicians=(clinician,), timezone="Australia/Sydney")
     with app.app_context():
-        db.session.get(Alert, alert.id).patient_id = far.id
+        db.session.get(User, patient.id).timezone = "Australia/Sydney"
         db.session.commit()
-    login_as(client, far)
+    login_as(client, patient)
     page = client.get("/today").get_data(as_text=True)
     assert "Your care team saw your urgent report (4 Dec 2026, 01:05)." in page
 
