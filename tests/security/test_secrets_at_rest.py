@@ -610,7 +610,7 @@ def test_migration_0010_downgrade_stops_rather_than_lose_a_secret_it_cannot_decr
     with logging_left_as_it_was(), fresh_database(os.environ.get("TEST_DATABASE_URL")) as url:
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TWO_STEP_KEYS": OLD_KEY})
         with app.app_context():
-            upgrade()
+            upgrade(revision="0010")  # the migration under test, whatever comes after it
             with db.engine.begin() as conn:
                 conn.execute(
                     text(
