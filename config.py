@@ -109,7 +109,8 @@ class Config:
     # login, /confirm-password, the inline confirmation and the password-change form. Counts
     # live in RATELIMIT_STORAGE_URI: Redis when there are several app servers.
     RATELIMIT_ENABLED = True  # explicit: the limiter object is shared by every app in a process
-    RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+    # Empty: REDIS_URL when that is set, else memory:// (one process).
+    RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "")
     RATELIMIT_SWALLOW_ERRORS = False
     RATELIMIT_HEADERS_ENABLED = True
     # Per account: this many failures in a row are free, then each attempt waits 1, 2, 4 ...
@@ -131,8 +132,35 @@ class Config:
     PROXY_COUNT = _env_int("PROXY_COUNT", 0)
 
     DEFAULT_TIMEZONE = _env("DEFAULT_TIMEZONE", "America/New_York")
-    # Keep rendered charts in memory, keyed by a hash of their data (off only to benchmark).
+    # Keep rendered charts, keyed by a hash of their data (off only to benchmark): in Redis
+    # when REDIS_URL is set (shared by every app server, kept CHART_CACHE_SECONDS), else in
+    # each process's memory.
     CHART_CACHE = _env_bool("CHART_CACHE", True)
+    CHART_CACHE_SECONDS = _env_int("CHART_CACHE_SECONDS", 7 * 86400)
+
+    # Several app servers (README "Running more than one server"): one Redis holds the job
+    # queue, the login throttling counts and the chart cache. Empty: everything stays in one
+    # process (`make run`): jobs run on a timer inside the app (JOBS_EMBEDDED), throttling
+    # counts and charts are kept in memory.
+    REDIS_URL = _env("REDIS_URL", "")
+    # Without Redis, run the scheduled jobs (outbox, alert scan, reminders) on a timer in the
+    # app's own process. Off only where a separate `flask worker` runs them.
+    JOBS_EMBEDDED = _env_bool("JOBS_EMBEDDED", True)
+    JOB_QUEUE = _env("JOB_QUEUE", "taper")
+    # A failed job is tried again after each of these waits (seconds), then kept as a dead
+    # letter for an admin (/admin/jobs).
+    JOB_RETRY_SECONDS = _env("JOB_RETRY_SECONDS", "30,120,600")
+    # How often each scheduled job runs.
+    OUTBOX_EVERY_SECONDS = _env_int("OUTBOX_EVERY_SECONDS", 30)
+    ALERT_SCAN_EVERY_SECONDS = _env_int("ALERT_SCAN_EVERY_SECONDS", 300)
+    REMINDERS_EVERY_SECONDS = _env_int("REMINDERS_EVERY_SECONDS", 60)
+
+    # /metrics (Prometheus) for a signed-in admin, or a scraper sending
+    # "Authorization: Bearer <METRICS_TOKEN>" (empty: admins only).
+    METRICS_TOKEN = _FromEnvironment("METRICS_TOKEN", lambda: "")
+    # Logs: "json" (one object a line, with the request id) or "text".
+    LOG_FORMAT = _env("LOG_FORMAT", "json")
+    LOG_LEVEL = _env("LOG_LEVEL", "INFO")
 
     # Urgent-care screen (clinical-reference.md): each line is the clinic's to set. In the
     # texts, {emergency}, {crisis} and {poison} stand for the numbers below, so a clinic that
@@ -205,6 +233,9 @@ class TestingConfig(Config):
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     WTF_CSRF_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
+    REDIS_URL = ""  # a test that wants Redis sets it (tests/redis_tools.py)
+    JOBS_EMBEDDED = False  # tests run jobs themselves
+    LOG_FORMAT = "text"
 
 
 class ProductionConfig(Config):

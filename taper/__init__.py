@@ -77,13 +77,19 @@ def create_app(test_config: dict[str, Any] | None = None, config_name: str | Non
         render_item=render_migration_type,
     )
     csrf.init_app(app)
+    # Login throttling counts: in Redis when the app servers share one, else in memory.
+    app.config["RATELIMIT_STORAGE_URI"] = (
+        app.config["RATELIMIT_STORAGE_URI"] or app.config["REDIS_URL"] or "memory://"
+    )
     limiter.init_app(app)
     login_manager.init_app(app)
 
-    from taper import templating, web
+    from taper import jobs, observability, templating, web
 
+    observability.init_app(app)  # request ids, JSON logs, /metrics' request timings
     web.init_app(app)
     templating.init_app(app)
+    jobs.init_app(app)  # the job queue, or the in-process timer without Redis
 
     from taper.admin import bp as admin_bp
     from taper.auth import bp as auth_bp
