@@ -70,6 +70,9 @@ RIGHTS: dict[str, tuple[str, ...]] = {
     "two_factor": READ_ADD_CHANGE_REMOVE,
     # a secret being set up: replaced, then removed once confirmed.
     "two_factor_setup": READ_ADD_CHANGE_REMOVE,
+    # a daily reminder queued for a patient's day: written once, never changed (its key is
+    # what keeps it to one e-mail a day).
+    "reminder_sent": READ_ADD,
     # the migrations' bookkeeping: the owner's alone.
     "alembic_version": (),
 }

@@ -1,6 +1,6 @@
 """Sign-in, password and two-step forms."""
 
-from wtforms import PasswordField, StringField, SubmitField
+from wtforms import PasswordField, RadioField, SelectChoice, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from taper.forms import TaperForm, email_field, new_password_fields
@@ -42,6 +42,29 @@ class DetailsForm(TaperForm):
         "+44 7700 900123. Leave it empty to remove it."
     )
     submit = SubmitField("Save my details")
+
+
+class ReminderForm(TaperForm):
+    """The patient's daily reminder e-mail: on or off, and the local time it goes at. What the
+    answers may be is checked by reminders.parse_choice, so every refusal reads the same."""
+
+    on = RadioField(
+        "Do you want a reminder e-mail?",
+        choices=[
+            SelectChoice("off", "No reminder e-mails"),
+            SelectChoice("on", "Yes: e-mail me on days I have not filled in my check-in yet"),
+        ],
+        default="off",
+        validate_choice=False,
+    )
+    at = StringField(
+        "Time of the reminder",
+        description="In your own time zone (shown above), on the 24-hour clock: for example 20:00 "
+        "for 8 in the evening.",
+        default="20:00",
+        render_kw={"type": "time"},
+    )
+    submit = SubmitField("Save my reminder")
 
 
 class SetPasswordForm(TaperForm):

@@ -10,10 +10,17 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, logout_user
 
-from taper import kept_reports
+from taper import access, kept_reports
 from taper.auth import bp, throttle
-from taper.auth.forms import ChangePasswordForm, DetailsForm, LoginForm, SetPasswordForm
-from taper.services import ServiceError, accounts, twofactor
+from taper.auth.forms import (
+    ChangePasswordForm,
+    DetailsForm,
+    LoginForm,
+    ReminderForm,
+    SetPasswordForm,
+)
+from taper.models import Role
+from taper.services import ServiceError, accounts, reminders, twofactor
 from taper.web import start_session
 
 log = logging.getLogger(__name__)
@@ -123,9 +130,32 @@ def change_password():
     return render_template("auth/password.html", form=form)
 
 
+def _reminder_form(user) -> ReminderForm | None:
+    """A patient's reminder form filled from what is stored (None for other roles)."""
+    if user.role is not Role.PATIENT:
+        return None
+    choice = reminders.choice_of(user)
+    return ReminderForm(
+        formdata=None,
+        prefix="reminder",
+        on="on" if choice.on else "off",
+        at=choice.at.strftime("%H:%M"),
+    )
+
+
+def _details_page(form: DetailsForm, reminder: ReminderForm | None, status: int = 200):
+    user = current_user._get_current_object()
+    if reminder is not None and reminder.at.errors:
+        # A refused time is shown as typed, in a text box: a time box cannot hold "8pm".
+        reminder.at.render_kw = {"type": "text"}
+    page = render_template("auth/details.html", form=form, reminder=reminder, user=user)
+    return page, status
+
+
 @bp.route("/account/details", methods=["GET", "POST"])
 def details():
-    """Your own details: see your name, email and time zone, and change your phone number."""
+    """Your own details: see your name, email and time zone, and change your phone number
+    (a patient also sets their daily reminder here: auth.reminder)."""
     user = current_user._get_current_object()
     form = DetailsForm()
     if not form.is_submitted():
@@ -139,7 +169,36 @@ def details():
             flash("Your phone number is saved." if changed else "Nothing changed.")
             return redirect(url_for("auth.details"))
     status = 400 if form.is_submitted() else 200
-    return render_template("auth/details.html", form=form, user=user), status
+    return _details_page(form, _reminder_form(user), status)
+
+
+def _reminder_saved(user, changed: bool) -> str:
+    if not changed:
+        return "Nothing changed."
+    if not user.reminder_on:
+        return "Your reminder is off: Taper will not e-mail you reminders."
+    return (
+        f"Your reminder is on: an e-mail at {user.reminder_at:%H:%M} your time, on days you "
+        "have not filled in your check-in yet."
+    )
+
+
+@bp.post("/account/reminder")
+def reminder():
+    """A patient turns their daily reminder e-mail on or off and picks its time (the form is
+    on My details; only patients have it)."""
+    access.require_role(Role.PATIENT)
+    user = current_user._get_current_object()
+    form = ReminderForm(prefix="reminder")
+    if form.validate_on_submit():
+        try:
+            changed = reminders.change_reminder(user, user, form.on.data, form.at.data)
+        except ServiceError as error:
+            getattr(form, error.field or "on").errors.append(error.message)
+        else:
+            flash(_reminder_saved(user, changed))
+            return redirect(url_for("auth.details"))
+    return _details_page(DetailsForm(formdata=None, phone=user.phone or ""), form, 400)
 
 
 def set_password_link_page(account, token: str | None, back: str, refused: str = "", status=200):

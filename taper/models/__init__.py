@@ -12,6 +12,7 @@ from taper.models.plan import (
     TaperPlan,
     TaperStep,
 )
+from taper.models.reminder import ReminderSent
 from taper.models.twofactor import TwoFactor
 from taper.models.user import CareTeamLink, Role, User, find_user_by_email, normalise_email
 
@@ -24,6 +25,7 @@ __all__ = [
     "LogDose",
     "OutboxMessage",
     "RedFlagReport",
+    "ReminderSent",
     "VisitAssessment",
     "AuditEvent",
     "CareTeamLink",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import unicodedata
-from datetime import datetime
+from datetime import datetime, time
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -14,12 +14,17 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    Time,
+    false,
     select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from taper.extensions import db
 from taper.models.types import UTCDateTime, utc_now
+
+# When the daily reminder goes, in the patient's own time zone, until they choose another time.
+DEFAULT_REMINDER_AT = time(20, 0)
 
 
 class Role(enum.StrEnum):
@@ -54,6 +59,12 @@ class User(UserMixin, db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     # A number the care team can call, as its owner typed it (trimmed); optional.
     phone: Mapped[str | None] = mapped_column(String(32))
+    # The patient's daily reminder e-mail: off unless they turn it on (an e-mail from Taper tells
+    # whoever reads the inbox that its owner is tapering), and the local time it goes at.
+    reminder_on: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    reminder_at: Mapped[time] = mapped_column(
+        Time, default=DEFAULT_REMINDER_AT, server_default=DEFAULT_REMINDER_AT.strftime("%H:%M:%S")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
 

@@ -48,6 +48,7 @@ from taper.models import (
     User,
     VisitAssessment,
 )
+from taper.models.user import DEFAULT_REMINDER_AT
 from taper.services import accounts, twofactor
 from tests.conftest import PASSWORD, login_as
 from tests.helpers import (
@@ -536,6 +537,26 @@ def check_my_details(ctx, field, value):
         assert changes(app) == before
 
 
+def check_my_reminder(ctx, field, value):
+    """A patient's own daily reminder: stored and audited once when it changes; a refusal
+    stores nothing and audits nothing."""
+    app = ctx.app
+    user = ctx.make_user(Role.PATIENT)
+    login_as(ctx.client, user)
+    before = changes(app)
+    data = with_value({"reminder-on": "on", "reminder-at": "07:45"}, field, value)
+    response = ctx.client.post("/account/reminder", data=data)
+    assert response.status_code in (302, 400)
+    on, at = columns(app, User, user.id, "reminder_on", "reminder_at")
+    if response.status_code == 302:
+        assert at.second == at.microsecond == 0
+        assert changes(app) == before + ((on, at) != (False, DEFAULT_REMINDER_AT))
+    else:
+        assert field != "extra"
+        assert (on, at) == (False, DEFAULT_REMINDER_AT)
+        assert changes(app) == before
+
+
 def check_patient_phone(ctx, field, value):
     """A patient's phone number from their clinician. A refusal shows the patient page again
     (a "patient.view", not a change)."""
@@ -814,6 +835,16 @@ FORM_CASES: tuple[FormCase, ...] = (
         one_of("phone", "extra"),
         ("app", "client", "make_user"),
         examples=({"field": "phone", "value": "²²²²²²²"}, {"field": "phone", "value": "   "}),
+    ),
+    FormCase(
+        "/account/reminder",
+        check_my_reminder,
+        one_of("reminder-on", "reminder-at", "extra"),
+        ("app", "client", "make_user"),
+        examples=(
+            {"field": "reminder-at", "value": "١٢:٣٠"},  # Arabic-Indic digits: refused
+            {"field": "reminder-on", "value": ""},
+        ),
     ),
     FormCase(
         "/clinician/patients/<int:patient_id>/phone",
