@@ -127,6 +127,10 @@ def alerts_scan_command() -> None:
     db.session.commit()
     click.echo(f"Missed-log alerts raised: {raised.missed_logs}")
     click.echo(f"Plan-end review alerts raised: {raised.plan_end}")
+    if raised.failed_batches:
+        raise click.ClickException(
+            f"{raised.failed_batches} batch(es) failed (see the log); run the scan again"
+        )
 
 
 @notify_cli.command("send")
@@ -136,6 +140,25 @@ def notify_send_command() -> None:
 
     sent, failed = send_pending()
     click.echo(f"Sent {sent}, failed {failed} (will retry)")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Run what is queued (and due now), then stop.")
+@click.option("--no-schedule", is_flag=True, help="Only work the queue; another process enqueues.")
+@with_appcontext
+def worker_command(burst: bool, no_schedule: bool) -> None:
+    """Run background jobs from Redis (REDIS_URL): the outbox, the alert scan, reminders,
+    each on its interval, with retries; failures end on the admin's Failed jobs page."""
+    from flask import current_app
+
+    from taper.jobs import worker
+
+    app = current_app._get_current_object()
+    if not app.config["REDIS_URL"]:
+        raise click.ClickException(
+            "REDIS_URL is not set: without Redis the jobs run inside the app (JOBS_EMBEDDED)."
+        )
+    worker.run(app, burst=burst, schedule=not no_schedule)
 
 
 redflags_cli = AppGroup("redflags", help="Red flags in what patients write.")
@@ -204,6 +227,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(notify_cli)
     app.cli.add_command(seed_scale_command)
     app.cli.add_command(redflags_cli)
+    app.cli.add_command(worker_command)
     from taper.db_roles import register as register_db_roles
 
     register_db_roles(app)  # `flask db roles`

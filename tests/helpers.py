@@ -275,6 +275,9 @@ ROUTES: tuple[Route, ...] = (
     _get("/", SIGNED_IN),
     _get("/ping", SIGNED_IN, public=True),
     _get("/health", SIGNED_IN, public=True),
+    _get("/healthz", SIGNED_IN, public=True),
+    _get("/readyz", SIGNED_IN, public=True),
+    _get("/metrics", ADMIN, public=True),  # an admin, or a scraper with the token
     _get("/static/<path:filename>", SIGNED_IN, public=True),
     # Signing in and accounts
     _page("/login", SIGNED_IN, public=True, form=lambda app, w: {"email": w.patient.email}),
@@ -289,6 +292,7 @@ ROUTES: tuple[Route, ...] = (
     _page("/account/two-step", SIGNED_IN, form=lambda app, w: {"code": "123456"}),
     _get("/account/two-step/qr.svg", SIGNED_IN),
     _page("/account/details", SIGNED_IN, form=lambda app, w: {"phone": "07700 900123"}),
+    _post("/account/reminder", PATIENT, form=lambda app, w: {"reminder-on": "on"}),
     _post("/account/two-step/off", SIGNED_IN, form=lambda app, w: {"password": "x", "code": "1"}),
     _post(
         "/account/two-step/recovery-codes",
@@ -315,6 +319,9 @@ ROUTES: tuple[Route, ...] = (
         form=lambda app, w: {"clinician": str(w.clinician.id), "patient": str(w.newcomer.id)},
     ),
     _get("/admin/audit", ADMIN),
+    _get("/admin/jobs", ADMIN),
+    _post("/admin/jobs/retry", ADMIN, writes=False),  # the job id is a form field
+    _post("/admin/jobs/remove", ADMIN, writes=False),
     # Patients
     _get("/today", PATIENT),
     _page("/log", PATIENT, form=lambda app, w: log_form(w.day, note="Another go")),

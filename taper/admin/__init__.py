@@ -9,4 +9,4 @@ from taper.models import Role
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 access.admit_only(bp, Role.ADMIN)
 
-from taper.admin import views  # noqa: E402, F401  (routes on bp)
+from taper.admin import jobs, views  # noqa: E402, F401  (routes on bp)

@@ -23,6 +23,9 @@ from taper.models import (
     CareTeamLink,
     DailyLog,
     OutboxMessage,
+    PlanRevision,
+    PlanStatus,
+    TaperPlan,
     User,
 )
 from taper.models.alert import NEVER_MERGED_KIND
@@ -41,6 +44,7 @@ TUNABLE: dict[str, tuple[int, int]] = {
 KNOWN = frozenset(f.name for f in fields(Thresholds))
 SCAN_CHUNK = 500  # patients per IN (...) list: well under every database's parameter limit
 SCAN_KINDS = ("missed_logs", "plan_end")
+SCAN_BATCH = 200  # plans (about as many patients) the scan reads, raises and commits at once
 
 
 def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
@@ -226,6 +230,7 @@ class ScanResult:
 
     missed_logs: int = 0
     plan_end: int = 0
+    failed_batches: int = 0  # batches rolled back (logged); the others were still scanned
 
 
 def _already_raised(
@@ -260,14 +265,38 @@ def _already_raised(
     }
 
 
-def scan(now: datetime) -> ScanResult:
-    """Raise the scheduled alerts (missed logs, plan ends) for every patient with a running
-    plan. Safe to run twice and from cron every few minutes: a situation already alerted (an
-    open alert of its kind, or any alert of the same cause) raises nothing new. A bounded
-    number of queries: the running plans, the last log days, the thresholds and the alerts
-    already raised, whatever the number of patients; then only the new alerts are written."""
-    running = plans.running_plans_per_patient()
-    patient_ids = [patient.id for patient, _ in running]
+def _running_batch(after: int) -> tuple[list[tuple[User, list]], int | None]:
+    """The next patients (id above ``after``, in id order) with a running plan, and their
+    plans as the timeline sees them; and the id to continue after (None: this was the last
+    batch). Four queries (the plans, their patients, revisions and steps) whatever the batch.
+
+    The limit counts plans (one more is read to see what follows), so a patient whose plans
+    go beyond it is left to the next batch, unless they are the only one read."""
+    query = (
+        select(TaperPlan)
+        .where(TaperPlan.status.in_([PlanStatus.ACTIVE, PlanStatus.PAUSED]))
+        .options(
+            selectinload(TaperPlan.patient),
+            selectinload(TaperPlan.current_revision).selectinload(PlanRevision.steps),
+        )
+        .order_by(TaperPlan.patient_id, TaperPlan.created_at, TaperPlan.id)
+    )
+    rows = list(db.session.scalars(query.where(TaperPlan.patient_id > after).limit(SCAN_BATCH + 1)))
+    following: int | None = None
+    if len(rows) > SCAN_BATCH:  # more to come: end this batch with a whole patient
+        rows, beyond = rows[:SCAN_BATCH], rows[SCAN_BATCH].patient_id
+        if rows[0].patient_id == beyond:  # one patient with more than a batch of plans
+            rows = list(db.session.scalars(query.where(TaperPlan.patient_id == beyond)))
+        elif rows[-1].patient_id == beyond:
+            rows = [plan for plan in rows if plan.patient_id != beyond]
+        following = rows[-1].patient_id
+    found: dict[int, tuple[User, list]] = {}
+    for plan in rows:
+        found.setdefault(plan.patient_id, (plan.patient, []))[1].append(plans.schedule_of(plan))
+    return list(found.values()), following
+
+
+def _last_log_days(patient_ids: Sequence[int]) -> dict[int, date]:
     last_days: dict[int, date] = {}
     for chunk in _chunks(patient_ids):
         last_days.update(
@@ -277,6 +306,13 @@ def scan(now: datetime) -> ScanResult:
                 .group_by(DailyLog.patient_id)
             ).all()
         )
+    return last_days
+
+
+def _scan_batch(running: list[tuple[User, list]], now: datetime) -> dict[str, int]:
+    """Raise the alerts one batch of patients needs (not committed); counts by kind."""
+    patient_ids = [patient.id for patient, _ in running]
+    last_days = _last_log_days(patient_ids)
     thresholds = thresholds_by_patient(patient_ids)
     findings = []
     for patient, schedules in running:
@@ -299,7 +335,61 @@ def scan(now: datetime) -> ScanResult:
             continue
         if raise_alert(patient, finding) is not None:
             raised[finding.kind] += 1
-    return ScanResult(**raised)
+    return raised
+
+
+def _scan_committed(running: list[tuple[User, list]], now: datetime, raised: dict) -> bool:
+    """Scan these patients and commit their alerts (adding the counts to ``raised``); on any
+    error roll back, log it and return False."""
+    ids = [patient.id for patient, _ in running]  # read before a rollback expires them
+    try:
+        counts = _scan_batch(running, now)
+        db.session.commit()
+    except Exception as error:  # noqa: BLE001  (one bad batch must not stop the others)
+        db.session.rollback()
+        log.error(
+            "alert scan batch of patients %s to %s failed (%s)",
+            ids[0],
+            ids[-1],
+            type(error).__name__,
+        )
+        return False
+    for kind, count in counts.items():
+        raised[kind] += count
+    return True
+
+
+def _scan_one_by_one(running: list[tuple[User, list]], now: datetime, raised: dict) -> bool:
+    """After a failed batch, each of its patients on their own: one patient's bad data (an
+    error the per-patient guard does not know) costs only their own alerts, never those of
+    the ~200 others in the batch. False when any patient still failed."""
+    results = [_scan_committed([entry], now, raised) for entry in running]
+    return all(results)
+
+
+def scan(now: datetime) -> ScanResult:
+    """Raise the scheduled alerts (missed logs, plan ends) for every patient with a running
+    plan. Safe to run twice, and on two workers at once: a situation already alerted (an
+    open alert of its kind, or any alert of the same cause) raises nothing new.
+
+    Patients are read in batches (SCAN_BATCH plans, in patient id order); each batch costs a
+    fixed number of queries (its plans, last log days, thresholds, the alerts already raised)
+    and commits its alerts. A batch that fails is rolled back, logged and scanned again one
+    patient at a time, so only the patients whose own scan fails go without; the scan then
+    goes on with the next batch. ``failed_batches`` counts the batches where a patient still
+    failed (the job then counts as failed and runs again; what was committed is not raised
+    twice)."""
+    raised = {kind: 0 for kind in SCAN_KINDS}
+    failed = 0
+    after: int | None = 0
+    while after is not None:
+        running, following = _running_batch(after)
+        if not running:
+            break
+        if not _scan_committed(running, now, raised) and not _scan_one_by_one(running, now, raised):
+            failed += 1
+        after = following
+    return ScanResult(**raised, failed_batches=failed)
 
 
 def open_alert_count(clinician: User) -> int:

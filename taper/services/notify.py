@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from taper.extensions import db
 from taper.models import Alert, OutboxMessage
@@ -18,6 +18,9 @@ from taper.models import Alert, OutboxMessage
 log = logging.getLogger(__name__)
 _SENT_LINK = re.compile(r"/set-password/\S+")
 MAX_BACKOFF = timedelta(hours=1)
+# How long a sender on SQLite holds a message before another may try it (the send's timeout
+# is far shorter).
+CLAIM_LEASE = timedelta(minutes=5)
 IMMEDIATE_TIMEOUT = 3  # seconds, for the attempt made while the patient waits
 
 
@@ -49,13 +52,41 @@ def _send(message: OutboxMessage, timeout: float) -> None:
         smtp.send_message(email)
 
 
+def _claim(message_id: int, now: datetime) -> OutboxMessage | None:
+    """The message, if it is still unsent and no other sender has it; None otherwise.
+
+    PostgreSQL: the row stays locked (SKIP LOCKED) until the sender commits. SQLite has no
+    row locks, and holding its one write lock while the mail server answers would stall
+    every request: the sender takes a lease instead (a committed ``next_attempt_at`` in the
+    future), so a second sender (another thread or process) skips the message."""
+    if db.session.get_bind().dialect.name != "sqlite":
+        return db.session.scalar(
+            select(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.sent_at.is_(None))
+            .with_for_update(skip_locked=True)
+        )
+    leased = db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.next_attempt_at <= now,
+        )
+        .values(next_attempt_at=now + CLAIM_LEASE)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return db.session.get(OutboxMessage, message_id) if leased else None
+
+
 def send_pending(
     now: datetime | None = None, *, alert_id: int | None = None, immediate: bool = False
 ) -> tuple[int, int]:
     """Send every message that is due (or those of one alert); return (sent, failed).
 
     Each message is committed on its own, so a crash loses nothing that was sent. Rows are
-    locked while sending (SKIP LOCKED on PostgreSQL) so two senders never send one twice.
+    claimed while sending (SKIP LOCKED on PostgreSQL, a lease on SQLite: ``_claim``) so two
+    senders never send one twice.
     ``immediate`` (inside a patient's request): a short timeout, and the first failure leaves
     the rest to `flask notify send`, so a dead mail server never holds the urgent page."""
     now = now or datetime.now(UTC)
@@ -69,17 +100,13 @@ def send_pending(
         query = query.where(OutboxMessage.alert_id == alert_id)
     sent = failed = 0
     for message_id in db.session.scalars(query.order_by(OutboxMessage.id)).all():
-        message = db.session.scalar(
-            select(OutboxMessage)
-            .where(OutboxMessage.id == message_id, OutboxMessage.sent_at.is_(None))
-            .with_for_update(skip_locked=True)
-        )
+        message = _claim(message_id, now)
         if message is None:
             db.session.rollback()
             continue
         try:
             _send(message, timeout)
-        except (OSError, smtplib.SMTPException) as error:
+        except Exception as error:  # noqa: BLE001  (one bad message must never block the rest)
             message.attempts += 1
             message.next_attempt_at = now + backoff(message.attempts)
             message.last_error = type(error).__name__
