@@ -74,7 +74,8 @@ class Config:
 
     SECRET_KEY = _FromEnvironment("SECRET_KEY")  # production refuses to start without one
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE / 'taper.db'}")
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # hide_parameters: a logged database error never carries a form's values (a patient's note).
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 
     # Sessions (SECURITY.md A5-A8)
@@ -137,6 +138,7 @@ class Config:
     # each process's memory.
     CHART_CACHE = _env_bool("CHART_CACHE", True)
     CHART_CACHE_SECONDS = _env_int("CHART_CACHE_SECONDS", 7 * 86400)
+    CHART_CACHE_PREFIX = _env("CHART_CACHE_PREFIX", "taper:chart:")
 
     # Several app servers (README "Running more than one server"): one Redis holds the job
     # queue, the login throttling counts and the chart cache. Empty: everything stays in one

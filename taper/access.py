@@ -25,6 +25,7 @@ T = TypeVar("T", Alert, TaperPlan)
 
 PUBLIC_ENDPOINTS = frozenset(
     {"static", "auth.login", "auth.login_code", "auth.set_password", "main.health", "main.ping"}
+    | {"main.healthz", "main.readyz", "main.metrics"}  # /metrics checks its own admin or token
 )
 
 

@@ -31,4 +31,16 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 # remote_addr is the client as seen after ProxyFix (PROXY_COUNT), never a raw header.
-limiter = Limiter(key_func=get_remote_address)
+# With Redis as the storage (several app servers), a Redis that is down or slow must not
+# take login down: storage errors come wrapped as limits' StorageError after half a second at
+# most, and the decorated limits fall back to counting in this process's memory until Redis
+# answers again (taper/auth/throttle.py does the same for the password counts).
+limiter = Limiter(
+    key_func=get_remote_address,
+    in_memory_fallback_enabled=True,
+    storage_options={
+        "wrap_exceptions": True,
+        "socket_timeout": 0.5,
+        "socket_connect_timeout": 0.5,
+    },
+)

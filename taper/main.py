@@ -1,10 +1,12 @@
-"""Landing and health endpoints."""
+"""Landing, health and metrics endpoints."""
 
-from flask import Blueprint, jsonify, redirect, url_for
+from flask import Blueprint, jsonify, redirect, request, url_for
 from flask_login import current_user
 
+from taper import access
 from taper.models import Role
 from taper.services import health as health_service
+from taper.services import metrics as metrics_service
 
 bp = Blueprint("main", __name__)
 
@@ -27,8 +29,30 @@ def ping():
     return "ok", 200, {"Content-Type": "text/plain"}
 
 
+@bp.get("/healthz")
+def healthz():
+    """Liveness: the process answers (no database, no Redis), for a supervisor's restarts."""
+    return "ok", 200, {"Content-Type": "text/plain"}
+
+
+@bp.get("/readyz")
+def readyz():
+    """Readiness: the database and (when configured) Redis answer; 503 naming the one that
+    does not, so a load balancer sends no traffic here meanwhile."""
+    ready, checks = health_service.readiness()
+    return jsonify(status="ok" if ready else "failing", checks=checks), 200 if ready else 503
+
+
 @bp.get("/health")
 def health():
-    """Liveness and database check for load balancers."""
+    """Liveness and database check for load balancers (kept; /readyz says more)."""
     health_service.check_database()
     return jsonify(status="ok")
+
+
+@bp.get("/metrics")
+def metrics():
+    """Prometheus metrics, for a signed-in admin or a scraper with the metrics token."""
+    if not metrics_service.may_read(current_user, request.headers.get("Authorization", "")):
+        access.deny(403 if current_user.is_authenticated else 404)
+    return metrics_service.render(), 200, {"Content-Type": metrics_service.CONTENT_TYPE}

@@ -24,7 +24,9 @@ devices they use; only a device new to the account waits with everyone else.
 
 The counts live in the limiter's storage (``RATELIMIT_STORAGE_URI``): with several app servers
 that is Redis, so each server sees the failures counted by the others. The address is the one
-ProxyFix leaves (``PROXY_COUNT``), never a raw header.
+ProxyFix leaves (``PROXY_COUNT``), never a raw header. While that storage is unreachable
+(Redis down or slow), the counts are kept in this process's memory instead, and the outage is
+logged: login keeps working, and failures still slow down, per process, until Redis answers.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ from flask import after_this_request, current_app, request
 from flask_limiter.util import get_remote_address
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from limits import RateLimitItem, parse
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, Storage
+from limits.strategies import STRATEGIES, RateLimiter
+from redis.exceptions import RedisError
 
 from taper.extensions import limiter
 from taper.models import normalise_email
@@ -55,7 +61,47 @@ DEVICE_COOKIE = "taper_device"
 # The salt namespaces the signed cookie; it is not a secret.
 _DEVICE_SALT = "taper.trusted-device"  # noqa: S105  # nosec B105
 DEVICE_ACCOUNTS = 5  # accounts remembered per device (a shared family or clinic computer)
+# After the shared storage fails, count in memory this long before asking it again, so a dead
+# Redis costs one timeout (and one warning) per interval, not one per attempt.
+STORAGE_RETRY_SECONDS = 15
 T = TypeVar("T")
+
+
+class Counts:
+    """Where this app's password counts go: the limiter's storage, or this process's memory
+    while that storage fails. One per app (``counts()``), so apps in one process (tests)
+    never share an outage."""
+
+    def __init__(self) -> None:
+        self.memory = MemoryStorage()
+        self.resting_until = 0.0
+
+    def run(self, action: Callable[[Storage, RateLimiter], T]) -> T:
+        """``action(storage, strategy)`` on the shared storage, or in memory when it fails."""
+        if time.monotonic() >= self.resting_until:
+            storage = limiter.storage
+            try:
+                return action(storage, _strategy(storage))
+            except (StorageError, RedisError) as error:
+                self.resting_until = time.monotonic() + STORAGE_RETRY_SECONDS
+                log.warning(
+                    "login throttling storage unreachable (%s): counting in this process for %ss",
+                    type(getattr(error, "storage_error", error)).__name__,
+                    STORAGE_RETRY_SECONDS,
+                )
+        return action(self.memory, _strategy(self.memory))
+
+
+def _strategy(storage: Storage) -> RateLimiter:
+    return STRATEGIES[current_app.config.get("RATELIMIT_STRATEGY", "fixed-window")](storage)
+
+
+def counts() -> Counts:
+    """This app's password counts."""
+    found = current_app.extensions.get("taper_password_counts")
+    if found is None:
+        found = current_app.extensions.setdefault("taper_password_counts", Counts())
+    return found
 
 
 @dataclass
@@ -112,19 +158,23 @@ def _windows(account: str) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
 
 
 def _seconds_left(key: str) -> int:
-    storage = limiter.storage
-    if storage.get(key) <= 0:
-        return 0
-    return max(1, math.ceil(storage.get_expiry(key) - time.time()))
+    def left(storage: Storage, _strategy) -> int:
+        if storage.get(key) <= 0:
+            return 0
+        return max(1, math.ceil(storage.get_expiry(key) - time.time()))
+
+    return counts().run(left)
 
 
 def _window_wait(windows) -> int:
-    strategy = limiter.limiter
-    for item, ids in windows:
-        if not strategy.test(item, *ids):
-            reset = strategy.get_window_stats(item, *ids).reset_time
-            return max(1, math.ceil(reset - time.time()))
-    return 0
+    def wait(_storage, strategy: RateLimiter) -> int:
+        for item, ids in windows:
+            if not strategy.test(item, *ids):
+                reset = strategy.get_window_stats(item, *ids).reset_time
+                return max(1, math.ceil(reset - time.time()))
+        return 0
+
+    return counts().run(wait)
 
 
 def _device_serializer() -> URLSafeTimedSerializer:
@@ -171,25 +221,29 @@ def _scope(account: str) -> tuple[str, ...]:
 
 
 def _failed(attempt: Attempt, windows) -> None:
-    config = current_app.config
-    storage = limiter.storage
-    memory = config["LOGIN_FAILURE_MEMORY_HOURS"] * 3600
-    failures = storage.incr(_key("failures", *attempt.scope), memory)
-    delay = delay_after(failures)
-    if delay:
-        wait_key = _key("wait", *attempt.scope)
-        storage.clear(wait_key)
-        storage.incr(wait_key, delay)
-        log.info("password attempts slowed down: failures=%s wait=%ss", failures, delay)
-    for item, ids in windows:
-        limiter.limiter.hit(item, *ids)
+    memory = current_app.config["LOGIN_FAILURE_MEMORY_HOURS"] * 3600
+
+    def count(storage: Storage, strategy: RateLimiter) -> None:
+        failures = storage.incr(_key("failures", *attempt.scope), memory)
+        delay = delay_after(failures)
+        if delay:
+            wait_key = _key("wait", *attempt.scope)
+            storage.clear(wait_key)
+            storage.incr(wait_key, delay)
+            log.info("password attempts slowed down: failures=%s wait=%ss", failures, delay)
+        for item, ids in windows:
+            strategy.hit(item, *ids)
+
+    counts().run(count)
 
 
 def _succeeded(attempt: Attempt) -> None:
-    storage = limiter.storage
-    for scope in {attempt.scope, (attempt.account,)}:
-        storage.clear(_key("failures", *scope))
-        storage.clear(_key("wait", *scope))
+    def forget(storage: Storage, _strategy) -> None:
+        for scope in {attempt.scope, (attempt.account,)}:
+            storage.clear(_key("failures", *scope))
+            storage.clear(_key("wait", *scope))
+
+    counts().run(forget)
     _trust_this_device(attempt.account)
 
 
@@ -207,8 +261,7 @@ def guard(email: str) -> Iterator[Attempt]:
         yield attempt
         return
     busy = _key("busy", *attempt.scope)
-    storage = limiter.storage
-    if storage.incr(busy, BUSY_SECONDS) > 1:
+    if counts().run(lambda storage, _: storage.incr(busy, BUSY_SECONDS)) > 1:
         # Another attempt on this account is being checked right now.
         attempt.wait = 1
         yield attempt
@@ -221,7 +274,7 @@ def guard(email: str) -> Iterator[Attempt]:
         elif attempt.wait == 0 and attempt.outcome:
             _succeeded(attempt)
     finally:
-        storage.clear(busy)
+        counts().run(lambda storage, _: storage.clear(busy))
 
 
 def checked(

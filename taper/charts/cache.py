@@ -1,26 +1,75 @@
-"""A small in-process cache of rendered charts, keyed by a hash of the data they show.
+"""Rendered charts, keyed by a hash of the data they show.
 
 A new log, a correction or a plan change changes the data, so the key, so the image: nothing
-stale is ever served. Each app server process keeps its own; entries are a few tens of kB."""
+stale is ever served, and an image may be kept anywhere. With ``REDIS_URL`` set the images
+live in Redis for ``CHART_CACHE_SECONDS``, so every app server serves every chart from one
+cache; without it each process keeps its own (a few tens of kB an entry).
+
+Redis down or slow is a cache miss, never an error page: the chart is drawn (and kept in the
+process for the while Redis rests), and a warning is logged at most once a minute."""
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from flask import current_app, has_app_context
+from redis import Redis
+from redis.exceptions import RedisError
+
+from taper.shared import redis_client
+
+log = logging.getLogger(__name__)
+KEY_PREFIX = "taper:chart:"
+# After a Redis failure, charts stay in the process this long before Redis is asked again:
+# a dead Redis then costs one timeout per interval, not one per chart.
+REDIS_REST_SECONDS = 10
+WARN_EVERY_SECONDS = 60
+
 
 class ChartCache:
-    """Least-recently-used bytes by key, safe across threads."""
+    """Least-recently-used bytes by key, safe across threads; in Redis when configured."""
 
     def __init__(self, max_entries: int = 512) -> None:
         self.max_entries = max_entries
         self._items: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
+        self._warned_at = float("-inf")
 
     def get_or_render(self, key: str, render: Callable[[], bytes]) -> bytes:
         """The cached bytes for ``key``, rendering them on a miss."""
+        client = self._shared()
+        if client is None:
+            return self._local(key, render)
+        try:
+            image = client.get(self._redis_key(key))
+        except RedisError as error:
+            self._redis_failed(error)
+            return self._local(key, render)
+        if image is not None:
+            self._count(hit=True)
+            return image
+        image = render()
+        self._count(hit=False)
+        try:
+            client.set(self._redis_key(key), image, ex=current_app.config["CHART_CACHE_SECONDS"])
+        except RedisError as error:
+            self._redis_failed(error)
+        return image
+
+    def clear(self) -> None:
+        """Forget every image kept in this process (and the hit and miss counts, and when
+        the last warning was logged)."""
+        with self._lock:
+            self._items.clear()
+            self.hits = self.misses = 0
+            self._warned_at = float("-inf")
+
+    def _local(self, key: str, render: Callable[[], bytes]) -> bytes:
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
@@ -35,11 +84,37 @@ class ChartCache:
                 self._items.popitem(last=False)
         return image
 
-    def clear(self) -> None:
-        """Forget every image (and the hit and miss counts)."""
+    def _count(self, hit: bool) -> None:
         with self._lock:
-            self._items.clear()
-            self.hits = self.misses = 0
+            if hit:
+                self.hits += 1
+            else:
+                self.misses += 1
+
+    @staticmethod
+    def _redis_key(key: str) -> str:
+        return current_app.config.get("CHART_CACHE_PREFIX", KEY_PREFIX) + key
+
+    @staticmethod
+    def _shared() -> Redis | None:
+        """This app's Redis, unless there is none or it failed a moment ago."""
+        if not has_app_context():
+            return None
+        resting_until = current_app.extensions.get("taper_chart_redis_rest", 0.0)
+        return redis_client() if time.monotonic() >= resting_until else None
+
+    def _redis_failed(self, error: RedisError) -> None:
+        current_app.extensions["taper_chart_redis_rest"] = time.monotonic() + REDIS_REST_SECONDS
+        now = time.monotonic()
+        with self._lock:
+            if now - self._warned_at < WARN_EVERY_SECONDS:
+                return
+            self._warned_at = now
+        log.warning(
+            "chart cache: Redis unreachable (%s); drawing charts and keeping them in this "
+            "process for now",
+            type(error).__name__,
+        )
 
 
 charts = ChartCache()
