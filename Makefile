@@ -5,9 +5,11 @@ FLASK   := $(VENV)/bin/flask
 STAMP   := $(VENV)/.installed
 PYTHON  ?= $(shell command -v python3.11 || command -v python3)
 PORT    ?= 5000
+# pytest-xdist processes for `make test` (auto: one per core; 0: a single process).
+TEST_WORKERS ?= auto
 export FLASK_APP := taper
 
-.PHONY: help install run test e2e chromium pdftoppm wrk bench lint format migrate check-migrations clean
+.PHONY: help install run test drill redis-server e2e chromium pdftoppm wrk bench lint format migrate check-migrations clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -30,8 +32,18 @@ run: $(STAMP) instance/secret_key  ## Migrate the local SQLite database, load de
 instance/secret_key: | $(STAMP)
 	$(PY) -c 'import config; config.instance_secret_key()'
 
-test: $(STAMP)  ## Run the whole suite but the browser tests (SQLite, or TEST_DATABASE_URL)
-	$(PY) -m pytest -q -m "not e2e"
+test: $(STAMP)  ## Run the whole suite but the browser tests on every core (SQLite, or TEST_DATABASE_URL)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) -m "not e2e and not drill"
+
+# Two gunicorn servers, a worker, a PostgreSQL database and a Redis of its own, one server
+# killed and the worker restarted under load: nothing acknowledged is lost or doubled.
+DRILL_DATABASE_URL ?= $(or $(TEST_DATABASE_URL),postgresql+psycopg://postgres@127.0.0.1:5432/test)
+
+redis-server:  ## Install Debian's redis-server (the drill starts a Redis of its own) if missing
+	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
+
+drill: $(STAMP) redis-server  ## The fault drill (tests/drill, PostgreSQL: TEST_DATABASE_URL or the local server)
+	TEST_DATABASE_URL="$(DRILL_DATABASE_URL)" $(PY) -m pytest -q -s -p no:cacheprovider -m drill tests/drill
 
 # axe-core and the Nu HTML Checker (vnu-jar, run with java), pinned in tests/e2e/package.json.
 E2E_NODE := tests/e2e/node_modules/.installed
