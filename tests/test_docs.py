@@ -50,3 +50,24 @@ def test_readme_layout_names_every_package():
     )
     unnamed = [p for p in packages if f"`{p}/`" not in layout]
     assert not unnamed, f"README layout does not list: {unnamed}"
+
+
+# A setting read from the environment: _env("NAME", ...), _env_int(...), _FromEnvironment(...),
+# os.environ.get("NAME" ...) and os.environ["NAME"] (config.py, the gunicorn config).
+SETTING = re.compile(
+    r"""(?:_env(?:_int|_bool)?|_FromEnvironment|environ\.get)\(\s*"([A-Z][A-Z0-9_]+)"|"""
+    r"""environ\["([A-Z][A-Z0-9_]+)"\]"""
+)
+
+
+def test_readme_configuration_names_every_setting():
+    """Every variable config.py or deploy/gunicorn.conf.py reads is in the README's
+    configuration table (TAPER_* test knobs of the suite itself are not settings)."""
+    table = (ROOT / "README.md").read_text().split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    names = set()
+    for source in ("config.py", "deploy/gunicorn.conf.py"):
+        for match in SETTING.finditer((ROOT / source).read_text()):
+            names.add(match.group(1) or match.group(2))
+    assert len(names) > 40  # the pattern still finds them
+    missing = sorted(name for name in names if f"`{name}`" not in table)
+    assert not missing, f"README configuration table does not list: {missing}"
