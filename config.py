@@ -223,6 +223,7 @@ class DevelopmentConfig(Config):
     """Local development: SQLite in instance/, dev server, a random key of its own."""
 
     SECRET_KEY = _FromEnvironment("SECRET_KEY", instance_secret_key)
+    LOG_FORMAT = _env("LOG_FORMAT", "text")  # a terminal is read by a person
 
 
 class TestingConfig(Config):
