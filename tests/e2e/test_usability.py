@@ -274,6 +274,7 @@ def patient_states(clinic: Clinic) -> dict[str, Callable]:
         "history": lambda page: page.goto("/history"),
         "a day's log": lambda page: page.goto(f"/history/{clinic.yesterday.isoformat()}"),
         "progress": lambda page: page.goto("/progress"),
+        "my details (daily reminder)": lambda page: page.goto("/account/details"),
     }
 
 
@@ -292,7 +293,10 @@ def clinician_states(clinic: Clinic) -> dict[str, Callable]:
 
 
 def admin_states(clinic: Clinic) -> dict[str, Callable]:
-    return {"accounts": lambda page: page.goto("/admin/accounts")}
+    return {
+        "accounts": lambda page: page.goto("/admin/accounts"),
+        "failed jobs": lambda page: page.goto("/admin/jobs"),
+    }
 
 
 def test_axe_finds_nothing_and_nothing_runs_off_the_screen(signed_in, clinic, capsys):
