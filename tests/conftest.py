@@ -4,6 +4,11 @@ Databases: in-memory SQLite per test by default; with TEST_DATABASE_URL (Postgre
 database is made for the run with its own owner and app roles (as ``flask db roles`` makes in
 production): the owner creates the schema once, the app under test connects as the restricted
 app role, and the owner empties every table after each test.
+
+Parallel runs (``pytest -n 2``, as ``make test`` does): each pytest-xdist worker is its own
+process with its own session fixtures, so its own PostgreSQL database and roles (named after
+the worker: ``taper_test_gw0_...``), its own SQLite databases and temporary folders, and its own
+slice of SMTP ports (tests/tools/smtp.py).
 """
 
 from __future__ import annotations

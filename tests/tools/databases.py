@@ -7,6 +7,8 @@ a URL for each: the schema is made as the owner, the app under test connects as 
 
 from __future__ import annotations
 
+import os
+import re
 import secrets
 import tempfile
 import uuid
@@ -19,6 +21,14 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 PREFIX = "taper_test_"
+STALE_ROLE = rf"^{PREFIX}(gw[0-9]+_)?[0-9a-f]{{12}}_(owner|app)$"
+
+
+def worker_tag() -> str:
+    """``gw0_``, ``gw1_``... under pytest-xdist (each worker makes its own databases and roles
+    at once), empty in a plain run: names then tell which worker made them."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return f"{worker}_" if re.fullmatch(r"gw[0-9]+", worker) else ""
 
 
 def is_postgres(url: str | None) -> bool:
@@ -32,7 +42,7 @@ def fresh_database(base_url: str | None) -> Iterator[str]:
     PostgreSQL: a new database beside the one in ``base_url``. Otherwise a temporary SQLite file.
     """
     if is_postgres(base_url):
-        name = f"{PREFIX}{uuid.uuid4().hex[:12]}"
+        name = f"{PREFIX}{worker_tag()}{uuid.uuid4().hex[:12]}"
         admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -71,13 +81,26 @@ class RoleDatabase:
 
 
 def _drop_roles(admin, names: list[str]) -> None:
+    """Drop the roles; one that another run's stale clean-up dropped meanwhile is gone as
+    wanted (PostgreSQL may report that race as an error)."""
     for name in names:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP ROLE IF EXISTS "{name}"'))
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP ROLE IF EXISTS "{name}"'))
+        except Exception:
+            with admin.connect() as conn:
+                left = conn.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :n"), {"n": name})
+            if left:
+                raise
 
 
 def _drop_stale_roles(admin) -> None:
-    """Roles left by a run that was killed before its clean-up: their database is gone."""
+    """Roles left by a run that was killed before its clean-up: their database is gone.
+
+    A role whose database still exists is live and never touched. Under pytest-xdist a worker
+    leaves the roles another worker id made (``gw1_``) alone: this run's other workers drop
+    their own roles right after their databases, and clearing them then would race them.
+    """
     with admin.connect() as conn:
         stale = conn.scalars(
             text(
@@ -85,13 +108,21 @@ def _drop_stale_roles(admin) -> None:
                 "(SELECT FROM pg_database WHERE datname = regexp_replace(rolname, "
                 "'_(owner|app)$', ''))"
             ),
-            {"pattern": f"^{PREFIX}[0-9a-f]{{12}}_(owner|app)$"},
+            {"pattern": STALE_ROLE},
         ).all()
-    for name in stale:
+    for name in (n for n in stale if may_clear(n, worker_tag())):
         try:
             _drop_roles(admin, [name])
         except Exception:  # noqa: BLE001,S110  (another run may be dropping it too)
             pass
+
+
+def may_clear(role: str, mine: str) -> bool:
+    """Whether a worker tagged ``mine`` (see worker_tag) clears this stale role: a plain run
+    clears any; a worker its own and untagged ones, never another worker's."""
+    tag = re.match(rf"{PREFIX}(gw[0-9]+_)", role)
+    theirs = tag.group(1) if tag else ""
+    return not mine or not theirs or theirs == mine
 
 
 @contextmanager
