@@ -23,8 +23,6 @@ from taper.models import (
     CareTeamLink,
     DailyLog,
     OutboxMessage,
-    PlanRevision,
-    PlanStatus,
     TaperPlan,
     User,
 )
@@ -272,15 +270,7 @@ def _running_batch(after: int) -> tuple[list[tuple[User, list]], int | None]:
 
     The limit counts plans (one more is read to see what follows), so a patient whose plans
     go beyond it is left to the next batch, unless they are the only one read."""
-    query = (
-        select(TaperPlan)
-        .where(TaperPlan.status.in_([PlanStatus.ACTIVE, PlanStatus.PAUSED]))
-        .options(
-            selectinload(TaperPlan.patient),
-            selectinload(TaperPlan.current_revision).selectinload(PlanRevision.steps),
-        )
-        .order_by(TaperPlan.patient_id, TaperPlan.created_at, TaperPlan.id)
-    )
+    query = plans.running_plans()
     rows = list(db.session.scalars(query.where(TaperPlan.patient_id > after).limit(SCAN_BATCH + 1)))
     following: int | None = None
     if len(rows) > SCAN_BATCH:  # more to come: end this batch with a whole patient
@@ -290,10 +280,7 @@ def _running_batch(after: int) -> tuple[list[tuple[User, list]], int | None]:
         elif rows[-1].patient_id == beyond:
             rows = [plan for plan in rows if plan.patient_id != beyond]
         following = rows[-1].patient_id
-    found: dict[int, tuple[User, list]] = {}
-    for plan in rows:
-        found.setdefault(plan.patient_id, (plan.patient, []))[1].append(plans.schedule_of(plan))
-    return list(found.values()), following
+    return plans.per_patient(rows), following
 
 
 def _last_log_days(patient_ids: Sequence[int]) -> dict[int, date]:

@@ -5,12 +5,12 @@ changes themselves leave the commit to their caller (the demo seeder chains seve
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -471,10 +471,11 @@ def unseen_revisions(patient: User, plans: Sequence[TaperPlan]) -> set[int]:
     return unseen
 
 
-def running_plans_per_patient() -> list[tuple[User, list[PlanSchedule]]]:
-    """Each patient with a running (active or paused) plan, and those plans as the timeline
-    sees them, oldest first; in three queries however many patients."""
-    rows = db.session.scalars(
+def running_plans() -> Select:
+    """Running (active or paused) plans with their patient, current revision and steps, in
+    patient order and each patient's oldest first; callers add a where and a limit (the alert
+    scan reads them in batches). Four queries whatever the number of plans."""
+    return (
         select(TaperPlan)
         .where(TaperPlan.status.in_([PlanStatus.ACTIVE, PlanStatus.PAUSED]))
         .options(
@@ -483,6 +484,11 @@ def running_plans_per_patient() -> list[tuple[User, list[PlanSchedule]]]:
         )
         .order_by(TaperPlan.patient_id, TaperPlan.created_at, TaperPlan.id)
     )
+
+
+def per_patient(rows: Iterable[TaperPlan]) -> list[tuple[User, list[PlanSchedule]]]:
+    """Plans read in patient order, grouped: each patient and their plans as the timeline
+    sees them."""
     found: dict[int, tuple[User, list[PlanSchedule]]] = {}
     for plan in rows:
         found.setdefault(plan.patient_id, (plan.patient, []))[1].append(schedule_of(plan))

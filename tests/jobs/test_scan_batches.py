@@ -110,12 +110,8 @@ def test_the_job_fails_while_a_patient_fails_and_its_rerun_completes(
     assert missed_by_patient(app) == sorted(ids)
 
 
-def test_a_patient_is_never_split_across_batches(app, clinician, make_user, monkeypatch):
-    """The batch limit counts plans: a patient whose plans straddle it waits for the next
-    batch, and one with a whole batch of plans is read with all of them."""
-    monkeypatch.setattr(alerts, "SCAN_BATCH", 2)
-    single = patients(make_user, app, clinician, 1)
-    crossover = patients(make_user, app, clinician, 2, plans_each=2)
+def batches_seen(monkeypatch) -> list[list[tuple[int, int]]]:
+    """Each batch the scan reads, as (patient id, number of plans) pairs, filled as it runs."""
     seen = []
     real = alerts._scan_batch
 
@@ -124,6 +120,16 @@ def test_a_patient_is_never_split_across_batches(app, clinician, make_user, monk
         return real(running, now)
 
     monkeypatch.setattr(alerts, "_scan_batch", record)
+    return seen
+
+
+def test_a_patient_is_never_split_across_batches(app, clinician, make_user, monkeypatch):
+    """The batch limit counts plans: a patient whose plans straddle it waits for the next
+    batch, and one with a whole batch of plans is read with all of them."""
+    monkeypatch.setattr(alerts, "SCAN_BATCH", 2)
+    single = patients(make_user, app, clinician, 1)
+    crossover = patients(make_user, app, clinician, 2, plans_each=2)
+    seen = batches_seen(monkeypatch)
     result = scan(app, D)
     assert seen == [[(single[0], 1)], [(crossover[0], 2)], [(crossover[1], 2)]]
     assert result.missed_logs == 3
@@ -155,14 +161,7 @@ def test_a_patient_with_more_plans_than_a_batch_is_read_whole(
 ):
     monkeypatch.setattr(alerts, "SCAN_BATCH", 1)
     crossover = patients(make_user, app, clinician, 2, plans_each=2)
-    seen = []
-    real = alerts._scan_batch
-
-    def record(running, now):
-        seen.append([(patient.id, len(schedules)) for patient, schedules in running])
-        return real(running, now)
-
-    monkeypatch.setattr(alerts, "_scan_batch", record)
+    seen = batches_seen(monkeypatch)
     assert scan(app, D) == alerts.ScanResult(missed_logs=2, plan_end=4)
     assert seen == [[(crossover[0], 2)], [(crossover[1], 2)]]
 
