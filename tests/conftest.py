@@ -26,6 +26,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 
+import config
 from taper import create_app
 from taper.extensions import db
 from taper.models import CareTeamLink, Role, User
@@ -37,6 +38,11 @@ from tests.tools.databases import (
     fresh_database_with_roles,
     is_postgres,
 )
+
+# No app made by a test runs the background jobs on a timer of its own (the production and
+# development settings would, on the first request): a thread left running would send e-mails
+# and raise alerts in the middle of later tests. Tests of the timer switch it on themselves.
+config.Config.JOBS_EMBEDDED = False
 
 PASSWORD = "correct horse battery staple"
 PASSWORD_HASH = hash_password(PASSWORD)  # hashed once: Argon2id is slow by design
@@ -104,6 +110,9 @@ def app_factory(database_url: str, owner_engine: Engine | None) -> Iterator[Call
     yield make
     used_test_database = False
     for app in made:
+        timer = app.extensions.get("taper_jobs_timer")
+        if timer is not None and hasattr(timer, "stop"):
+            timer.stop()
         with app.app_context():
             db.session.remove()
             used_test_database |= app.config["SQLALCHEMY_DATABASE_URI"] == database_url

@@ -42,7 +42,8 @@ class Timer:
     def stop(self, wait: float = 5.0) -> None:
         self.stopping.set()
         self.woken.set()
-        self.thread.join(wait)
+        if self.thread.ident is not None:  # started
+            self.thread.join(wait)
 
     def wake(self, name: str) -> None:
         """Run this job at once (``kick``, "Try again" on the admin's page)."""
