@@ -19,22 +19,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from taper.domain import timeline
 from taper.domain.timeline import PlanSchedule
 from taper.extensions import db
 from taper.models import (
     DailyLog,
-    PlanRevision,
-    PlanStatus,
     ReminderSent,
     Role,
     TaperPlan,
     User,
 )
-from taper.services import ServiceError, audit, committed, notify
-from taper.services.plans import schedule_of
+from taper.services import ServiceError, audit, committed, notify, plans
 from taper.services.savepoint import insert_once
 
 log = logging.getLogger(__name__)
@@ -150,20 +146,9 @@ def _patients_after(after_id: int, limit: int) -> list[User]:
 
 def _schedules(patient_ids: Sequence[int]) -> dict[int, list[PlanSchedule]]:
     """The running (active or paused) plans of these patients as the timeline sees them,
-    oldest first, in three queries (plans, current revisions, their steps)."""
-    plans = db.session.scalars(
-        select(TaperPlan)
-        .where(
-            TaperPlan.patient_id.in_(patient_ids),
-            TaperPlan.status.in_([PlanStatus.ACTIVE, PlanStatus.PAUSED]),
-        )
-        .options(selectinload(TaperPlan.current_revision).selectinload(PlanRevision.steps))
-        .order_by(TaperPlan.patient_id, TaperPlan.created_at, TaperPlan.id)
-    )
-    found: dict[int, list[PlanSchedule]] = {}
-    for plan in plans:
-        found.setdefault(plan.patient_id, []).append(schedule_of(plan))
-    return found
+    oldest first, in a fixed number of queries (``plans.running_plans``)."""
+    rows = db.session.scalars(plans.running_plans().where(TaperPlan.patient_id.in_(patient_ids)))
+    return {patient.id: schedules for patient, schedules in plans.per_patient(rows)}
 
 
 def _done(days: dict[int, date]) -> set[tuple[int, date]]:
