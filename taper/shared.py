@@ -8,9 +8,13 @@ waits for jobs, so it makes its own (``taper.jobs``)."""
 
 from __future__ import annotations
 
+import logging
+import time
+
 from flask import Flask, current_app
 from redis import Redis
 
+log = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 0.5
 
 
@@ -30,3 +34,29 @@ def redis_client(app: Flask | None = None) -> Redis | None:
         )
         app.extensions["taper_redis"] = client
     return client
+
+
+class Outage:
+    """One use of the shared store that just failed: its callers manage on their own for
+    ``rest`` seconds before asking it again, so a dead Redis costs one timeout and one logged
+    warning per interval, not one per request."""
+
+    def __init__(self, what: str, rest: float) -> None:
+        self.what, self.rest, self.until = what, rest, 0.0
+
+    def ready(self) -> bool:
+        """Whether to ask the shared store (nothing failed in the last ``rest`` seconds)."""
+        return time.monotonic() >= self.until
+
+    def failed(self, error: Exception, instead: str) -> None:
+        """It failed: rest, and log what this process does ``instead`` meanwhile."""
+        self.until = time.monotonic() + self.rest
+        log.warning(
+            "%s unreachable (%s): %s for %ss", self.what, type(error).__name__, instead, self.rest
+        )
+
+
+def outage(what: str, rest: float) -> Outage:
+    """This app's Outage record for one use of Redis (per app, so apps in one process, as in
+    the tests, never share one)."""
+    return current_app.extensions.setdefault(f"taper_outage:{what}", Outage(what, rest))

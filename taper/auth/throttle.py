@@ -53,6 +53,7 @@ from redis.exceptions import RedisError
 from taper.extensions import limiter
 from taper.models import normalise_email
 from taper.services import ServiceError
+from taper.shared import outage
 
 log = logging.getLogger(__name__)
 # An attempt that died half-way (a crash) frees its account after this long at most.
@@ -67,41 +68,24 @@ STORAGE_RETRY_SECONDS = 15
 T = TypeVar("T")
 
 
-class Counts:
-    """Where this app's password counts go: the limiter's storage, or this process's memory
-    while that storage fails. One per app (``counts()``), so apps in one process (tests)
-    never share an outage."""
-
-    def __init__(self) -> None:
-        self.memory = MemoryStorage()
-        self.resting_until = 0.0
-
-    def run(self, action: Callable[[Storage, RateLimiter], T]) -> T:
-        """``action(storage, strategy)`` on the shared storage, or in memory when it fails."""
-        if time.monotonic() >= self.resting_until:
-            storage = limiter.storage
-            try:
-                return action(storage, _strategy(storage))
-            except (StorageError, RedisError) as error:
-                self.resting_until = time.monotonic() + STORAGE_RETRY_SECONDS
-                log.warning(
-                    "login throttling storage unreachable (%s): counting in this process for %ss",
-                    type(getattr(error, "storage_error", error)).__name__,
-                    STORAGE_RETRY_SECONDS,
-                )
-        return action(self.memory, _strategy(self.memory))
+def _counted(action: Callable[[Storage, RateLimiter], T]) -> T:
+    """``action(storage, strategy)`` on the limiter's storage, or on this app's in-process
+    counts while that storage fails (``taper.shared.Outage``)."""
+    down = outage("login throttling storage", STORAGE_RETRY_SECONDS)
+    if down.ready():
+        storage = limiter.storage
+        try:
+            return action(storage, _strategy(storage))
+        except (StorageError, RedisError) as error:
+            down.failed(getattr(error, "storage_error", error), "counting in this process")
+    memory = current_app.extensions.get("taper_password_counts")
+    if memory is None:  # made once per app: a MemoryStorage runs an expiry timer of its own
+        memory = current_app.extensions.setdefault("taper_password_counts", MemoryStorage())
+    return action(memory, _strategy(memory))
 
 
 def _strategy(storage: Storage) -> RateLimiter:
     return STRATEGIES[current_app.config.get("RATELIMIT_STRATEGY", "fixed-window")](storage)
-
-
-def counts() -> Counts:
-    """This app's password counts."""
-    found = current_app.extensions.get("taper_password_counts")
-    if found is None:
-        found = current_app.extensions.setdefault("taper_password_counts", Counts())
-    return found
 
 
 @dataclass
@@ -163,7 +147,7 @@ def _seconds_left(key: str) -> int:
             return 0
         return max(1, math.ceil(storage.get_expiry(key) - time.time()))
 
-    return counts().run(left)
+    return _counted(left)
 
 
 def _window_wait(windows) -> int:
@@ -174,7 +158,7 @@ def _window_wait(windows) -> int:
                 return max(1, math.ceil(reset - time.time()))
         return 0
 
-    return counts().run(wait)
+    return _counted(wait)
 
 
 def _device_serializer() -> URLSafeTimedSerializer:
@@ -234,7 +218,7 @@ def _failed(attempt: Attempt, windows) -> None:
         for item, ids in windows:
             strategy.hit(item, *ids)
 
-    counts().run(count)
+    _counted(count)
 
 
 def _succeeded(attempt: Attempt) -> None:
@@ -243,7 +227,7 @@ def _succeeded(attempt: Attempt) -> None:
             storage.clear(_key("failures", *scope))
             storage.clear(_key("wait", *scope))
 
-    counts().run(forget)
+    _counted(forget)
     _trust_this_device(attempt.account)
 
 
@@ -261,7 +245,7 @@ def guard(email: str) -> Iterator[Attempt]:
         yield attempt
         return
     busy = _key("busy", *attempt.scope)
-    if counts().run(lambda storage, _: storage.incr(busy, BUSY_SECONDS)) > 1:
+    if _counted(lambda storage, _: storage.incr(busy, BUSY_SECONDS)) > 1:
         # Another attempt on this account is being checked right now.
         attempt.wait = 1
         yield attempt
@@ -274,7 +258,7 @@ def guard(email: str) -> Iterator[Attempt]:
         elif attempt.wait == 0 and attempt.outcome:
             _succeeded(attempt)
     finally:
-        counts().run(lambda storage, _: storage.clear(busy))
+        _counted(lambda storage, _: storage.clear(busy))
 
 
 def checked(

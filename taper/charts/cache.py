@@ -6,13 +6,12 @@ live in Redis for ``CHART_CACHE_SECONDS``, so every app server serves every char
 cache; without it each process keeps its own (a few tens of kB an entry).
 
 Redis down or slow is a cache miss, never an error page: the chart is drawn (and kept in the
-process for the while Redis rests), and a warning is logged at most once a minute."""
+process while Redis rests), and one warning is logged per rest (``taper.shared.Outage``)."""
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -20,14 +19,13 @@ from flask import current_app, has_app_context
 from redis import Redis
 from redis.exceptions import RedisError
 
-from taper.shared import redis_client
+from taper.shared import outage, redis_client
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "taper:chart:"
 # After a Redis failure, charts stay in the process this long before Redis is asked again:
-# a dead Redis then costs one timeout per interval, not one per chart.
+# a dead Redis then costs one timeout (and one warning) per interval, not one per chart.
 REDIS_REST_SECONDS = 10
-WARN_EVERY_SECONDS = 60
 
 
 class ChartCache:
@@ -38,7 +36,6 @@ class ChartCache:
         self._items: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
-        self._warned_at = float("-inf")
 
     def get_or_render(self, key: str, render: Callable[[], bytes]) -> bytes:
         """The cached bytes for ``key``, rendering them on a miss."""
@@ -62,12 +59,10 @@ class ChartCache:
         return image
 
     def clear(self) -> None:
-        """Forget every image kept in this process (and the hit and miss counts, and when
-        the last warning was logged)."""
+        """Forget every image kept in this process (and the hit and miss counts)."""
         with self._lock:
             self._items.clear()
             self.hits = self.misses = 0
-            self._warned_at = float("-inf")
 
     def _local(self, key: str, render: Callable[[], bytes]) -> bytes:
         with self._lock:
@@ -96,25 +91,17 @@ class ChartCache:
         return current_app.config.get("CHART_CACHE_PREFIX", KEY_PREFIX) + key
 
     @staticmethod
-    def _shared() -> Redis | None:
+    def _outage():
+        return outage("chart cache: Redis", REDIS_REST_SECONDS)
+
+    def _shared(self) -> Redis | None:
         """This app's Redis, unless there is none or it failed a moment ago."""
-        if not has_app_context():
+        if not has_app_context() or not self._outage().ready():
             return None
-        resting_until = current_app.extensions.get("taper_chart_redis_rest", 0.0)
-        return redis_client() if time.monotonic() >= resting_until else None
+        return redis_client()
 
     def _redis_failed(self, error: RedisError) -> None:
-        current_app.extensions["taper_chart_redis_rest"] = time.monotonic() + REDIS_REST_SECONDS
-        now = time.monotonic()
-        with self._lock:
-            if now - self._warned_at < WARN_EVERY_SECONDS:
-                return
-            self._warned_at = now
-        log.warning(
-            "chart cache: Redis unreachable (%s); drawing charts and keeping them in this "
-            "process for now",
-            type(error).__name__,
-        )
+        self._outage().failed(error, "drawing charts and keeping them in this process")
 
 
 charts = ChartCache()
