@@ -361,3 +361,30 @@ def check_not_too_far(day: date, today: date, what: str = "This date") -> None:
         raise TimelineError(
             f"{what} is more than {MAX_DAYS_AHEAD // 365} years ahead. Check the year."
         )
+
+
+@dataclass(frozen=True)
+class StepPeriod:
+    """The days a typed step is in force once holds and pauses are applied: ``start`` to
+    ``end`` inclusive (``end`` None: until the clinician reviews the plan or ends the hold).
+    ``start`` None: the step comes after an open hold or pause, so its date is not set yet."""
+
+    step: StepInput
+    start: date | None
+    end: date | None
+
+
+def step_periods(steps: Sequence[StepInput], hold: Hold | None = None) -> list[StepPeriod]:
+    """Each typed step with the days it is in force, in order. Stored steps already carry the
+    dates a dated hold or a pause moved them to; an open hold or pause keeps its held step in
+    force with no last day, and the steps after it have no dates until it ends."""
+    held = index_on(steps, hold.start) if hold is not None and hold.open else None
+    periods = []
+    for index, step in enumerate(steps):
+        if hold is not None and hold.open and (held is None or index > held):
+            periods.append(StepPeriod(step, None, None))
+            continue
+        last = index == len(steps) - 1 or (hold is not None and hold.open and index == held)
+        end = None if last else shift(steps[index + 1].start, -1)
+        periods.append(StepPeriod(step, step.start, end))
+    return periods
