@@ -1,0 +1,457 @@
+"""The FHIR export: every resource valid by HL7's R4B models (fhir.resources), every reference
+inside the Bundle, ids stable, and the Bundle read back gives what the database holds."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+import zipfile
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.bundle import Bundle
+from sqlalchemy import func, select
+
+from taper.domain.alert_rules import LogFacts, red_flag_rule
+from taper.domain.instrument import CIWA_B
+from taper.domain.schedule import local_today
+from taper.domain.timeline import step_periods
+from taper.extensions import db
+from taper.models import (
+    Alert,
+    AlertStatus,
+    DailyLog,
+    LogDose,
+    PlanStatus,
+    Role,
+    TaperPlan,
+    User,
+    VisitAssessment,
+    find_user_by_email,
+)
+from taper.seed.demo import CLINICIAN_EMAIL, seed_demo
+from taper.services import accounts, alerts, assessments, fhir_export, plans
+
+
+def _today(patient: User) -> date:
+    return local_today(datetime.now(UTC), patient.timezone)
+
+
+@pytest.fixture
+def record(app):
+    """The demo's three patients (a hold, a crossover, an urgent alert), and more: a draft
+    plan split by time of day, a revised plan, a pause, an open hold, a visit, a corrected
+    log, and one alert acknowledged and resolved."""
+    with app.app_context():
+        seed_demo()
+        db.session.commit()
+        clinician = find_user_by_email(CLINICIAN_EMAIL)
+        pat = find_user_by_email("pat@example.org")
+        sam = find_user_by_email("sam@example.org")
+        jo = find_user_by_email("jo@example.org")
+        today = _today(pat)
+        plans.create_plan(
+            clinician,
+            pat,
+            "oxazepam",
+            [
+                {
+                    "start": (today + timedelta(days=30)).isoformat(),
+                    "total": "30",
+                    "morning": "10",
+                    "bedtime": "20",
+                    "note": '=HYPERLINK("x")',
+                },
+                {
+                    "start": (today + timedelta(days=44)).isoformat(),
+                    "total": "22.5",
+                    "morning": "7.5",
+                    "bedtime": "15",
+                },
+            ],
+            reason="Draft for after the diazepam",
+        )
+        sam_plan = plans.plans_for_patient(sam, include_drafts=False)[0]
+        steps = plans.step_inputs(sam_plan.current_revision)
+        rows = [{"start": s.start.isoformat(), "total": str(s.total)} for s in steps]
+        rows[-1]["total"] = "0.5"
+        plans.revise_plan(clinician, sam_plan, sam_plan.version, rows, "Smaller last cut")
+        db.session.flush()
+        plans.apply_timeline_change(
+            clinician, sam_plan, sam_plan.version, "pause", today, "Hospital stay"
+        )
+        jo_plan = plans.plans_for_patient(jo, include_drafts=False)[0]
+        plans.apply_timeline_change(
+            clinician, jo_plan, jo_plan.version, "hold", today, "Hard week", until=None
+        )
+        db.session.commit()
+        assessments.record_visit(
+            clinician, pat, {item.key: str(item.number % 5) for item in CIWA_B.items}, "Steady"
+        )
+        first = db.session.scalar(
+            select(DailyLog).where(DailyLog.patient_id == pat.id).order_by(DailyLog.day)
+        )
+        db.session.add(
+            DailyLog(
+                patient_id=pat.id,
+                day=first.day,
+                version=2,
+                submission_id=uuid.uuid4().hex,
+                answers={item.key: 4 for item in CIWA_B.patient_items},
+                patient_total=68,
+                red_flags=[],
+                sleep_hours=Decimal("3.5"),
+                note="Corrected: a very bad day",
+                doses=[
+                    LogDose(
+                        plan_id=d.plan_id,
+                        medication=d.medication,
+                        unit=d.unit,
+                        dose_scheduled=d.dose_scheduled,
+                        took_as_scheduled=False,
+                        dose_taken=Decimal("0"),
+                    )
+                    for d in first.doses
+                ],
+            )
+        )
+        db.session.commit()
+        urgent = db.session.scalar(select(Alert).where(Alert.patient_id == sam.id))
+        alerts.acknowledge(clinician, urgent, "Called Sam")
+        alerts.resolve(clinician, urgent, "Seen at the clinic, fine")
+        alerts.raise_alert(jo, red_flag_rule(LogFacts(today, 0, ("seizure",))))
+        db.session.commit()
+        return {"clinician": clinician.id, "pat": pat.id, "sam": sam.id, "jo": jo.id}
+
+
+def _exported(app, patient_id: int, include_drafts: bool = True) -> dict:
+    with app.app_context():
+        return fhir_export.bundle(db.session.get(User, patient_id), include_drafts=include_drafts)
+
+
+def _resources(bundle: dict, kind: str) -> list[dict]:
+    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind]
+
+
+def _references(node) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["reference"]] if isinstance(node.get("reference"), str) else []
+        return found + [r for value in node.values() for r in _references(value)]
+    if isinstance(node, list):
+        return [r for value in node for r in _references(value)]
+    return []
+
+
+KINDS = {
+    "Patient",
+    "Practitioner",
+    "Questionnaire",
+    "MedicationRequest",
+    "MedicationStatement",
+    "QuestionnaireResponse",
+    "Observation",
+    "DetectedIssue",
+    "Flag",
+}
+
+
+def test_every_resource_is_valid_r4b_and_every_reference_resolves_inside(app, record):
+    for key in ("pat", "sam", "jo"):
+        bundle = _exported(app, record[key])
+        Bundle.model_validate(bundle)  # the whole Bundle, every resource in it
+        for entry in bundle["entry"]:
+            resource = entry["resource"]
+            get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+        urls = [e["fullUrl"] for e in bundle["entry"]]
+        assert len(urls) == len(set(urls))
+        missing = set(_references(bundle["entry"])) - set(urls)
+        assert not missing
+        canonicals = {q["url"] for q in _resources(bundle, "Questionnaire")}
+        for response in _resources(bundle, "QuestionnaireResponse"):
+            assert response["questionnaire"] in canonicals
+        assert bundle["type"] == "collection"
+    everything = {r["resourceType"] for key in ("pat", "jo") for r in _entries(app, record[key])}
+    assert everything == KINDS
+
+
+def _entries(app, patient_id):
+    return [e["resource"] for e in _exported(app, patient_id)["entry"]]
+
+
+def test_ids_and_full_urls_are_the_same_in_every_export(app, record):
+    first, second = _exported(app, record["pat"]), _exported(app, record["pat"])
+    assert [e["fullUrl"] for e in first["entry"]] == [e["fullUrl"] for e in second["entry"]]
+    assert [e["resource"]["id"] for e in first["entry"]] == [
+        e["resource"]["id"] for e in second["entry"]
+    ]
+    assert first["entry"] == second["entry"]
+
+
+def test_a_round_trip_gives_the_doses_dates_and_answers_in_the_database(app, record):
+    for key in ("pat", "sam", "jo"):
+        parsed = Bundle.model_validate(_exported(app, record[key]))
+        by_kind: dict[str, list] = {}
+        for entry in parsed.entry:
+            by_kind.setdefault(entry.resource.get_resource_type(), []).append(entry.resource)
+        with app.app_context():
+            patient = db.session.get(User, record[key])
+            _same_plans(patient, by_kind["MedicationRequest"])
+            _same_logs(patient, by_kind)
+            _same_visits(patient, by_kind)
+
+
+def _same_plans(patient: User, requests) -> None:
+    """Each revision's steps: the dose of each part of the day, and the days in force."""
+    expected = {}
+    for plan in plans.plans_for_patient(patient, include_drafts=True):
+        for revision in plan.revisions:
+            rows = []
+            periods = step_periods(plans.step_inputs(revision), plans.hold_of(revision))
+            for number, period in enumerate(periods, start=1):
+                parts = period.step.split or (("total", period.step.total),)
+                for part, dose in parts:
+                    rows.append((number, part, dose, period.start, period.end))
+            expected[f"plan-{plan.id}-revision-{revision.number}"] = rows
+    found = {}
+    when = {"MORN": "morning", "NOON": "midday", "EVE": "evening", "HS": "bedtime"}
+    for request in requests:
+        rows = []
+        for dosage in request.dosageInstruction:
+            repeat = dosage.timing.repeat
+            bounds = repeat.boundsPeriod if repeat else None
+            part = when[repeat.when[0]] if repeat and repeat.when else "total"
+            rows.append(
+                (
+                    dosage.sequence,
+                    part,
+                    Decimal(str(dosage.doseAndRate[0].doseQuantity.value)),
+                    _date(bounds.start) if bounds else None,
+                    _date(bounds.end) if bounds and bounds.end else None,
+                )
+            )
+        found[request.id] = rows
+    assert found == expected
+
+
+def _date(value) -> date:
+    return value if isinstance(value, date) and not isinstance(value, datetime) else value.date()
+
+
+def _same_logs(patient: User, by_kind) -> None:
+    latest = (
+        select(DailyLog.day, func.max(DailyLog.version).label("v"))
+        .where(DailyLog.patient_id == patient.id)
+        .group_by(DailyLog.day)
+        .subquery()
+    )
+    logs = list(
+        db.session.scalars(
+            select(DailyLog)
+            .join(latest, (DailyLog.day == latest.c.day) & (DailyLog.version == latest.c.v))
+            .where(DailyLog.patient_id == patient.id)
+        )
+    )
+    answers = {
+        r.id: {item.linkId: int(item.answer[0].valueCoding.code) for item in r.item}
+        for r in by_kind["QuestionnaireResponse"]
+        if r.id.startswith("log-")
+    }
+    assert answers == {f"log-{patient.id}-{e.day:%Y%m%d}": e.answers for e in logs}
+    scores = {o.id: o.valueInteger for o in by_kind["Observation"] if o.id.endswith("-score")}
+    sleep = {
+        o.id: Decimal(str(o.valueQuantity.value))
+        for o in by_kind["Observation"]
+        if o.id.endswith("-sleep")
+    }
+    assert {k: v for k, v in scores.items() if k.startswith("log-")} == {
+        f"log-{patient.id}-{e.day:%Y%m%d}-score": e.patient_total for e in logs
+    }
+    assert sleep == {f"log-{patient.id}-{e.day:%Y%m%d}-sleep": e.sleep_hours for e in logs}
+    taken = {
+        (s.effectiveDateTime.isoformat()[:10], s.medicationCodeableConcept.text): (
+            Decimal(str(s.dosage[0].doseAndRate[0].doseQuantity.value)),
+            s.status,
+        )
+        for s in by_kind["MedicationStatement"]
+    }
+    assert taken == {
+        (e.day.isoformat(), d.medication): (
+            d.dose_taken,
+            "not-taken" if d.dose_taken == 0 else "completed",
+        )
+        for e in logs
+        for d in e.doses
+    }
+
+
+def _same_visits(patient: User, by_kind) -> None:
+    visits = db.session.scalars(
+        select(VisitAssessment).where(VisitAssessment.patient_id == patient.id)
+    ).all()
+    found = {
+        r.id: {item.linkId: int(item.answer[0].valueCoding.code) for item in r.item}
+        for r in by_kind["QuestionnaireResponse"]
+        if r.id.startswith("visit-")
+    }
+    assert found == {f"visit-{v.id}": v.answers for v in visits}
+
+
+def test_a_corrected_day_exports_its_latest_version_as_amended(app, record):
+    bundle = _exported(app, record["pat"])
+    amended = [r for r in _resources(bundle, "QuestionnaireResponse") if r["status"] == "amended"]
+    assert len(amended) == 1
+    assert {i["answer"][0]["valueCoding"]["code"] for i in amended[0]["item"]} == {"4"}
+    statements = [
+        r for r in _resources(bundle, "MedicationStatement") if r["id"].startswith(amended[0]["id"])
+    ]
+    assert statements
+    assert all(s["status"] == "not-taken" for s in statements)
+
+
+def test_statuses_follow_the_plan_and_superseded_revisions_are_stopped(app, record):
+    sam = _resources(_exported(app, record["sam"]), "MedicationRequest")
+    assert [r["status"] for r in sam] == ["stopped", "stopped", "on-hold"]
+    assert sam[-1]["priorPrescription"]["reference"] == _url(app, sam[1])
+    assert {n["text"] for n in sam[-1]["note"]} >= {"Reason: Hospital stay"}
+    pat = _resources(_exported(app, record["pat"]), "MedicationRequest")
+    assert [r["medicationCodeableConcept"]["text"] for r in pat if r["status"] == "draft"] == [
+        "oxazepam"
+    ]
+    with app.app_context():
+        plan = db.session.scalar(select(TaperPlan).where(TaperPlan.patient_id == record["pat"]))
+        plan.status = PlanStatus.COMPLETED
+        db.session.commit()
+    completed = _resources(_exported(app, record["pat"]), "MedicationRequest")
+    assert "completed" in [r["status"] for r in completed]
+
+
+def _url(app, resource: dict) -> str:
+    with app.app_context():
+        return fhir_export._names().full_url(resource["resourceType"], resource["id"])
+
+
+def test_a_split_step_has_one_dosage_per_part_of_the_day_with_its_timing(app, record):
+    draft = next(
+        r
+        for r in _resources(_exported(app, record["pat"]), "MedicationRequest")
+        if r["status"] == "draft"
+    )
+    first = [d for d in draft["dosageInstruction"] if d["sequence"] == 1]
+    assert [
+        (d["timing"]["repeat"]["when"], d["doseAndRate"][0]["doseQuantity"]["value"]) for d in first
+    ] == [(["MORN"], 10), (["HS"], 20)]
+    assert first[0]["patientInstruction"] == '=HYPERLINK("x")'
+    second = [d for d in draft["dosageInstruction"] if d["sequence"] == 2]
+    assert [d["doseAndRate"][0]["doseQuantity"]["value"] for d in second] == [7.5, 15]
+    assert all("end" not in d["timing"]["repeat"]["boundsPeriod"] for d in second)
+
+
+def test_an_open_hold_leaves_the_later_steps_without_dates(app, record):
+    requests = _resources(_exported(app, record["jo"]), "MedicationRequest")
+    held = requests[1]  # the lorazepam plan's hold revision
+    assert held["id"].endswith("revision-2")
+    bounds = [d["timing"].get("repeat", {}).get("boundsPeriod") for d in held["dosageInstruction"]]
+    dated = [b for b in bounds if b]
+    assert dated
+    assert "end" not in dated[-1]
+    assert bounds[len(dated) :] == [None] * (len(bounds) - len(dated))
+    assert "date not set yet" in held["dosageInstruction"][-1]["text"]
+
+
+def test_the_patients_own_copy_leaves_out_the_clinicians_drafts(app, record):
+    own = _exported(app, record["pat"], include_drafts=False)
+    assert "draft" not in [r["status"] for r in _resources(own, "MedicationRequest")]
+    assert "oxazepam" not in json.dumps(own)
+
+
+def test_alerts_say_who_acknowledged_and_resolved_them_and_open_urgent_ones_are_flags(app, record):
+    sam = _exported(app, record["sam"])
+    issue = _resources(sam, "DetectedIssue")[0]
+    assert issue["status"] == "final"
+    assert issue["severity"] == "high"
+    assert [m["action"]["text"] for m in issue["mitigation"]] == ["Acknowledged", "Resolved"]
+    doctor = _resources(sam, "Practitioner")[0]
+    assert {m["author"]["reference"] for m in issue["mitigation"]} == {_url(app, doctor)}
+    assert "Seen at the clinic, fine" in issue["detail"]
+    assert _resources(sam, "Flag") == []  # resolved: no flag
+    with app.app_context():
+        sam_user = db.session.get(User, record["sam"])
+        alerts.raise_alert(sam_user, red_flag_rule(LogFacts(_today(sam_user), 0, ("seizure",))))
+        db.session.commit()
+        open_id = db.session.scalar(
+            select(Alert.id).where(
+                Alert.patient_id == sam_user.id, Alert.status == AlertStatus.OPEN
+            )
+        )
+    again = _exported(app, record["sam"])
+    flags = _resources(again, "Flag")
+    assert [f["id"] for f in flags] == [f"alert-{open_id}-flag"]
+    assert flags[0]["status"] == "active"
+    assert flags[0]["extension"][0]["valueReference"]["reference"] == _url(
+        app, {"resourceType": "DetectedIssue", "id": f"alert-{open_id}"}
+    )
+
+
+def test_nothing_of_another_patient_is_in_a_bundle(app, record):
+    pat = json.dumps(_exported(app, record["pat"]))
+    for other in ("sam", "jo"):
+        assert f"patient-{record[other]}" not in pat
+        assert f"log-{record[other]}-" not in pat
+    with app.app_context():
+        for email in ("sam@example.org", "jo@example.org"):
+            assert find_user_by_email(email).name not in pat
+
+
+def test_the_bundle_streams_one_entry_at_a_time(app, record):
+    with app.app_context():
+        patient = db.session.get(User, record["pat"])
+        chunks = list(fhir_export.bundle_chunks(patient, include_drafts=True))
+    assert len(chunks) == len(json.loads(b"".join(chunks))["entry"]) + 2
+    assert max(len(c) for c in chunks) < sum(len(c) for c in chunks) / 10
+
+
+def test_query_count_does_not_grow_with_the_days_logged(app, record, count_queries):
+    def queries() -> int:
+        with app.app_context():
+            patient = db.session.get(User, record["pat"])
+            with count_queries() as statements:
+                b"".join(fhir_export.bundle_chunks(patient, include_drafts=True))
+            return len(statements)
+
+    before = queries()
+    with app.app_context():
+        pat = db.session.get(User, record["pat"])
+        last = db.session.scalar(
+            select(func.max(DailyLog.day)).where(DailyLog.patient_id == pat.id)
+        )
+        for offset in range(1, 40):
+            db.session.add(
+                DailyLog(
+                    patient_id=pat.id,
+                    day=last + timedelta(days=offset),
+                    submission_id=uuid.uuid4().hex,
+                    answers={item.key: 1 for item in CIWA_B.patient_items},
+                    patient_total=17,
+                    red_flags=[],
+                )
+            )
+        db.session.commit()
+    assert queries() == before
+
+
+def test_the_care_team_zip_holds_one_bundle_per_patient_on_the_team(app, record, make_user):
+    stranger = make_user(Role.PATIENT)
+    with app.app_context():
+        clinician = db.session.get(User, record["clinician"])
+        data = b"".join(fhir_export.care_team_zip_chunks(clinician))
+        team = {p.id for p in accounts.care_team_patients(clinician)}
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    assert archive.testzip() is None
+    assert sorted(archive.namelist()) == sorted(f"patient-{i}.json" for i in team)
+    assert f"patient-{stranger.id}.json" not in archive.namelist()
+    for name in archive.namelist():
+        bundle = json.loads(archive.read(name))
+        assert _resources(bundle, "Patient")[0]["id"] == name.removesuffix(".json")
