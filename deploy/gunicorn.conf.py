@@ -69,8 +69,13 @@ def on_starting(server) -> None:
 
 
 def post_fork(server, worker) -> None:
-    """Each worker opens its own database connections: never reuse the master's."""
+    """Each worker opens its own database connections: never reuse the master's. A long
+    download (a care team's export) beats the worker's heartbeat as it goes, so only a
+    request that makes no progress for GUNICORN_TIMEOUT seconds is cut off."""
+    from taper import observability
     from taper.extensions import db
+
+    observability.set_heartbeat(worker.notify)
 
     app = getattr(server.app, "callable", None)
     if app is not None:

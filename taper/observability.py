@@ -170,3 +170,21 @@ def init_app(app: Flask) -> None:
     # limiter), so a request they refuse has its id and timing too.
     app.before_request_funcs.setdefault(None, []).insert(0, _begin)
     app.after_request(_finish)
+
+
+# A long download (a care team's export) tells the process manager it is still making
+# progress: gunicorn's sync workers are replaced when a request runs past GUNICORN_TIMEOUT
+# without a word, and deploy/gunicorn.conf.py sets this to the worker's own heartbeat.
+_heartbeat = None
+
+
+def set_heartbeat(beat) -> None:
+    """The function ``still_working`` calls (gunicorn's ``worker.notify``); None: nothing."""
+    global _heartbeat
+    _heartbeat = beat
+
+
+def still_working() -> None:
+    """A step of a long request is done and the next begins: not stuck, keep it alive."""
+    if _heartbeat is not None:
+        _heartbeat()

@@ -44,6 +44,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from taper import observability
 from taper.domain.instrument import CIWA_B, Item, band_for, patient_band
 from taper.domain.timeline import step_periods
 from taper.extensions import db
@@ -753,6 +754,7 @@ def care_team_zip_chunks(clinician: User) -> Iterator[bytes]:
     pipe = _Pipe()
     with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for patient in accounts.care_team_patients(clinician):
+            observability.still_working()
             with archive.open(f"patient-{patient.id}.json", "w", force_zip64=True) as member:
                 for piece in bundle_chunks(patient, include_drafts=True):
                     member.write(piece)

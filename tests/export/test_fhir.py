@@ -455,3 +455,40 @@ def test_the_care_team_zip_holds_one_bundle_per_patient_on_the_team(app, record,
     for name in archive.namelist():
         bundle = json.loads(archive.read(name))
         assert _resources(bundle, "Patient")[0]["id"] == name.removesuffix(".json")
+
+
+def test_the_care_team_zip_beats_the_workers_heartbeat_once_per_patient(app, record):
+    """gunicorn replaces a sync worker whose request runs past its timeout without a word: a
+    long care-team export says it is still working before each patient."""
+    from taper import observability
+
+    beats: list[int] = []
+    observability.set_heartbeat(lambda: beats.append(1))
+    try:
+        with app.app_context():
+            clinician = db.session.get(User, record["clinician"])
+            for _ in fhir_export.care_team_zip_chunks(clinician):
+                pass
+    finally:
+        observability.set_heartbeat(None)
+    assert len(beats) == 3
+
+
+def test_gunicorns_post_fork_hands_the_worker_heartbeat_to_the_app(app, monkeypatch, tmp_path):
+    import runpy
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from taper import observability
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # or the config makes one
+    conf = runpy.run_path(str(Path(__file__).parents[2] / "deploy" / "gunicorn.conf.py"))
+    beats: list[int] = []
+    worker = SimpleNamespace(notify=lambda: beats.append(1))
+    try:
+        conf["post_fork"](SimpleNamespace(app=SimpleNamespace(callable=app)), worker)
+        observability.still_working()
+    finally:
+        observability.set_heartbeat(None)
+        conf["on_exit"](None)
+    assert beats == [1]
