@@ -669,7 +669,11 @@ def _entries(patient: User, include_drafts: bool) -> Iterator[tuple[str, dict[st
     )
     log_ids = [a.log_id for a in alerts if a.log_id is not None]
     log_days = (
-        dict(db.session.execute(select(DailyLog.id, DailyLog.day).where(DailyLog.id.in_(log_ids))))
+        dict(
+            db.session.execute(select(DailyLog.id, DailyLog.day).where(DailyLog.id.in_(log_ids)))
+            .tuples()
+            .all()
+        )
         if log_ids
         else {}
     )

@@ -122,7 +122,12 @@ def record(app):
         urgent = db.session.scalar(select(Alert).where(Alert.patient_id == sam.id))
         alerts.acknowledge(clinician, urgent, "Called Sam")
         alerts.resolve(clinician, urgent, "Seen at the clinic, fine")
-        alerts.raise_alert(jo, red_flag_rule(LogFacts(today, 0, ("seizure",))))
+        jo_last = db.session.scalar(
+            select(DailyLog).where(DailyLog.patient_id == jo.id).order_by(DailyLog.day.desc())
+        )
+        alerts.raise_alert(
+            jo, red_flag_rule(LogFacts(today, 0, ("seizure",))), log_id=jo_last.id, quote="a fit"
+        )
         db.session.commit()
         return {"clinician": clinician.id, "pat": pat.id, "sam": sam.id, "jo": jo.id}
 
@@ -492,3 +497,18 @@ def test_gunicorns_post_fork_hands_the_worker_heartbeat_to_the_app(app, monkeypa
         observability.set_heartbeat(None)
         conf["on_exit"](None)
     assert beats == [1]
+
+
+def test_an_alert_raised_by_a_log_points_at_that_days_response(app, record):
+    jo = _exported(app, record["jo"])
+    issue = _resources(jo, "DetectedIssue")[0]
+    with app.app_context():
+        last = db.session.scalar(
+            select(func.max(DailyLog.day)).where(DailyLog.patient_id == record["jo"])
+        )
+    response = f"log-{record['jo']}-{last:%Y%m%d}"
+    assert issue["evidence"][0]["detail"][0]["reference"] == _url(
+        app, {"resourceType": "QuestionnaireResponse", "id": response}
+    )
+    assert 'The patient wrote: "a fit"' in issue["detail"]
+    assert issue["status"] == "preliminary"
