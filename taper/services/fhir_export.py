@@ -33,7 +33,7 @@ import json
 import uuid
 import zipfile
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -752,12 +752,16 @@ class _Pipe(io.RawIOBase):
         return out
 
 
-def care_team_zip_chunks(clinician: User) -> Iterator[bytes]:
+def care_team_zip_chunks(
+    clinician: User, patients: Sequence[User] | None = None
+) -> Iterator[bytes]:
     """A ZIP of one Bundle per patient on the clinician's care team (``patient-<id>.json``),
-    in pieces, for a streamed download: one patient's Bundle at a time, never the whole ZIP."""
+    in pieces, for a streamed download: one patient's Bundle at a time, never the whole ZIP.
+    ``patients``: the team as the caller read it (and audited), else read here."""
     pipe = _Pipe()
     with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for patient in accounts.care_team_patients(clinician):
+        team = accounts.care_team_patients(clinician) if patients is None else patients
+        for patient in team:
             observability.still_working()
             with archive.open(f"patient-{patient.id}.json", "w", force_zip64=True) as member:
                 for piece in bundle_chunks(patient, include_drafts=True):
