@@ -18,6 +18,7 @@ from taper.domain.instrument import CIWA_B
 from taper.domain.schedule import local_today
 from taper.extensions import db
 from taper.models import Role, TaperPlan, User
+from taper.services.records import EXPORT_FILES
 
 
 def plan_form(steps, *, medication="diazepam", reason="", version=None, password=None):
@@ -334,6 +335,7 @@ ROUTES: tuple[Route, ...] = (
     _get("/history", PATIENT),
     _get("/history/<day>", PATIENT),
     _get("/export.csv", PATIENT),
+    _get("/export/<name>", PATIENT),
     _get("/progress", PATIENT),
     # Charts and the visit report: a patient's own, or her care team's
     _get("/charts/<int:patient_id>/progress.<fmt>", CARE),
@@ -347,6 +349,8 @@ ROUTES: tuple[Route, ...] = (
         form=lambda app, w: {"name": "Casey Newcomer", "email": _new_email(), "timezone": "UTC"},
     ),
     _get("/clinician/patients/<int:patient_id>", CLINICIAN),
+    _get("/clinician/patients/<int:patient_id>/export/<name>", CLINICIAN),
+    _get("/clinician/patients/export.zip", CLINICIAN),
     _post("/clinician/patients/<int:patient_id>/link", CLINICIAN),
     _post(
         "/clinician/patients/<int:patient_id>/phone",
@@ -447,7 +451,8 @@ SAMPLE_FORMATS = tuple(render.FORMATS)  # every chart format the app serves
 
 
 def fillings(rule: Rule, world: World) -> list[dict[str, object]]:
-    """Every valid set of values for a rule's arguments from the world (one per chart format)."""
+    """Every valid set of values for a rule's arguments from the world (one per chart format
+    and per file of an export)."""
     ids = {
         "patient_id": world.patient.id,
         "user_id": world.patient.id,
@@ -457,11 +462,13 @@ def fillings(rule: Rule, world: World) -> list[dict[str, object]]:
         "token": world.token,
         "filename": "css/app.css",
     }
-    unknown = set(rule.arguments) - set(ids) - {"fmt"}
+    unknown = set(rule.arguments) - set(ids) - {"fmt", "name"}
     assert not unknown, f"{rule.rule}: no sample value for {sorted(unknown)}"
     values = {arg: ids[arg] for arg in rule.arguments if arg in ids}
     if "fmt" in rule.arguments:
         return [{**values, "fmt": fmt} for fmt in SAMPLE_FORMATS]
+    if "name" in rule.arguments:  # every file of a record the app serves
+        return [{**values, "name": name} for name in EXPORT_FILES]
     return [values]
 
 

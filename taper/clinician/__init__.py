@@ -9,4 +9,4 @@ from taper.models import Role
 bp = Blueprint("clinician", __name__, url_prefix="/clinician")
 access.admit_only(bp, Role.CLINICIAN)
 
-from taper.clinician import care, details, plans, views  # noqa: E402, F401  (routes on bp)
+from taper.clinician import care, details, exports, plans, views  # noqa: E402, F401  (routes on bp)

@@ -1,9 +1,10 @@
-"""The patient's records: their progress, log history, one day's versions, and the CSV export.
-Thin routes over the page builders in ``services/records.py``, shared with the clinician's."""
+"""The patient's records: their progress, log history, one day's versions, and the downloads
+of their record (FHIR and CSV). Thin routes over the builders in ``services/records.py``,
+shared with the clinician's."""
 
 from __future__ import annotations
 
-from flask import Response, abort, render_template, request, url_for
+from flask import Response, abort, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
 from taper.patient import bp
@@ -42,11 +43,26 @@ def log_day(day: str):
     return render_template("logs/day.html", **page)
 
 
+def send(download: records.Download | None) -> Response:
+    """A download as an attachment (streamed when it comes in pieces), or 404 for none. Its
+    audit row is already committed; the app's headers keep it out of every cache."""
+    if download is None:
+        abort(404)
+    body = download.body
+    return Response(
+        body if isinstance(body, str) else stream_with_context(body),
+        content_type=download.mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{download.filename}"'},
+    )
+
+
+@bp.get("/export/<name>")
+def export(name: str):
+    """Download one file of your record: for another clinic's system (FHIR) or a spreadsheet."""
+    return send(records.export_file(_me(), _me(), name))
+
+
 @bp.get("/export.csv")
 def export_csv():
-    """Download everything you have logged, as a spreadsheet file."""
-    return Response(
-        records.own_logs_csv(_me()),
-        mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="taper-my-logs.csv"'},
-    )
+    """Download everything you have logged, as a spreadsheet file (the same as logs.csv)."""
+    return send(records.export_file(_me(), _me(), "logs.csv"))

@@ -1,12 +1,15 @@
 """Page builders for the records both roles see: progress, log history and one day's log
-(and the patient's own CSV).
+and the downloads of a record (FHIR and CSV files, and a care team's ZIP).
 
 Each builder takes the viewer and a patient the view has already loaded through
 ``access.patient_or_404``, records the audit row, commits, and returns what the template
-needs (the view adds only its role's links)."""
+needs (the view adds only its role's links). A download's audit row is committed before its
+first byte is produced, so a file that left the server is never missing from the trail."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -17,7 +20,7 @@ from taper.domain.schedule import local_today
 from taper.domain.timeline import STATUS_WORDS
 from taper.extensions import db
 from taper.models import Role, User
-from taper.services import audit, export, logs, progress
+from taper.services import accounts, audit, export, fhir_export, logs, progress
 
 RECORD_DAYS = 365  # how far back the log history page reaches
 
@@ -103,8 +106,80 @@ def log_day_page(viewer: User, patient: User, day: str) -> dict[str, Any] | None
     }
 
 
-def own_logs_csv(patient: User) -> str:
-    """Everything the patient has logged, as CSV for their own download (audited)."""
-    body = export.logs_csv(patient)
-    viewed(patient, "log.export", patient)
-    return body
+@dataclass(frozen=True)
+class Download:
+    """A file for the browser to save: its plain ASCII name, media type (the whole
+    Content-Type, with its charset for text) and contents (text, or UTF-8 bytes in pieces to
+    stream)."""
+
+    filename: str
+    mimetype: str
+    body: str | Iterator[bytes]
+
+
+CSV_TYPE = "text/csv; charset=utf-8"
+ZIP_TYPE = "application/zip"
+# The files of one patient's record: the name in the URL (also the end of the file's name)
+# and the format the audit row names.
+EXPORT_FILES: dict[str, str] = {
+    "record.fhir.json": "fhir",
+    "logs.csv": "logs",
+    "plans.csv": "plans",
+    "alerts.csv": "alerts",
+    "visits.csv": "visits",
+}
+_CSV: dict[str, Callable[[User], str]] = {
+    "logs": export.logs_csv,
+    "alerts": export.alerts_csv,
+    "visits": export.visits_csv,
+}
+
+
+def _contents(viewer: User, patient: User, which: str) -> tuple[str, str | Iterator[bytes]]:
+    """The file's media type and contents: drafts of plans only in a clinician's copy."""
+    drafts = viewer.role is Role.CLINICIAN
+    if which == "fhir":
+        return fhir_export.MEDIA_TYPE, fhir_export.bundle_chunks(patient, include_drafts=drafts)
+    if which == "plans":
+        return CSV_TYPE, export.plans_csv(patient, include_drafts=drafts)
+    return CSV_TYPE, _CSV[which](patient)
+
+
+def export_file(viewer: User, patient: User, name: str) -> Download | None:
+    """One file of a patient's record (``name``, a key of ``EXPORT_FILES``), audited as
+    ``record.export`` and committed before any of it is sent; None for an unknown name."""
+    which = EXPORT_FILES.get(name)
+    if which is None:
+        return None
+    mimetype, body = _contents(viewer, patient, which)
+    mine = viewer.id == patient.id
+    filename = f"taper-my-{name}" if mine else f"taper-patient-{patient.id}-{name}"
+    audit.record(
+        viewer,
+        "record.export",
+        "user",
+        patient.id,
+        patient_id=patient.id,
+        summary={"format": which},
+    )
+    db.session.commit()
+    return Download(filename, mimetype, body)
+
+
+def care_team_export(clinician: User) -> Download:
+    """Every patient of the clinician's care team as FHIR Bundles in one ZIP: one
+    ``record.export`` audit row per patient, committed before any of it is sent."""
+    team = accounts.care_team_patients(clinician)
+    for patient in team:
+        audit.record(
+            clinician,
+            "record.export",
+            "user",
+            patient.id,
+            patient_id=patient.id,
+            summary={"format": "fhir-zip"},
+        )
+    db.session.commit()
+    today = local_today(datetime.now(UTC), clinician.timezone)
+    chunks = fhir_export.care_team_zip_chunks(clinician, team)
+    return Download(f"taper-care-team-{today.isoformat()}.zip", ZIP_TYPE, chunks)

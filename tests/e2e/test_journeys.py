@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
 from datetime import timedelta
 
@@ -448,3 +451,54 @@ def test_a_fit_written_in_the_note_is_asked_about_and_reaches_the_care_team(new_
     expect(note.get_by_role("heading")).to_have_text("Review Note – Max Roe")
     expect(note.locator("blockquote")).to_have_text("I had a fit last night")
     assert_accessible(clinician)
+
+
+def test_patient_downloads_their_record_from_my_details(new_page):
+    clinician = new_clinician(new_page, "Dr Ivy Stone", "stone@e2e.example.org")
+    patient_link = add_patient(clinician, "Jo Archer", "archer@e2e.example.org")
+    patient_id = re.search(r"/clinician/patients/(\d+)", clinician.url).group(1)
+    today = patient_today()
+    write_active_plan(
+        clinician, "diazepam", [(today - timedelta(days=2), "5"), (today + timedelta(days=12), "4")]
+    )
+
+    # The patient logs a day, then finds their records on My details.
+    patient = new_page(phone=True)
+    set_password_from_link(patient, patient_link)
+    patient.get_by_role("link", name="Log my day").first.click()
+    answer_all_symptoms_none(patient)
+    patient.get_by_role("group", name=re.compile("^Did you take your diazepam")).get_by_role(
+        "radio", name="Yes"
+    ).check()
+    patient.get_by_label("How many hours did you sleep last night?").fill("8")
+    patient.get_by_label("Anything else to tell your care team? (optional)").fill(
+        "A calm day in the garden"
+    )
+    patient.get_by_role("button", name="Save my day").click()
+    expect(patient.get_by_text("Saved. Thank you for logging your day.")).to_be_visible()
+    menu_link(patient, "My details").click()
+    expect(patient.get_by_role("heading", name="Your records")).to_be_visible()
+    expect(
+        patient.get_by_role("heading", name="For another clinic's computer system (FHIR)")
+    ).to_be_visible()
+    assert_accessible(patient)
+
+    # The FHIR file: a Bundle holding this patient.
+    with patient.expect_download() as download:
+        patient.get_by_role("link", name="My whole record (FHIR file)").click()
+    assert download.value.suggested_filename == "taper-my-record.fhir.json"
+    bundle = json.loads(download.value.path().read_bytes())
+    assert bundle["resourceType"] == "Bundle"
+    people = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"]
+    assert [p["id"] for p in people] == [f"patient-{patient_id}"]
+
+    # The daily logs as a spreadsheet file, with the day just logged.
+    with patient.expect_download() as download:
+        patient.get_by_role("link", name="My daily logs (CSV)").click()
+    assert download.value.suggested_filename == "taper-my-logs.csv"
+    text = download.value.path().read_bytes().decode("utf-8")
+    assert text.startswith("\ufeff")
+    (row,) = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
+    assert row["day"] == today.isoformat()
+    assert row["note"] == "A calm day in the garden"
+    expect(patient.get_by_role("heading", name="Your records")).to_be_visible()  # still here

@@ -1036,7 +1036,12 @@ def id_routes(app, value: int) -> list[tuple[Route, str, str]]:
         route = CATALOGUE[rule.rule]
         if route.takes_an_id:
             ids = [a for a, c in rule._converters.items() if isinstance(c, IntegerConverter)]
-            values = {"day": "2026-03-02", "fmt": "png", **dict.fromkeys(ids, value)}
+            values = {
+                "day": "2026-03-02",
+                "fmt": "png",
+                "name": "logs.csv",
+                **dict.fromkeys(ids, value),
+            }
             url = adapter.build(rule.endpoint, {a: values[a] for a in rule.arguments})
             routes += [(route, m, url) for m in sorted(route.methods)]
     return routes
