@@ -81,10 +81,11 @@ check-migrations: $(STAMP)  ## Up, check and down on a fresh database (DATABASE_
 wrk:
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 
-bench: $(STAMP) wrk  ## Load and micro benchmarks on SQLite and PostgreSQL -> bench/results/
+bench: $(STAMP) wrk  ## Load, micro and export benchmarks on SQLite and PostgreSQL -> bench/results/
 	$(PY) bench/micro.py
 	$(PY) bench/run.py --db sqlite
 	$(PY) bench/run.py --db postgresql
+	$(PY) bench/export.py --db sqlite && $(PY) bench/export.py --db postgresql
 
 clean:  ## Remove the virtualenv and caches (keeps instance/)
 	rm -rf $(VENV) .pytest_cache .ruff_cache
