@@ -26,7 +26,6 @@ from taper.models import (
     DailyLog,
     LogDose,
     PlanRevision,
-    PlanStatus,
     TaperPlan,
     User,
     VisitAssessment,
@@ -220,20 +219,9 @@ def _revision_rows(plan: TaperPlan, revision: PlanRevision) -> list[list[object]
 def plans_csv(patient: User, *, include_drafts: bool) -> str:
     """Every revision of every plan of the patient, oldest first: one row per step. Drafts
     only with ``include_drafts`` (the patient's own copy never shows a clinician's draft)."""
-    query = (
-        select(TaperPlan)
-        .where(TaperPlan.patient_id == patient.id)
-        .options(
-            selectinload(TaperPlan.revisions).selectinload(PlanRevision.steps),
-            selectinload(TaperPlan.revisions).selectinload(PlanRevision.author),
-        )
-        .order_by(TaperPlan.created_at, TaperPlan.id)
-    )
-    if not include_drafts:
-        query = query.where(TaperPlan.status != PlanStatus.DRAFT)
     rows = [
         row
-        for plan in db.session.scalars(query)
+        for plan in plans.with_revisions(patient, include_drafts=include_drafts)
         for revision in plan.revisions
         for row in _revision_rows(plan, revision)
     ]

@@ -615,18 +615,11 @@ def _alert_resources(
 
 
 def _revisions(patient: User, include_drafts: bool) -> list[tuple[TaperPlan, PlanRevision]]:
-    query = (
-        select(TaperPlan)
-        .where(TaperPlan.patient_id == patient.id)
-        .options(
-            selectinload(TaperPlan.revisions).selectinload(PlanRevision.steps),
-            selectinload(TaperPlan.revisions).selectinload(PlanRevision.author),
-        )
-        .order_by(TaperPlan.created_at, TaperPlan.id)
-    )
-    if not include_drafts:
-        query = query.where(TaperPlan.status != PlanStatus.DRAFT)
-    return [(plan, revision) for plan in db.session.scalars(query) for revision in plan.revisions]
+    return [
+        (plan, revision)
+        for plan in plans.with_revisions(patient, include_drafts=include_drafts)
+        for revision in plan.revisions
+    ]
 
 
 def _logs_in_force(patient: User) -> Iterator[DailyLog]:

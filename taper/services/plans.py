@@ -427,6 +427,23 @@ def plans_for_patient(patient: User, *, include_drafts: bool) -> list[TaperPlan]
     return list(db.session.scalars(query))
 
 
+def with_revisions(patient: User, *, include_drafts: bool) -> list[TaperPlan]:
+    """A patient's plans, oldest first, with every revision, its steps and its author loaded
+    in one go (the exports)."""
+    query = (
+        select(TaperPlan)
+        .where(TaperPlan.patient_id == patient.id)
+        .options(
+            selectinload(TaperPlan.revisions).selectinload(PlanRevision.steps),
+            selectinload(TaperPlan.revisions).selectinload(PlanRevision.author),
+        )
+        .order_by(TaperPlan.created_at, TaperPlan.id)
+    )
+    if not include_drafts:
+        query = query.where(TaperPlan.status != PlanStatus.DRAFT)
+    return list(db.session.scalars(query))
+
+
 def running_besides(patient: User, plan: TaperPlan | None = None) -> list[TaperPlan]:
     """The patient's running (active or paused) plans other than ``plan``, oldest first:
     activating another one makes a crossover."""
