@@ -366,25 +366,44 @@ def check_not_too_far(day: date, today: date, what: str = "This date") -> None:
 @dataclass(frozen=True)
 class StepPeriod:
     """The days a typed step is in force once holds and pauses are applied: ``start`` to
-    ``end`` inclusive (``end`` None: until the clinician reviews the plan or ends the hold).
-    ``start`` None: the step comes after an open hold or pause, so its date is not set yet."""
+    ``end`` inclusive (``end`` None: until the clinician reviews the plan or ends the hold;
+    for a last step of 0 mg, stopped from ``start`` on). ``start`` None: the step is never in
+    force, either because it comes after an open hold or pause (``pending``: its date is set
+    when the hold ends) or because its days all fell inside a hold."""
 
     step: StepInput
     start: date | None
     end: date | None
+    pending: bool = False
 
 
 def step_periods(steps: Sequence[StepInput], hold: Hold | None = None) -> list[StepPeriod]:
-    """Each typed step with the days it is in force, in order. Stored steps already carry the
-    dates a dated hold or a pause moved them to; an open hold or pause keeps its held step in
-    force with no last day, and the steps after it have no dates until it ends."""
-    held = index_on(steps, hold.start) if hold is not None and hold.open else None
-    periods = []
-    for index, step in enumerate(steps):
-        if hold is not None and hold.open and (held is None or index > held):
-            periods.append(StepPeriod(step, None, None))
+    """Each typed step with the days it is in force, in order: exactly the days on which
+    ``dose_on`` gives that step, whatever the hold (dated or open, placed by the timeline or
+    carried into a revision typed by hand)."""
+    days = {step.start for step in steps}
+    if hold is not None:
+        days.add(hold.start)
+        if hold.until is not None and _day_after(hold.until) is not None:
+            days.add(_day_after(hold.until))
+    # dose_on changes only on these days, so each is in force until the day before the next.
+    ordered = sorted(days)
+    spans: dict[int, list[date | None]] = {}
+    for position, day in enumerate(ordered):
+        index = dose_on(steps, day, hold).step_index
+        if index is None:
             continue
-        last = index == len(steps) - 1 or (hold is not None and hold.open and index == held)
-        end = None if last else shift(steps[index + 1].start, -1)
-        periods.append(StepPeriod(step, step.start, end))
-    return periods
+        last = ordered[position + 1] - timedelta(days=1) if position + 1 < len(ordered) else None
+        spans.setdefault(index, [day, last])[1] = last
+    held = index_on(steps, hold.start) if hold is not None and hold.open else None
+    return [
+        StepPeriod(step, *spans[index])
+        if index in spans
+        else StepPeriod(
+            step,
+            None,
+            None,
+            pending=hold is not None and hold.open and (held is None or index > held),
+        )
+        for index, step in enumerate(steps)
+    ]

@@ -46,7 +46,7 @@ from sqlalchemy.orm import selectinload
 
 from taper import observability
 from taper.domain.instrument import CIWA_B, Item, band_for, patient_band
-from taper.domain.timeline import step_periods
+from taper.domain.timeline import StepPeriod, step_periods
 from taper.extensions import db
 from taper.models import (
     Alert,
@@ -74,6 +74,8 @@ PLAN_STATUS = {
 }
 SEVERITY = {"urgent": "high", "review": "moderate", "info": "low"}
 LOG_BATCH = 500  # logs read from the database at a time
+# Entries between two "still working" beats to gunicorn (a few hundredths of a second apart).
+HEARTBEAT_EVERY = 1000
 
 
 def _iso(moment: datetime) -> str:
@@ -208,7 +210,8 @@ def _quantity(value: Decimal, unit: str) -> dict[str, Any]:
     return quantity
 
 
-def _timing(start: date | None, end: date | None, when: str | None) -> dict[str, Any]:
+def _timing(start: date | None, end: date | None, when: str | None = None) -> dict[str, Any]:
+    """When a dose is taken: the days (``boundsPeriod``) and, for a part of the day, when."""
     repeat: dict[str, Any] = {}
     if start is not None:
         repeat["boundsPeriod"] = {"start": start.isoformat()}
@@ -219,12 +222,30 @@ def _timing(start: date | None, end: date | None, when: str | None) -> dict[str,
     return {"repeat": repeat} if repeat else {}
 
 
-def _days_text(start: date | None, end: date | None) -> str:
-    if start is None:
-        return "once the hold or pause before it ends (date not set yet)"
-    if end is None:
-        return f"from {start.isoformat()} until the clinician reviews the plan"
-    return f"from {start.isoformat()} to {end.isoformat()}"
+def _days_text(period: StepPeriod) -> str:
+    if period.start is None and period.pending:
+        return "not dated yet: it starts when the clinician ends the hold or pause before it"
+    if period.start is None:
+        return "never in force: its days fell inside a hold"
+    if period.end is not None:
+        return f"from {period.start.isoformat()} to {period.end.isoformat()}"
+    if period.step.total == 0:
+        return f"from {period.start.isoformat()}: the taper's end, no more doses"
+    return f"from {period.start.isoformat()} until the clinician reviews the plan"
+
+
+def _dosage(
+    number: int, period: StepPeriod, text: str, dose: Decimal, unit: str, when: str | None
+) -> dict[str, Any]:
+    dosage: dict[str, Any] = {"sequence": number, "text": text}
+    timing = _timing(period.start, period.end, when)
+    if period.start is None:  # no days to give: say why instead (never an empty timing)
+        timing["code"] = {"text": _days_text(period)}
+    dosage["timing"] = timing
+    if period.step.note:
+        dosage["patientInstruction"] = period.step.note
+    dosage["doseAndRate"] = [{"doseQuantity": _quantity(dose, unit)}]
+    return dosage
 
 
 def _dosages(revision: PlanRevision, unit: str) -> list[dict[str, Any]]:
@@ -234,40 +255,42 @@ def _dosages(revision: PlanRevision, unit: str) -> list[dict[str, Any]]:
     for number, period in enumerate(
         step_periods(plans.step_inputs(revision), plans.hold_of(revision)), start=1
     ):
-        step, days = period.step, _days_text(period.start, period.end)
-        extra = {"patientInstruction": step.note} if step.note else {}
+        step, days = period.step, _days_text(period)
         total = _number(step.total)
-        if not step.split:
-            found.append(
-                {
-                    "sequence": number,
-                    "text": f"{total} {unit} a day in total, {days}",
-                    "timing": _timing(period.start, period.end, None),
-                    "doseAndRate": [{"doseQuantity": _quantity(step.total, unit)}],
-                    "maxDosePerPeriod": {
-                        "numerator": _quantity(step.total, unit),
-                        "denominator": {"value": 1, "unit": "d", "system": UCUM, "code": "d"},
-                    },
-                }
-                | extra
+        if step.total == 0:
+            found.append(_dosage(number, period, f"Stop: 0 {unit}, {days}", step.total, unit, None))
+        elif not step.split:
+            dosage = _dosage(
+                number, period, f"{total} {unit} a day in total, {days}", step.total, unit, None
             )
-            continue
-        for part, dose in step.split:
-            found.append(
-                {
-                    "sequence": number,
-                    "text": f"{_number(dose)} {unit} in the {part} "
-                    f"({total} {unit} a day in total), {days}",
-                    "timing": _timing(period.start, period.end, WHEN[part]),
-                    "doseAndRate": [{"doseQuantity": _quantity(dose, unit)}],
-                }
-                | extra
-            )
+            dosage["maxDosePerPeriod"] = {
+                "numerator": _quantity(step.total, unit),
+                "denominator": {"value": 1, "unit": "d", "system": UCUM, "code": "d"},
+            }
+            found.append(dosage)
+        else:
+            found += [
+                _dosage(
+                    number,
+                    period,
+                    f"{_number(dose)} {unit} in the {part} ({total} {unit} a day in total), {days}",
+                    dose,
+                    unit,
+                    WHEN[part],
+                )
+                for part, dose in step.split
+            ]
     return found
 
 
 def _request_id(revision: PlanRevision) -> str:
     return f"plan-{revision.plan_id}-revision-{revision.number}"
+
+
+def _replaced(plan: TaperPlan) -> str:
+    """A replaced revision's status: stopped, or cancelled while the plan is still a draft
+    (it never ran)."""
+    return "cancelled" if plan.status is PlanStatus.DRAFT else "stopped"
 
 
 def _medication_request(
@@ -290,7 +313,7 @@ def _medication_request(
             {"system": names.system("plan-revision"), "value": f"{plan.id}/{revision.number}"}
         ],
         "groupIdentifier": {"system": names.system("plan"), "value": str(plan.id)},
-        "status": PLAN_STATUS[plan.status] if current else "stopped",
+        "status": PLAN_STATUS[plan.status] if current else _replaced(plan),
         "intent": "order",
         "medicationCodeableConcept": {"text": plan.medication},
         "subject": names.ref("Patient", f"patient-{patient.id}"),
@@ -714,10 +737,12 @@ def bundle_chunks(patient: User, *, include_drafts: bool) -> Iterator[bytes]:
     }
     yield json.dumps(head, ensure_ascii=False)[:-1].encode() + b', "entry": ['
     separator = b""
-    for full_url, resource in _entries(patient, include_drafts):
+    for count, (full_url, resource) in enumerate(_entries(patient, include_drafts), start=1):
         entry = {"fullUrl": full_url, "resource": resource}
         yield separator + json.dumps(entry, ensure_ascii=False).encode()
         separator = b",\n"
+        if count % HEARTBEAT_EVERY == 0:
+            observability.still_working()
     yield b"]}\n"
 
 
@@ -755,7 +780,7 @@ def care_team_zip_chunks(
     with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         team = accounts.care_team_patients(clinician) if patients is None else patients
         for patient in team:
-            observability.still_working()
+            observability.still_working()  # and every HEARTBEAT_EVERY entries of a Bundle
             with archive.open(f"patient-{patient.id}.json", "w", force_zip64=True) as member:
                 for piece in bundle_chunks(patient, include_drafts=True):
                     member.write(piece)

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from taper.domain.alert_rules import LogFacts, red_flag_rule
 from taper.domain.instrument import CIWA_B
 from taper.domain.schedule import local_today
-from taper.domain.timeline import step_periods
+from taper.domain.timeline import dose_on, step_periods
 from taper.extensions import db
 from taper.models import (
     Alert,
@@ -74,6 +74,16 @@ def record(app):
             ],
             reason="Draft for after the diazepam",
         )
+        # After Pat's hold (40 to 33 days ago) ended, a revision typed by hand adds a step
+        # inside it: the app still holds 10 mg on those days, and so must the export.
+        pat_plan = plans.plans_for_patient(pat, include_drafts=False)[0]
+        typed = [
+            {"start": s.start.isoformat(), "total": str(s.total)}
+            for s in plans.step_inputs(pat_plan.current_revision)
+        ]
+        typed.append({"start": (today - timedelta(days=36)).isoformat(), "total": "9"})
+        typed.sort(key=lambda row: row["start"])
+        plans.revise_plan(clinician, pat_plan, pat_plan.version, typed, "An extra 9 mg step")
         sam_plan = plans.plans_for_patient(sam, include_drafts=False)[0]
         steps = plans.step_inputs(sam_plan.current_revision)
         rows = [{"start": s.start.isoformat(), "total": str(s.total)} for s in steps]
@@ -150,6 +160,18 @@ def _references(node) -> list[str]:
     return []
 
 
+def _empty_elements(node, path="") -> list[str]:
+    """Every empty object, list or string (FHIR's rule ele-1: an element has a value or
+    children), by its path."""
+    if node in ({}, [], ""):
+        return [path]
+    if isinstance(node, dict):
+        return [p for key, value in node.items() for p in _empty_elements(value, f"{path}.{key}")]
+    if isinstance(node, list):
+        return [p for i, value in enumerate(node) for p in _empty_elements(value, f"{path}[{i}]")]
+    return []
+
+
 KINDS = {
     "Patient",
     "Practitioner",
@@ -174,6 +196,7 @@ def test_every_resource_is_valid_r4b_and_every_reference_resolves_inside(app, re
         assert len(urls) == len(set(urls))
         missing = set(_references(bundle["entry"])) - set(urls)
         assert not missing
+        assert not _empty_elements(bundle), "FHIR forbids empty objects, lists and strings"
         canonicals = {q["url"] for q in _resources(bundle, "Questionnaire")}
         for response in _resources(bundle, "QuestionnaireResponse"):
             assert response["questionnaire"] in canonicals
@@ -208,8 +231,40 @@ def test_a_round_trip_gives_the_doses_dates_and_answers_in_the_database(app, rec
             _same_visits(patient, by_kind)
 
 
+def _same_days_as_dose_on(patient: User, requests) -> None:
+    """Day by day, each revision's dosages in force add up to the dose the app schedules
+    that day with that revision (``dose_on``), and none is in force when it says none."""
+    revisions = {
+        f"plan-{plan.id}-revision-{revision.number}": revision
+        for plan in plans.plans_for_patient(patient, include_drafts=True)
+        for revision in plan.revisions
+    }
+    for request in requests:
+        revision = revisions[request.id]
+        steps, hold = plans.step_inputs(revision), plans.hold_of(revision)
+        first = steps[0].start - timedelta(days=3)
+        for offset in range((steps[-1].start - first).days + 60):
+            day = first + timedelta(days=offset)
+            in_force = [
+                Decimal(str(d.doseAndRate[0].doseQuantity.value))
+                for d in request.dosageInstruction
+                if d.timing.repeat is not None
+                and d.timing.repeat.boundsPeriod is not None
+                and _date(d.timing.repeat.boundsPeriod.start) <= day
+                and (
+                    d.timing.repeat.boundsPeriod.end is None
+                    or day <= _date(d.timing.repeat.boundsPeriod.end)
+                )
+            ]
+            scheduled = dose_on(steps, day, hold).step
+            assert (sum(in_force) if in_force else None) == (
+                None if scheduled is None else scheduled.total
+            ), (request.id, day)
+
+
 def _same_plans(patient: User, requests) -> None:
     """Each revision's steps: the dose of each part of the day, and the days in force."""
+    _same_days_as_dose_on(patient, requests)
     expected = {}
     for plan in plans.plans_for_patient(patient, include_drafts=True):
         for revision in plan.revisions:
@@ -363,7 +418,7 @@ def test_an_open_hold_leaves_the_later_steps_without_dates(app, record):
     assert dated
     assert "end" not in dated[-1]
     assert bounds[len(dated) :] == [None] * (len(bounds) - len(dated))
-    assert "date not set yet" in held["dosageInstruction"][-1]["text"]
+    assert "not dated yet" in held["dosageInstruction"][-1]["text"]
 
 
 def test_the_patients_own_copy_leaves_out_the_clinicians_drafts(app, record):
@@ -512,3 +567,71 @@ def test_an_alert_raised_by_a_log_points_at_that_days_response(app, record):
     )
     assert 'The patient wrote: "a fit"' in issue["detail"]
     assert issue["status"] == "preliminary"
+
+
+def test_a_last_step_of_0_mg_is_the_stop_date(app, record):
+    lorazepam = _resources(_exported(app, record["jo"]), "MedicationRequest")[0]
+    last = lorazepam["dosageInstruction"][-1]
+    assert last["doseAndRate"][0]["doseQuantity"]["value"] == 0
+    assert last["text"].startswith("Stop: 0 mg")
+    assert "until the clinician reviews" not in last["text"]
+    assert "maxDosePerPeriod" not in last
+
+
+def test_a_step_typed_inside_an_ended_hold_starts_when_the_hold_ended(app, record):
+    pat = _resources(_exported(app, record["pat"]), "MedicationRequest")
+    current = next(r for r in pat if r["status"] == "active")
+    with app.app_context():
+        patient = db.session.get(User, record["pat"])
+        hold_end = _today(patient) - timedelta(days=33)
+    nine = next(
+        d for d in current["dosageInstruction"] if d["doseAndRate"][0]["doseQuantity"]["value"] == 9
+    )
+    assert (
+        nine["timing"]["repeat"]["boundsPeriod"]["start"]
+        == (hold_end + timedelta(days=1)).isoformat()
+    )
+
+
+def test_a_replaced_revision_of_a_draft_is_cancelled_not_stopped(app, record):
+    with app.app_context():
+        draft = db.session.scalar(
+            select(TaperPlan).where(
+                TaperPlan.patient_id == record["pat"], TaperPlan.status == PlanStatus.DRAFT
+            )
+        )
+        clinician = db.session.get(User, record["clinician"])
+        rows = [
+            {"start": s.start.isoformat(), "total": str(s.total)}
+            for s in plans.step_inputs(draft.current_revision)
+        ]
+        plans.revise_plan(clinician, draft, draft.version, rows, "")
+        db.session.commit()
+    drafts = [
+        r["status"]
+        for r in _resources(_exported(app, record["pat"]), "MedicationRequest")
+        if r["medicationCodeableConcept"]["text"] == "oxazepam"
+    ]
+    assert drafts == ["cancelled", "draft"]
+
+
+def test_steps_after_an_open_hold_say_why_they_have_no_dates(app, record):
+    held = _resources(_exported(app, record["jo"]), "MedicationRequest")[1]
+    undated = [d for d in held["dosageInstruction"] if "repeat" not in d["timing"]]
+    assert undated
+    assert all("not dated yet" in d["timing"]["code"]["text"] for d in undated)
+
+
+def test_a_long_bundle_beats_the_heartbeat_every_thousand_entries(app, record, monkeypatch):
+    from taper import observability
+
+    beats: list[int] = []
+    monkeypatch.setattr(fhir_export, "HEARTBEAT_EVERY", 50)
+    observability.set_heartbeat(lambda: beats.append(1))
+    try:
+        with app.app_context():
+            patient = db.session.get(User, record["pat"])
+            entries = len(fhir_export.bundle(patient, include_drafts=True)["entry"])
+    finally:
+        observability.set_heartbeat(None)
+    assert len(beats) == entries // 50
