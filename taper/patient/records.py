@@ -4,11 +4,16 @@ shared with the clinician's."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+
 from flask import Response, abort, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
 from taper.patient import bp
 from taper.services import records
+
+log = logging.getLogger(__name__)
 
 
 def _me():
@@ -43,6 +48,22 @@ def log_day(day: str):
     return render_template("logs/day.html", **page)
 
 
+def refuse_head() -> None:
+    """A HEAD request would be audited as a download without sending the file: 405."""
+    if request.method == "HEAD":
+        abort(405, valid_methods=["GET"])
+
+
+def _logged(pieces: Iterator[bytes], filename: str) -> Iterator[bytes]:
+    """The pieces of a streamed file; a failure part-way (the status already sent) is logged
+    with the request's id, since the file the browser keeps is cut short."""
+    try:
+        yield from pieces
+    except Exception:
+        log.exception("The download %s stopped part-way; the file sent is incomplete", filename)
+        raise
+
+
 def send(download: records.Download | None) -> Response:
     """A download as an attachment (streamed when it comes in pieces), or 404 for none. Its
     audit row is already committed; the app's headers keep it out of every cache."""
@@ -50,7 +71,7 @@ def send(download: records.Download | None) -> Response:
         abort(404)
     body = download.body
     return Response(
-        body if isinstance(body, str) else stream_with_context(body),
+        body if isinstance(body, str) else stream_with_context(_logged(body, download.filename)),
         content_type=download.mimetype,
         headers={"Content-Disposition": f'attachment; filename="{download.filename}"'},
     )
@@ -59,10 +80,12 @@ def send(download: records.Download | None) -> Response:
 @bp.get("/export/<name>")
 def export(name: str):
     """Download one file of your record: for another clinic's system (FHIR) or a spreadsheet."""
+    refuse_head()
     return send(records.export_file(_me(), _me(), name))
 
 
 @bp.get("/export.csv")
 def export_csv():
     """Download everything you have logged, as a spreadsheet file (the same as logs.csv)."""
+    refuse_head()
     return send(records.export_file(_me(), _me(), "logs.csv"))

@@ -416,3 +416,43 @@ def test_exports_are_clinical_events_the_admin_audit_page_leaves_out(app, client
     login_as(client, admin)
     page = client.get(f"/admin/audit?patient={record.id}").get_data(as_text=True)
     assert "record.export" not in page
+
+
+# --- HEAD, and a download that fails part-way ----------------------------------------------
+
+
+def test_a_head_request_is_refused_and_audits_nothing(app, client, clinician, record):
+    """HEAD would run the download's use case (an audit row) without sending the file."""
+    for user, urls in (
+        (record, ["/export.csv", *(f"/export/{name}" for name in NAMES)]),
+        (
+            clinician,
+            [
+                *(f"/clinician/patients/{record.id}/export/{name}" for name in NAMES),
+                "/clinician/patients/export.zip",
+            ],
+        ),
+    ):
+        login_as(client, user)
+        for url in urls:
+            response = client.head(url)
+            assert response.status_code == 405, url
+    assert _exports(app) == []
+
+
+def test_a_download_that_fails_part_way_is_logged(app, client, record, monkeypatch, caplog):
+    from taper.services import fhir_export
+
+    def broken(*_args, **_kwargs):
+        yield "urn:uuid:1", {"resourceType": "Patient", "id": "p"}
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(fhir_export, "_entries", broken)
+    login_as(client, record)
+    response = client.get("/export/record.fhir.json")
+    assert response.status_code == 200  # the status went out before the failure
+    with pytest.raises(RuntimeError, match="database went away"):
+        response.get_data()
+    (logged,) = [r for r in caplog.records if "stopped part-way" in r.getMessage()]
+    assert "taper-my-record.fhir.json" in logged.getMessage()
+    assert len(_exports(app)) == 1  # the audit row stands: the download began
