@@ -253,7 +253,8 @@ class ProductionConfig(Config):
 
     @classmethod
     def validate(cls) -> None:
-        """Production refuses to start without a real secret and database."""
+        """Production refuses to start without a real secret, database, two-step keys and
+        its own address."""
         missing = [name for name in ("SECRET_KEY", "DATABASE_URL") if not os.environ.get(name)]
         if missing:
             raise RuntimeError(f"ProductionConfig needs {', '.join(missing)} in the environment")
@@ -262,6 +263,13 @@ class ProductionConfig(Config):
         if len(os.environ["SECRET_KEY"]) < 32:
             raise RuntimeError("SECRET_KEY must be at least 32 characters")
         _check_two_step_keys(os.environ.get("TWO_STEP_KEYS", ""))
+        if not os.environ.get("PUBLIC_URL"):
+            # E-mailed links point at it, and the FHIR export's ids are made from it: a default
+            # shared by every install would give two clinics' patients the same ids.
+            raise RuntimeError(
+                "ProductionConfig needs PUBLIC_URL in the environment: the app's own https "
+                "address (e-mail links and the FHIR export's ids are made from it)"
+            )
 
 
 def _check_two_step_keys(value: str) -> None:

@@ -70,12 +70,21 @@ def test_body_over_the_limit_is_413(client):
         ({"SECRET_KEY": "x" * 40}, "DATABASE_URL"),
         ({"SECRET_KEY": "dev-only-not-secret", "DATABASE_URL": "sqlite://"}, "default"),
         ({"SECRET_KEY": "short", "DATABASE_URL": "sqlite://"}, "32"),
+        (
+            {
+                "SECRET_KEY": "x" * 40,
+                "DATABASE_URL": "sqlite://",
+                "TWO_STEP_KEYS": "mXgO1lmUvBmWmpCtt9DgIeQJYcG5GxrKvz7ZUbNXPQs=",
+            },
+            "PUBLIC_URL",
+        ),
     ],
 )
 def test_production_refuses_unsafe_settings(monkeypatch, env, message):
     """D3: no default secret, no missing database in production."""
     monkeypatch.delenv("SECRET_KEY", raising=False)
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("PUBLIC_URL", raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     with pytest.raises(RuntimeError, match=message):
@@ -86,6 +95,7 @@ def test_production_checks_the_host_header(monkeypatch, database_url):
     monkeypatch.setenv("SECRET_KEY", "y" * 40)
     monkeypatch.setenv("TWO_STEP_KEYS", "mXgO1lmUvBmWmpCtt9DgIeQJYcG5GxrKvz7ZUbNXPQs=")
     monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("PUBLIC_URL", "https://taper.example.org")
     app = create_app(config_name="production")
     app.config["TRUSTED_HOSTS"] = ["taper.example.org"]
     client = app.test_client()

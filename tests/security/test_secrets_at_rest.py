@@ -458,6 +458,7 @@ def test_production_takes_its_keys_from_the_environment_and_never_derives_one(mo
     monkeypatch.setenv("SECRET_KEY", "s" * 40)
     monkeypatch.setenv("DATABASE_URL", "sqlite://")
     monkeypatch.setenv("TWO_STEP_KEYS", f"{NEW_KEY},{OLD_KEY}")
+    monkeypatch.setenv("PUBLIC_URL", "https://taper.example.org")
 
     app = create_app(config_name="production")
 

@@ -187,6 +187,7 @@ def test_cookie_flags_and_hsts_in_production(monkeypatch, database_url, app):
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("TWO_STEP_KEYS", "mXgO1lmUvBmWmpCtt9DgIeQJYcG5GxrKvz7ZUbNXPQs=")
+    monkeypatch.setenv("PUBLIC_URL", "https://taper.example.org")
     prod = create_app(config_name="production")
     client = prod.test_client()
     with client.session_transaction() as session:
