@@ -41,7 +41,7 @@ from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from taper import observability
@@ -58,7 +58,7 @@ from taper.models import (
     User,
     VisitAssessment,
 )
-from taper.services import accounts, plans
+from taper.services import accounts, logs, plans
 
 MEDIA_TYPE = "application/fhir+json"
 UCUM = "http://unitsofmeasure.org"
@@ -645,24 +645,6 @@ def _revisions(patient: User, include_drafts: bool) -> list[tuple[TaperPlan, Pla
     ]
 
 
-def _logs_in_force(patient: User) -> Iterator[DailyLog]:
-    """The version in force of every logged day, oldest first, read a batch at a time."""
-    latest = (
-        select(DailyLog.day, func.max(DailyLog.version).label("version"))
-        .where(DailyLog.patient_id == patient.id)
-        .group_by(DailyLog.day)
-        .subquery()
-    )
-    query = (
-        select(DailyLog)
-        .join(latest, (DailyLog.day == latest.c.day) & (DailyLog.version == latest.c.version))
-        .where(DailyLog.patient_id == patient.id)
-        .order_by(DailyLog.day)
-        .execution_options(yield_per=LOG_BATCH)
-    )
-    yield from db.session.scalars(query)
-
-
 def _entries(patient: User, include_drafts: bool) -> Iterator[tuple[str, dict[str, Any]]]:
     """(fullUrl, resource) for everything in the record, the record's description first."""
     names, check = _names(), _Checker()
@@ -713,7 +695,8 @@ def _entries(patient: User, include_drafts: bool) -> Iterator[tuple[str, dict[st
         yield names.full_url(resource["resourceType"], resource["id"]), check(resource, True)
 
     requests = _Requests(r for _, r in revisions)
-    for entry in _logs_in_force(patient):
+    in_force = logs.in_force_query(patient).execution_options(yield_per=LOG_BATCH)
+    for entry in db.session.scalars(in_force):
         for resource in _log_resources(names, patient, entry, requests):
             yield names.full_url(resource["resourceType"], resource["id"]), check(resource)
     for visit in visits:

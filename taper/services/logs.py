@@ -12,7 +12,7 @@ from decimal import Decimal
 from functools import cached_property
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from taper.domain import instrument, log_input, note_screen, timeline
 from taper.domain.alert_rules import (
@@ -437,22 +437,26 @@ def send_report(
     return saved
 
 
-def current_logs(patient: User, start: date, end: date) -> list[DailyLog]:
-    """The version in force of each logged day from ``start`` to ``end``, oldest first."""
+def in_force_query(patient: User, start: date = date.min, end: date = date.max) -> Select:
+    """The query for the version in force of each logged day from ``start`` to ``end``,
+    oldest first (every day by default)."""
     latest = (
         select(DailyLog.day, func.max(DailyLog.version).label("version"))
         .where(DailyLog.patient_id == patient.id, DailyLog.day >= start, DailyLog.day <= end)
         .group_by(DailyLog.day)
         .subquery()
     )
-    return list(
-        db.session.scalars(
-            select(DailyLog)
-            .join(latest, (DailyLog.day == latest.c.day) & (DailyLog.version == latest.c.version))
-            .where(DailyLog.patient_id == patient.id)
-            .order_by(DailyLog.day)
-        )
+    return (
+        select(DailyLog)
+        .join(latest, (DailyLog.day == latest.c.day) & (DailyLog.version == latest.c.version))
+        .where(DailyLog.patient_id == patient.id)
+        .order_by(DailyLog.day)
     )
+
+
+def current_logs(patient: User, start: date, end: date) -> list[DailyLog]:
+    """The version in force of each logged day from ``start`` to ``end``, oldest first."""
+    return list(db.session.scalars(in_force_query(patient, start, end)))
 
 
 def versions_of_day(patient: User, day: date) -> list[DailyLog]:

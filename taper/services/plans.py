@@ -411,37 +411,32 @@ def change_status(
     )
 
 
-def plans_for_patient(patient: User, *, include_drafts: bool) -> list[TaperPlan]:
-    """A patient's plans with their current revision and steps loaded in one go."""
+def _patient_plans(patient: User, include_drafts: bool, revisions) -> list[TaperPlan]:
+    """A patient's plans, oldest first, with ``revisions`` (a relationship to revisions) and
+    their steps and authors loaded in one go."""
     query = (
         select(TaperPlan)
         .where(TaperPlan.patient_id == patient.id)
         .options(
-            selectinload(TaperPlan.current_revision).selectinload(PlanRevision.steps),
-            selectinload(TaperPlan.current_revision).selectinload(PlanRevision.author),
+            selectinload(revisions).selectinload(PlanRevision.steps),
+            selectinload(revisions).selectinload(PlanRevision.author),
         )
         .order_by(TaperPlan.created_at, TaperPlan.id)
     )
     if not include_drafts:
         query = query.where(TaperPlan.status != PlanStatus.DRAFT)
     return list(db.session.scalars(query))
+
+
+def plans_for_patient(patient: User, *, include_drafts: bool) -> list[TaperPlan]:
+    """A patient's plans with their current revision and steps loaded in one go."""
+    return _patient_plans(patient, include_drafts, TaperPlan.current_revision)
 
 
 def with_revisions(patient: User, *, include_drafts: bool) -> list[TaperPlan]:
     """A patient's plans, oldest first, with every revision, its steps and its author loaded
     in one go (the exports)."""
-    query = (
-        select(TaperPlan)
-        .where(TaperPlan.patient_id == patient.id)
-        .options(
-            selectinload(TaperPlan.revisions).selectinload(PlanRevision.steps),
-            selectinload(TaperPlan.revisions).selectinload(PlanRevision.author),
-        )
-        .order_by(TaperPlan.created_at, TaperPlan.id)
-    )
-    if not include_drafts:
-        query = query.where(TaperPlan.status != PlanStatus.DRAFT)
-    return list(db.session.scalars(query))
+    return _patient_plans(patient, include_drafts, TaperPlan.revisions)
 
 
 def running_besides(patient: User, plan: TaperPlan | None = None) -> list[TaperPlan]:
