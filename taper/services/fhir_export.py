@@ -39,7 +39,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from fhir.resources.R4B import get_fhir_model_class
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -130,6 +129,9 @@ class _Checker:
         self.seen: set[str] = set()
 
     def __call__(self, resource: dict[str, Any], always: bool = False) -> dict[str, Any]:
+        # Imported on the first export, not at start-up: the R4B models take 0.2 s to load.
+        from fhir.resources.R4B import get_fhir_model_class
+
         kind = resource["resourceType"]
         if always or kind not in self.seen:
             get_fhir_model_class(kind).model_validate(resource)
