@@ -36,10 +36,11 @@ def viewed(
     patient: User,
     object_type: str = "user",
     object_id: int | None = None,
+    summary: dict | None = None,
 ) -> None:
     """Audit that the viewer saw something of the patient's, and commit the request."""
     object_id = patient.id if object_id is None else object_id
-    audit.record(viewer, action, object_type, object_id, patient_id=patient.id)
+    audit.record(viewer, action, object_type, object_id, patient_id=patient.id, summary=summary)
     db.session.commit()
 
 
@@ -154,15 +155,7 @@ def export_file(viewer: User, patient: User, name: str) -> Download | None:
     mimetype, body = _contents(viewer, patient, which)
     mine = viewer.id == patient.id
     filename = f"taper-my-{name}" if mine else f"taper-patient-{patient.id}-{name}"
-    audit.record(
-        viewer,
-        "record.export",
-        "user",
-        patient.id,
-        patient_id=patient.id,
-        summary={"format": which},
-    )
-    db.session.commit()
+    viewed(viewer, "record.export", patient, summary={"format": which})
     return Download(filename, mimetype, body)
 
 
