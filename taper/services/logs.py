@@ -9,10 +9,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from functools import cached_property
+from functools import cache, cached_property
 
 from flask import current_app
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Subquery, bindparam, func, select
 
 from taper.domain import instrument, log_input, note_screen, timeline
 from taper.domain.alert_rules import (
@@ -86,13 +86,13 @@ def dose_questions(patient: User, day: date) -> list[DoseQuestion]:
 def log_form(patient: User, day: date) -> LogForm:
     """The log form for ``day``: a correction starts from what was last said that day."""
     questions = dose_questions(patient, day)
-    previous = versions_of_day(patient, day)
-    if not previous:
+    previous = last_said(patient, day)
+    if previous is None:
         return LogForm(questions, {}, [])
-    return LogForm(questions, _answers_of(previous[0], questions), previous[0].red_flags)
+    return LogForm(questions, _answers_of(previous, questions), previous.red_flags)
 
 
-def _answers_of(entry: DailyLog, questions: list[DoseQuestion]) -> dict[str, str]:
+def _answers_of(entry: LastSaid, questions: list[DoseQuestion]) -> dict[str, str]:
     """A saved log's answers as form values, so a correction starts from what was said. A
     dose answer is refilled only while its question is the same (same plan, same dose)."""
     values = {key: str(value) for key, value in (entry.answers or {}).items()}
@@ -162,6 +162,16 @@ def _note_alert(
 VERSION_TRIES = 5
 
 
+# The daily log's save runs these on every submit: built once, only the parameters change.
+_LOCK_PATIENT = (
+    select(User.id).where(User.id == bindparam("patient_id")).with_for_update(key_share=True)
+)
+_BY_SUBMISSION = select(DailyLog.id).where(DailyLog.submission_id == bindparam("submission"))
+_LAST_VERSION = select(func.max(DailyLog.version)).where(
+    DailyLog.patient_id == bindparam("patient_id"), DailyLog.day == bindparam("day")
+)
+
+
 def _one_save_at_a_time(patient: User) -> None:
     """Serialise the saves of one patient's logs until the transaction ends, so each reads the
     day's last version after the one before it committed (F10: ten parallel different logs
@@ -169,7 +179,7 @@ def _one_save_at_a_time(patient: User) -> None:
     rows that merely reference the patient (audit, alerts) are not blocked and cannot
     deadlock with it. SQLite has one writer at a time: after a clash the retry below holds
     the write lock, so it reads the last version."""
-    db.session.execute(select(User.id).where(User.id == patient.id).with_for_update(key_share=True))
+    db.session.execute(_LOCK_PATIENT, {"patient_id": patient.id})
 
 
 def _store_version(
@@ -179,12 +189,7 @@ def _store_version(
     day, submission = fields["day"], fields["submission_id"]
     for _ in range(VERSION_TRIES):
         version = (
-            db.session.scalar(
-                select(func.max(DailyLog.version)).where(
-                    DailyLog.patient_id == patient.id, DailyLog.day == day
-                )
-            )
-            or 0
+            db.session.scalar(_LAST_VERSION, {"patient_id": patient.id, "day": day}) or 0
         ) + 1
         entry = DailyLog(
             version=version,
@@ -205,7 +210,7 @@ def _store_version(
             return entry
         # The same form again (a double submit) is one log; another form for the same day
         # saved at this instant took the version number: take the next one.
-        if db.session.scalar(select(DailyLog.id).where(DailyLog.submission_id == submission)):
+        if db.session.scalar(_BY_SUBMISSION, {"submission": submission}):
             raise AlreadySaved("This log was already saved.")
     # Nothing was lost to a double submit: say so with a 500, never "already saved".
     raise RuntimeError("no free version number for the day's log")
@@ -239,7 +244,7 @@ def save_log(
         errors["form"] = "This form is out of date. Please open the daily log again."
     else:
         _one_save_at_a_time(patient)
-        if db.session.scalar(select(DailyLog.id).where(DailyLog.submission_id == submission)):
+        if db.session.scalar(_BY_SUBMISSION, {"submission": submission}):
             # Checked before the answers: a resent form is "already saved" even if its dose
             # questions have gone out of date since.
             raise AlreadySaved("This log was already saved.")
@@ -302,6 +307,59 @@ def _facts(entry: DailyLog) -> LogFacts:
     )
 
 
+@cache
+def _history_statement() -> Select:
+    """The version in force of each day from :start to :end but the log :saved, one row per
+    dose answer (or one row with no dose), oldest day first; built once."""
+    patient_id = bindparam("patient_id")
+    latest = latest_versions(patient_id, bindparam("start"), bindparam("end"))
+    return (
+        select(
+            DailyLog.id,
+            DailyLog.day,
+            DailyLog.patient_total,
+            DailyLog.red_flags,
+            DailyLog.red_flags_when,
+            DailyLog.substances,
+            DailyLog.substances_detail,
+            LogDose.plan_id,
+            LogDose.medication,
+            LogDose.unit,
+            LogDose.dose_taken,
+            LogDose.dose_scheduled,
+        )
+        .join(latest, (DailyLog.day == latest.c.day) & (DailyLog.version == latest.c.version))
+        .outerjoin(LogDose, LogDose.log_id == DailyLog.id)
+        .where(DailyLog.patient_id == patient_id, DailyLog.id != bindparam("saved"))
+        .order_by(DailyLog.day, LogDose.plan_id)
+    )
+
+
+def _history(patient: User, start: date, saved: DailyLog) -> list[LogFacts]:
+    """The patient's logs from ``start`` to the saved log's day as the alert rules read them
+    (``_facts`` of each version in force), but the saved log itself: one statement."""
+    facts: dict[int, LogFacts] = {}
+    doses: dict[int, list[DoseFacts]] = {}
+    rows = db.session.execute(
+        _history_statement(),
+        {"patient_id": patient.id, "start": start, "end": saved.day, "saved": saved.id},
+    )
+    for log_id, day, total, flags, when, substances, detail, plan_id, *dose in rows:
+        if log_id not in facts:
+            facts[log_id] = LogFacts(
+                day,
+                total or 0,
+                tuple(flags or ()),
+                red_flags_when=when,
+                substances=substances,
+                substances_detail=detail,
+            )
+            doses[log_id] = []
+        if plan_id is not None:
+            doses[log_id].append(DoseFacts(plan_id, *dose))
+    return [replace(f, doses=tuple(doses[log_id])) for log_id, f in facts.items()]
+
+
 def _flags_sent(submission: str) -> frozenset[str]:
     """The red flags already sent alone under a log form's submission id (its "Send this
     now", or a report kept on the device and sent since)."""
@@ -318,11 +376,7 @@ def _raise_alerts(
     already_sent: frozenset[str] = frozenset(),
 ) -> list[Alert]:
     """The alerts a saved log raises, judged against the patient's last weeks of logs."""
-    history = [
-        _facts(e)
-        for e in current_logs(patient, entry.day - timedelta(days=HISTORY_DAYS), entry.day)
-        if e.id != entry.id
-    ]
+    history = _history(patient, entry.day - timedelta(days=HISTORY_DAYS), entry)
     # The day a dose really went down, holds and pauses included, over every running plan.
     reduction = timeline.latest_reduction(schedules, entry.day)
     facts = _facts(entry)
@@ -437,15 +491,21 @@ def send_report(
     return saved
 
 
-def in_force_query(patient: User, start: date = date.min, end: date = date.max) -> Select:
-    """The query for the version in force of each logged day from ``start`` to ``end``,
-    oldest first (every day by default)."""
-    latest = (
+def latest_versions(patient_id, start, end) -> Subquery:
+    """The subquery of the highest version of each day the patient logged from ``start`` to
+    ``end`` (values, or bind parameters for a statement built once)."""
+    return (
         select(DailyLog.day, func.max(DailyLog.version).label("version"))
-        .where(DailyLog.patient_id == patient.id, DailyLog.day >= start, DailyLog.day <= end)
+        .where(DailyLog.patient_id == patient_id, DailyLog.day >= start, DailyLog.day <= end)
         .group_by(DailyLog.day)
         .subquery()
     )
+
+
+def in_force_query(patient: User, start: date = date.min, end: date = date.max) -> Select:
+    """The query for the version in force of each logged day from ``start`` to ``end``,
+    oldest first (every day by default)."""
+    latest = latest_versions(patient.id, start, end)
     return (
         select(DailyLog)
         .join(latest, (DailyLog.day == latest.c.day) & (DailyLog.version == latest.c.version))
@@ -457,6 +517,68 @@ def in_force_query(patient: User, start: date = date.min, end: date = date.max) 
 def current_logs(patient: User, start: date, end: date) -> list[DailyLog]:
     """The version in force of each logged day from ``start`` to ``end``, oldest first."""
     return list(db.session.scalars(in_force_query(patient, start, end)))
+
+
+@dataclass(frozen=True)
+class _SaidDose:
+    plan_id: int
+    dose_scheduled: Decimal
+    took_as_scheduled: bool
+    dose_taken: Decimal
+
+
+@dataclass(frozen=True)
+class LastSaid:
+    """What the version in force of a day's log said, as a correction form starts from it."""
+
+    answers: dict[str, int] | None
+    sleep_hours: Decimal | None
+    note: str
+    red_flags: list[str]
+    red_flags_when: str
+    substances: bool | None
+    substances_detail: str
+    doses: tuple[_SaidDose, ...]
+
+
+@cache
+def _last_said_statement() -> Select:
+    """The version in force of :patient_id's log of :day, a row per dose answer; built once."""
+    latest = (
+        select(DailyLog.id)
+        .where(DailyLog.patient_id == bindparam("patient_id"), DailyLog.day == bindparam("day"))
+        .order_by(DailyLog.version.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            DailyLog.answers,
+            DailyLog.sleep_hours,
+            DailyLog.note,
+            DailyLog.red_flags,
+            DailyLog.red_flags_when,
+            DailyLog.substances,
+            DailyLog.substances_detail,
+            LogDose.plan_id,
+            LogDose.dose_scheduled,
+            LogDose.took_as_scheduled,
+            LogDose.dose_taken,
+        )
+        .outerjoin(LogDose, LogDose.log_id == DailyLog.id)
+        .where(DailyLog.id == latest)
+        .order_by(LogDose.plan_id)
+    )
+
+
+def last_said(patient: User, day: date) -> LastSaid | None:
+    """What the version in force of one day's log said, or None: one statement."""
+    rows = db.session.execute(_last_said_statement(), {"patient_id": patient.id, "day": day}).all()
+    if not rows:
+        return None
+    doses = tuple(_SaidDose(*row[7:]) for row in rows if row[7] is not None)
+    answers, sleep, note, flags, when, substances, detail = rows[0][:7]
+    return LastSaid(answers, sleep, note, list(flags or ()), when, substances, detail, doses)
 
 
 def versions_of_day(patient: User, day: date) -> list[DailyLog]:

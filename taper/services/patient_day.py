@@ -7,25 +7,28 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from taper.domain import instrument
 from taper.domain.schedule import local_today
 from taper.domain.timeline import next_change
 from taper.extensions import db
-from taper.models import DailyLog, PlanStatus, TaperPlan, User
-from taper.services import alerts, audit, logs, plans
+from taper.models import Alert, DailyLog, User
+from taper.services import audit, current_plans, logs, plans
+from taper.services.current_plans import CurrentPlan
 
 log = logging.getLogger(__name__)
 
 
-def _card(plan: TaperPlan, day: date, changed: bool) -> dict:
+def _card(plan: CurrentPlan, day: date, changed: bool) -> dict:
     """One plan's card: the dose in force on ``day``, what comes next, and any hold."""
-    schedule = plans.schedule_of(plan)
+    schedule = plan.schedule
     return {
         "plan": plan,
-        "revision": plan.current_revision,
+        "revision": plan.revision,
         "now": schedule.on(day),
         "next": next_change(schedule.steps, day, schedule.hold),
         # A hold or pause in force (even before the first step): what comes after it.
@@ -35,23 +38,70 @@ def _card(plan: TaperPlan, day: date, changed: bool) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class UrgentReport:
+    """The patient's latest urgent alert of the last week, as Today mentions it."""
+
+    acknowledged_at: datetime | None
+
+
+@cache
+def _day_facts_statement() -> Select:
+    """Whether a day is logged, and the latest urgent alert since a time (its id and when it
+    was acknowledged): built once, only the parameters change."""
+    urgent = (
+        Alert.patient_id == bindparam("patient_id"),
+        Alert.tier == "urgent",
+        Alert.created_at >= bindparam("since", type_=Alert.created_at.type),
+    )
+    latest = (
+        select(Alert.id)
+        .where(*urgent)
+        .order_by(Alert.created_at.desc(), Alert.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    logged = select(DailyLog.id).where(
+        DailyLog.patient_id == bindparam("patient_id"), DailyLog.day == bindparam("day")
+    )
+    return select(
+        logged.exists(),
+        latest,
+        select(Alert.acknowledged_at).where(Alert.id == latest).scalar_subquery(),
+    )
+
+
+def _day_facts(patient: User, day: date, since: date) -> tuple[bool, UrgentReport | None]:
+    """Whether ``day`` is logged, and the latest urgent alert raised since ``since``: one
+    statement."""
+    row = db.session.execute(
+        _day_facts_statement(),
+        {
+            "patient_id": patient.id,
+            "day": day,
+            "since": datetime(since.year, since.month, since.day, tzinfo=UTC),
+        },
+    ).one()
+    return bool(row[0]), (UrgentReport(row[2]) if row[1] is not None else None)
+
+
+def _shown_cards(patient: User, day: date, *, notice: bool) -> list[dict]:
+    """A card per running plan (active or paused), each viewing audited in one statement;
+    with ``notice``, a plan whose revision the patient has not seen is marked changed (and
+    is seen from now on)."""
+    shown = current_plans.current_plans(patient)
+    unseen = current_plans.mark_seen(patient, shown) if notice else set()
+    audit.record_views(patient, "plan.view", "taper_plan", [(p.id, patient.id) for p in shown])
+    return [_card(plan, day, plan.id in unseen) for plan in shown]
+
+
 def today_page(patient: User, day: date) -> dict:
     """What Today shows on ``day``: a card per plan that is not completed (each viewing
     audited), whether the day is logged, and an urgent report of the last week; commits."""
-    shown = [
-        p
-        for p in plans.plans_for_patient(patient, include_drafts=False)
-        if p.status is not PlanStatus.COMPLETED
-    ]
-    unseen = plans.unseen_revisions(patient, shown)
-    cards = []
-    for plan in shown:
-        cards.append(_card(plan, day, plan.id in unseen))
-        audit.record(patient, "plan.view", "taper_plan", plan.id, patient_id=patient.id)
-    logged = logs.versions_of_day(patient, day)
-    urgent = alerts.recent_urgent(patient, day - timedelta(days=7))
+    cards = _shown_cards(patient, day, notice=True)
+    logged, urgent = _day_facts(patient, day, day - timedelta(days=7))
     db.session.commit()
-    return {"cards": cards, "logged": bool(logged), "urgent": urgent}
+    return {"cards": cards, "logged": logged, "urgent": urgent}
 
 
 @dataclass(frozen=True)
@@ -80,15 +130,7 @@ def saved_day(patient: User, day: date, today: date) -> SavedDay | None:
     entry = versions[0]
     total = entry.patient_total
     band = None if total is None else instrument.patient_band(instrument.CIWA_B, total).label
-    shown = [
-        p
-        for p in plans.plans_for_patient(patient, include_drafts=False)
-        if p.status is not PlanStatus.COMPLETED
-    ]
-    cards = []
-    for plan in shown:
-        cards.append(_card(plan, today, False))
-        audit.record(patient, "plan.view", "taper_plan", plan.id, patient_id=patient.id)
+    cards = _shown_cards(patient, today, notice=False)
     db.session.commit()
     return SavedDay(entry, band, cards)
 

@@ -19,8 +19,8 @@ from taper.domain import doses, plan_input, timeline
 from taper.domain.schedule import TIMES_OF_DAY, StepInput
 from taper.domain.timeline import HOLD, PAUSE, Hold, PlanSchedule, TimelineError
 from taper.extensions import db
-from taper.models import PlanReceipt, PlanRevision, PlanStatus, TaperPlan, TaperStep, User
-from taper.services import Conflict, ServiceError, audit, committed
+from taper.models import PlanRevision, PlanStatus, TaperPlan, TaperStep, User
+from taper.services import Conflict, ServiceError, audit, committed, current_plans
 
 CONFLICT_MESSAGE = (
     "Someone else changed this plan while you were editing it. Everything you typed is kept "
@@ -258,8 +258,9 @@ def schedule_of(plan: TaperPlan) -> PlanSchedule:
 
 
 def schedules_for(patient: User) -> list[PlanSchedule]:
-    """Every non-draft plan of a patient as the timeline sees it, oldest first."""
-    return [schedule_of(plan) for plan in plans_for_patient(patient, include_drafts=False)]
+    """Every non-draft plan of a patient as the timeline sees it, oldest first (one
+    statement; steps from the cache of saved revisions)."""
+    return current_plans.schedules(patient)
 
 
 def in_force(patient: User, day: date) -> list[timeline.InForce]:
@@ -453,34 +454,6 @@ def running_besides(patient: User, plan: TaperPlan | None = None) -> list[TaperP
     if plan is not None:
         query = query.where(TaperPlan.id != plan.id)
     return list(db.session.scalars(query))
-
-
-def unseen_revisions(patient: User, plans: Sequence[TaperPlan]) -> set[int]:
-    """Ids of the plans whose current revision the patient has not seen yet; marks them seen.
-
-    Kept apart from the plan row so a patient's visit never collides with a clinician's edit."""
-    if not plans:
-        return set()
-    receipts = {
-        r.plan_id: r
-        for r in db.session.scalars(
-            select(PlanReceipt).where(PlanReceipt.plan_id.in_([p.id for p in plans]))
-        )
-    }
-    unseen = set()
-    for plan in plans:
-        receipt = receipts.get(plan.id)
-        if receipt is None:
-            db.session.add(
-                PlanReceipt(
-                    plan_id=plan.id, patient_id=patient.id, revision_id=plan.current_revision_id
-                )
-            )
-            unseen.add(plan.id)
-        elif receipt.revision_id != plan.current_revision_id:
-            receipt.revision_id = plan.current_revision_id
-            unseen.add(plan.id)
-    return unseen
 
 
 def running_plans() -> Select:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 
-from sqlalchemy import case, select
+from sqlalchemy import Select, bindparam, case, select
 from sqlalchemy.orm import selectinload
 
 from taper.charts.data import (
@@ -31,6 +32,7 @@ from taper.models import (
     Alert,
     AlertStatus,
     DailyLog,
+    LogDose,
     PlanRevision,
     RedFlagReport,
     TaperPlan,
@@ -82,6 +84,19 @@ def date_range(
     return shift(today, -(days - 1)), today
 
 
+_HOLDS = (
+    select(
+        PlanRevision.plan_id,
+        PlanRevision.hold_start,
+        PlanRevision.hold_until,
+        PlanRevision.hold_kind,
+        PlanRevision.created_at,
+    )
+    .where(PlanRevision.plan_id.in_(bindparam("ids", expanding=True)))
+    .order_by(PlanRevision.plan_id, PlanRevision.number)
+)
+
+
 def _revision_holds(
     schedules: Sequence[PlanSchedule], timezone: str
 ) -> dict[int, list[tuple[Hold, bool]]]:
@@ -92,17 +107,7 @@ def _revision_holds(
     found: dict[int, list[tuple[Hold, bool]]] = {}
     if not ids:
         return found
-    rows = db.session.execute(
-        select(
-            PlanRevision.plan_id,
-            PlanRevision.hold_start,
-            PlanRevision.hold_until,
-            PlanRevision.hold_kind,
-            PlanRevision.created_at,
-        )
-        .where(PlanRevision.plan_id.in_(ids))
-        .order_by(PlanRevision.plan_id, PlanRevision.number)
-    ).all()
+    rows = db.session.execute(_HOLDS, {"ids": ids}).all()
     by_plan: dict[int, list] = defaultdict(list)
     for row in rows:
         by_plan[row[0]].append(row[1:])
@@ -156,14 +161,42 @@ def _series(
     )
 
 
+_FLAGS_SINCE = select(RedFlagReport.created_at).where(
+    RedFlagReport.patient_id == bindparam("patient_id"),
+    RedFlagReport.created_at >= bindparam("since", type_=RedFlagReport.created_at.type),
+)
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+
+
 def _red_flag_days(patient: User, start: date, end: date) -> set[date]:
     """The patient's local days from ``start`` to ``end`` with a help-page red flag report."""
-    query = select(RedFlagReport.created_at).where(RedFlagReport.patient_id == patient.id)
+    since = EARLIEST
     if start > date(1, 1, 2):  # a day's margin for time zones (and none before year 1)
         since = datetime(start.year, start.month, start.day, tzinfo=UTC) - timedelta(days=1)
-        query = query.where(RedFlagReport.created_at >= since)
-    days = {local_today(at, patient.timezone) for at in db.session.scalars(query)}
+    found = db.session.scalars(_FLAGS_SINCE, {"patient_id": patient.id, "since": since})
+    days = {local_today(at, patient.timezone) for at in found}
     return {day for day in days if start <= day <= end}
+
+
+@cache
+def _logged_statement() -> Select:
+    """What the progress chart shows of each logged day from :start to :end (the version in
+    force): its score, whether it had red flags, and one row per dose answer; built once."""
+    patient_id = bindparam("patient_id")
+    latest = logs.latest_versions(patient_id, bindparam("start"), bindparam("end"))
+    return (
+        select(
+            DailyLog.day,
+            DailyLog.patient_total,
+            DailyLog.red_flags,
+            LogDose.plan_id,
+            LogDose.dose_taken,
+        )
+        .join(latest, (DailyLog.day == latest.c.day) & (DailyLog.version == latest.c.version))
+        .outerjoin(LogDose, LogDose.log_id == DailyLog.id)
+        .where(DailyLog.patient_id == patient_id)
+        .order_by(DailyLog.day, LogDose.plan_id)
+    )
 
 
 def progress_data(
@@ -179,14 +212,19 @@ def progress_data(
     today = today or local_today(datetime.now(UTC), patient.timezone)
     schedules = shown_plans(patient) if schedules is None else list(schedules)
     start, end = date_range(schedules, range_name, today)
-    entries = logs.current_logs(patient, start, end)
-    flag_days = sorted(
-        {e.day for e in entries if e.red_flags} | _red_flag_days(patient, start, end)
+    rows = db.session.execute(
+        _logged_statement(), {"patient_id": patient.id, "start": start, "end": end}
     )
+    scores: dict[date, int] = {}
+    flagged = _red_flag_days(patient, start, end)
     taken: dict[int, list] = defaultdict(list)
-    for entry in entries:
-        for dose in entry.doses:
-            taken[dose.plan_id].append((entry.day, dose.dose_taken))
+    for day, total, flags, plan_id, dose_taken in rows:
+        if total is not None:
+            scores[day] = total
+        if flags:
+            flagged.add(day)
+        if plan_id is not None:
+            taken[plan_id].append((day, dose_taken))
     holds = _revision_holds(schedules, patient.timezone)
     return ProgressData(
         start=start,
@@ -194,8 +232,8 @@ def progress_data(
         plans=tuple(
             _series(s, start, end, holds.get(s.plan_id, []), taken[s.plan_id]) for s in schedules
         ),
-        scores=tuple((e.day, e.patient_total) for e in entries if e.patient_total is not None),
-        red_flag_days=tuple(flag_days),
+        scores=tuple(scores.items()),
+        red_flag_days=tuple(sorted(flagged)),
         simple=simple,
     )
 

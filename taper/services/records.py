@@ -40,7 +40,7 @@ def viewed(
 ) -> None:
     """Audit that the viewer saw something of the patient's, and commit the request."""
     object_id = patient.id if object_id is None else object_id
-    audit.record(viewer, action, object_type, object_id, patient_id=patient.id, summary=summary)
+    audit.record_views(viewer, action, object_type, [(object_id, patient.id)], summary)
     db.session.commit()
 
 
