@@ -86,6 +86,9 @@ class Config:
     IDLE_TIMEOUT = timedelta(minutes=_env_int("IDLE_TIMEOUT_MINUTES", 30))
     ABSOLUTE_TIMEOUT = timedelta(hours=_env_int("ABSOLUTE_TIMEOUT_HOURS", 12))
     PERMANENT_SESSION_LIFETIME = ABSOLUTE_TIMEOUT
+    # The cookie is sent again when the session changes (its idle clock moves every 30 s,
+    # taper.web), not on every response: re-signing it each time is a tenth of a page's cost.
+    SESSION_REFRESH_EACH_REQUEST = False
     REAUTH_WINDOW = timedelta(minutes=_env_int("REAUTH_WINDOW_MINUTES", 10))
     # Remember-me is not offered; these make the cookie safe should it ever be set.
     REMEMBER_COOKIE_DURATION = timedelta(hours=1)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context, request, url_for
+from jinja2 import Environment
+from markupsafe import Markup
 
 from taper.domain.doses import plain
 from taper.domain.instrument import band_for
@@ -101,6 +105,39 @@ def urgent_text(text: str) -> str:
     return text
 
 
+def fragment(name: str, **context: Hashable) -> Markup:
+    """The template ``name`` rendered with ``context`` alone, once per process for each
+    context: for a large part of a page that depends on nothing else (no user, request or
+    CSRF token), such as the symptom questions of the daily log. Keep the context to a few
+    small values (never free text a patient typed): each distinct one is kept."""
+    return _fragment(current_app.jinja_env, name, tuple(sorted(context.items())))
+
+
+@lru_cache(maxsize=512)
+def _fragment(env: Environment, name: str, context: tuple) -> Markup:
+    return Markup(env.get_template(name).render(dict(context)))  # noqa: S704 (autoescaped)
+
+
+def cached_url_for(endpoint: str, **values: Hashable) -> str:
+    """``url_for`` for templates, each URL built once per process: building one costs about
+    20 µs, a page builds a dozen or more, and they are the same on every request. Relative
+    endpoints, ``_external`` and the like, and unhashable values go to ``url_for`` itself."""
+    if endpoint.startswith(".") or any(key.startswith("_") for key in values):
+        return url_for(endpoint, **values)
+    if not has_request_context():
+        return url_for(endpoint, **values)
+    try:
+        key = tuple(sorted(values.items()))
+        return _url(current_app._get_current_object(), request.script_root, endpoint, key)
+    except TypeError:  # an unhashable value
+        return url_for(endpoint, **values)
+
+
+@lru_cache(maxsize=4096)
+def _url(_app: Flask, _script_root: str, endpoint: str, values: tuple) -> str:
+    return url_for(endpoint, **dict(values))
+
+
 def init_app(app: Flask) -> None:
     """Register the filters."""
     app.add_template_filter(dose, "dose")
@@ -112,3 +149,5 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(time_ago, "time_ago")
     app.add_template_filter(urgent_text, "urgent_text")
     app.add_template_global(band_for, "band_for")
+    app.add_template_global(fragment, "fragment")
+    app.jinja_env.globals["url_for"] = cached_url_for

@@ -66,7 +66,7 @@ def _log_form(
     """The log form for ``day`` (from ``chosen_day(..., today)``) with that day's dose
     questions, each worded for that day ("since yesterday", "the night before")."""
     offset, on = day_offset(day, today), day_name(day, today)
-    errors = errors or {}
+    errors, values = errors or {}, values or {}
     return render_template(
         "patient/log.html",
         scale=CIWA_B,
@@ -75,10 +75,13 @@ def _log_form(
         days=allowed_days(today),
         today=today,
         questions=questions,
-        values=values or {},
+        values=values,
         flags=set(flags),
         errors=errors,
         problems=problems(errors, questions, offset, on),
+        # The symptom questions are a cached fragment: only their own answers and errors.
+        scale_answers=tuple(values.get(item.key) for item in CIWA_B.patient_items),
+        scale_errors=tuple(errors.get(item.key) for item in CIWA_B.patient_items),
         offset=offset,
         on=on,
         dose_question=dose_question,
