@@ -150,7 +150,8 @@ def test_a_new_revision_shows_on_today_at_once_despite_the_cached_steps(
     assert response.status_code == 302
     login_as(client, patient)
     page = client.get("/today").text
-    assert "9 mg" in page and "reason: Slower" in page
+    assert "9 mg" in page
+    assert "reason: Slower" in page
     # Seen once: the notice does not come back on the next visit.
     assert "reason: Slower" not in client.get("/today").text
 
@@ -200,7 +201,8 @@ def test_the_cached_symptom_questions_show_their_errors_and_keep_the_other_answe
     page = client.post("/log", data=form)
     assert page.status_code == 400
     text = page.text
-    assert 'id="tense-error"' in text and 'id="fatigued-error"' in text
+    assert 'id="tense-error"' in text
+    assert 'id="fatigued-error"' in text
     assert 'aria-describedby="tense-error"' in text
     assert text.count('value="2" checked') == 15  # every other answer kept
 
@@ -224,7 +226,8 @@ def test_the_idle_limit_still_ends_a_session_on_time(client, patient, crossover,
     later = time.time() + 31 * 60  # past the 30-minute idle limit
     monkeypatch.setattr(time, "time", lambda: later)
     response = client.get("/today")
-    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
 
 
 def test_a_log_form_for_a_day_already_logged_refills_the_dose_answers(client, patient, crossover):
@@ -257,6 +260,8 @@ def test_cached_links_follow_the_path_the_app_is_mounted_at(client, patient, cro
     login_as(client, patient)
     mounted = client.get("/today", base_url="http://localhost/clinic").text
     plain = client.get("/today").text
-    assert 'href="/clinic/log"' in mounted and 'href="/clinic/help"' in mounted
-    assert 'href="/log"' in plain and "/clinic/" not in plain
+    assert 'href="/clinic/log"' in mounted
+    assert 'href="/clinic/help"' in mounted
+    assert 'href="/log"' in plain
+    assert "/clinic/" not in plain
     assert client.application.jinja_env.globals["url_for"].__name__ == "cached_url_for"
