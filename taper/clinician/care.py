@@ -23,6 +23,12 @@ def _open_alerts() -> int:
     return 0
 
 
+def alert_badge(count: int):
+    """For a page whose statement already counted the open alerts: base.html's
+    ``open_alerts()`` without a COUNT of its own."""
+    return lambda: count
+
+
 @bp.app_context_processor
 def _alert_count():
     """Pages get a function, so the COUNT runs only where base.html shows it (once a page)."""
@@ -38,6 +44,7 @@ def alerts_inbox():
         page=page,
         alerts=page.rows,
         form=AlertNoteForm(),
+        open_alerts=alert_badge(page.open_alerts),
     )
 
 

@@ -8,6 +8,7 @@ from flask_login import current_user
 from taper import access
 from taper.auth.views import issue_link_page, set_password_link_page
 from taper.clinician import bp
+from taper.clinician.care import alert_badge
 from taper.clinician.details import NewPatientWithPhoneForm, patient_page
 from taper.models import Role
 from taper.services import ServiceError, accounts, overview
@@ -33,6 +34,7 @@ def patients():
         filters=overview.FILTERS,
         alert_filter=alert_filter,
         search=search[:100],
+        open_alerts=alert_badge(page.open_alerts),
     )
 
 

@@ -9,8 +9,9 @@ from datetime import UTC, date, datetime
 from typing import NoReturn
 
 from flask import current_app
-from sqlalchemy import case, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Integer, bindparam, case, func, select, true
+from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.sql import Select
 
 from taper.domain.alert_rules import AlertFinding, Thresholds, scheduled_findings
 from taper.domain.instrument import CIWA_B
@@ -382,45 +383,139 @@ def scan(now: datetime) -> ScanResult:
 def open_alert_count(clinician: User) -> int:
     """Open alerts across a clinician's care team (for the nav): one COUNT, answered from
     the care team's primary key and ``ix_alert_patient_status`` alone."""
+    return db.session.scalar(_open_count(), {"clinician_id": clinician.id}) or 0
+
+
+def _open_count():
+    """The COUNT behind ``open_alert_count``, for the clinician bound as ``clinician_id``."""
     return (
-        db.session.scalar(
-            select(func.count(Alert.id))
-            .join(CareTeamLink, CareTeamLink.patient_id == Alert.patient_id)
-            .where(CareTeamLink.clinician_id == clinician.id, Alert.status == AlertStatus.OPEN)
+        select(func.count(Alert.id))
+        .join(CareTeamLink, CareTeamLink.patient_id == Alert.patient_id)
+        .where(
+            CareTeamLink.clinician_id == bindparam("clinician_id", type_=Integer),
+            Alert.status == AlertStatus.OPEN,
         )
-        or 0
     )
 
 
 TIER_RANK = {"urgent": 0, "review": 1, "info": 2}
+# Past this a page number is nonsense: it shows the last page like any page past the end.
+MAX_PAGE = 1_000_000
 
 
-def inbox(clinician: User, page: int = 1) -> Page[Alert]:
+@dataclass(frozen=True)
+class InboxAlert:
+    """An unresolved alert as the inbox shows it, with its patient's name, who acknowledged
+    it, the day of its log and the medication of its plan (None when it has none)."""
+
+    id: int
+    patient_id: int
+    patient_name: str
+    kind: str
+    tier: str
+    reason: str
+    quote: str
+    note: str
+    status: AlertStatus
+    created_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None  # the name of whoever acknowledged it
+    plan_id: int | None
+    medication: str | None
+    log_day: date | None
+
+
+@dataclass
+class InboxPage(Page[InboxAlert]):
+    """A page of the inbox, with the clinician's open alerts for the nav's badge."""
+
+    open_alerts: int = 0
+
+
+def inbox(clinician: User, page: int = 1) -> InboxPage:
     """Unresolved alerts of the care team, a page at a time: urgent first, then review, then
-    info; newest first."""
-    unresolved = (
-        select(Alert)
+    info; newest first. One statement (two more only for a page past the end)."""
+    statement = _inbox_statement()
+    number = min(max(page, 1), MAX_PAGE)
+    values = {"clinician_id": clinician.id}
+    found = db.session.execute(statement, {**values, "skip": (number - 1) * PAGE_SIZE}).all()
+    if found[0].id is None and number > 1:  # past the last page: show the last one
+        total = db.session.scalar(select(func.count()).select_from(_unresolved()), values)
+        number = page_of(total or 0, number).number
+        found = db.session.execute(statement, {**values, "skip": (number - 1) * PAGE_SIZE}).all()
+    first = found[0]
+    total = first.total or 0
+    result = InboxPage([], number, max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), total)
+    result.open_alerts = first.badge or 0
+    result.rows = [InboxAlert(*row[2:]) for row in found if row.id is not None]
+    return result
+
+
+def _unresolved():
+    """The unresolved alerts of the care team of the clinician bound as ``clinician_id``."""
+    return (
+        select(Alert.id)
         .join(CareTeamLink, CareTeamLink.patient_id == Alert.patient_id)
-        .where(CareTeamLink.clinician_id == clinician.id, Alert.status != AlertStatus.RESOLVED)
+        .where(
+            CareTeamLink.clinician_id == bindparam("clinician_id", type_=Integer),
+            Alert.status != AlertStatus.RESOLVED,
+        )
+        .subquery()
     )
-    result = page_of(
-        db.session.scalar(select(func.count()).select_from(unresolved.subquery())) or 0, page
-    )
-    rank = case(TIER_RANK, value=Alert.tier, else_=3)
-    result.rows = list(
-        db.session.scalars(
-            unresolved.options(
-                selectinload(Alert.patient),
-                selectinload(Alert.acknowledged_by),
-                selectinload(Alert.log),
-                selectinload(Alert.plan),
+
+
+_INBOX: list[Select] = []
+
+
+def _inbox_statement() -> Select:
+    """The inbox page for the clinician bound as ``clinician_id``, skipping ``skip`` alerts:
+    a row per alert (with the badge's count and the total), or one row of NULLs but the
+    badge when the page is empty. Built once per process."""
+    if not _INBOX:
+        rank = case(TIER_RANK, value=Alert.tier, else_=3).label("rank")
+        shown = (
+            select(Alert, rank, func.count().over().label("total"))
+            .join(CareTeamLink, CareTeamLink.patient_id == Alert.patient_id)
+            .where(
+                CareTeamLink.clinician_id == bindparam("clinician_id", type_=Integer),
+                Alert.status != AlertStatus.RESOLVED,
             )
             .order_by(rank, Alert.created_at.desc(), Alert.id.desc())
             .limit(PAGE_SIZE)
-            .offset(result.offset)
+            .offset(bindparam("skip", type_=Integer))
+            .subquery("shown")
         )
-    )
-    return result
+        head = select(_open_count().scalar_subquery().label("badge")).subquery("head")
+        patient, acknowledger = aliased(User), aliased(User)
+        _INBOX.append(
+            select(
+                head.c.badge,
+                shown.c.total,
+                shown.c.id,
+                shown.c.patient_id,
+                patient.name,
+                shown.c.kind,
+                shown.c.tier,
+                shown.c.reason,
+                shown.c.quote,
+                shown.c.note,
+                shown.c.status,
+                shown.c.created_at,
+                shown.c.acknowledged_at,
+                acknowledger.name,
+                shown.c.plan_id,
+                TaperPlan.medication,
+                DailyLog.day,
+            )
+            .select_from(head)
+            .outerjoin(shown, true())
+            .outerjoin(patient, patient.id == shown.c.patient_id)
+            .outerjoin(acknowledger, acknowledger.id == shown.c.acknowledged_by_id)
+            .outerjoin(TaperPlan, TaperPlan.id == shown.c.plan_id)
+            .outerjoin(DailyLog, DailyLog.id == shown.c.log_id)
+            .order_by(shown.c.rank, shown.c.created_at.desc(), shown.c.id.desc())
+        )
+    return _INBOX[0]
 
 
 def unresolved_for_patient(patient: User) -> list[Alert]:
@@ -436,7 +531,7 @@ def unresolved_for_patient(patient: User) -> list[Alert]:
     )
 
 
-def inbox_page(clinician: User, page: int = 1) -> Page[Alert]:
+def inbox_page(clinician: User, page: int = 1) -> InboxPage:
     """The inbox page the clinician opens, each alert shown recorded in the audit trail."""
     result = inbox(clinician, page)
     audit.record_views(
