@@ -61,10 +61,15 @@ def _thresholds(stored: dict | None) -> Thresholds:
     return replace(Thresholds(), **changes)
 
 
+# Read on every daily-log submit: built once, only the patient changes.
+_THRESHOLDS = select(AlertSettings.thresholds).where(
+    AlertSettings.patient_id == bindparam("patient_id")
+)
+
+
 def thresholds_for(patient_id: int) -> Thresholds:
     """The patient's thresholds: the defaults with the clinician's changes applied."""
-    settings = db.session.get(AlertSettings, patient_id)
-    return _thresholds(settings.thresholds if settings else None)
+    return _thresholds(db.session.scalar(_THRESHOLDS, {"patient_id": patient_id}))
 
 
 def thresholds_by_patient(patient_ids: Sequence[int]) -> dict[int, Thresholds]:

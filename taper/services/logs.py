@@ -338,26 +338,22 @@ def _history_statement() -> Select:
 def _history(patient: User, start: date, saved: DailyLog) -> list[LogFacts]:
     """The patient's logs from ``start`` to the saved log's day as the alert rules read them
     (``_facts`` of each version in force), but the saved log itself: one statement."""
-    facts: dict[int, LogFacts] = {}
+    logged: dict[int, tuple] = {}
     doses: dict[int, list[DoseFacts]] = {}
     rows = db.session.execute(
         _history_statement(),
         {"patient_id": patient.id, "start": start, "end": saved.day, "saved": saved.id},
     )
     for log_id, day, total, flags, when, substances, detail, plan_id, *dose in rows:
-        if log_id not in facts:
-            facts[log_id] = LogFacts(
-                day,
-                total or 0,
-                tuple(flags or ()),
-                red_flags_when=when,
-                substances=substances,
-                substances_detail=detail,
-            )
+        if log_id not in logged:
+            logged[log_id] = (day, total or 0, tuple(flags or ()), when, substances, detail)
             doses[log_id] = []
         if plan_id is not None:
             doses[log_id].append(DoseFacts(plan_id, *dose))
-    return [replace(f, doses=tuple(doses[log_id])) for log_id, f in facts.items()]
+    return [
+        LogFacts(day, total, flags, tuple(doses[log_id]), when, substances, detail)
+        for log_id, (day, total, flags, when, substances, detail) in logged.items()
+    ]
 
 
 def _flags_sent(submission: str) -> frozenset[str]:
