@@ -102,6 +102,44 @@ def _request(client, page: str, url: str, body: dict | None):
     response.close()
 
 
+# Where a request's CPU goes, by the package each function belongs to (its own time only).
+SHARES = {
+    "SQLAlchemy and psycopg": ("sqlalchemy", "psycopg", "flask_sqlalchemy"),
+    "templates (Jinja, MarkupSafe, our templates)": ("jinja2", "markupsafe", "templates/"),
+    "Flask, Werkzeug, sessions, login, limiter": (
+        "flask",
+        "werkzeug",
+        "itsdangerous",
+        "flask_login",
+        "flask_limiter",
+        "flask_wtf",
+        "limits",
+    ),
+    "our code (taper/)": ("taper/",),
+}
+
+
+def _share_of(filename: str) -> str:
+    for name, marks in SHARES.items():
+        for mark in marks:
+            if f"site-packages/{mark}" in filename or (
+                mark.endswith("/") and f"/{mark}" in filename
+            ):
+                return name
+    return "Python and the rest"
+
+
+def split(profiler: cProfile.Profile) -> dict[str, float]:
+    """Fractions of the profiled CPU time by SHARES (and the rest)."""
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    found: dict[str, float] = {}
+    for (filename, _line, _name), (_cc, _nc, own, _cum, _callers) in stats.items():
+        share = _share_of(filename)
+        found[share] = found.get(share, 0.0) + own
+    total = sum(found.values()) or 1.0
+    return {name: value / total for name, value in sorted(found.items(), key=lambda i: -i[1])}
+
+
 def measure(url: str, pages: list[str], n: int, rounds: int, profile: int) -> None:
     app = _app(url)
     people = _people(app)
@@ -122,6 +160,15 @@ def measure(url: str, pages: list[str], n: int, rounds: int, profile: int) -> No
             best = min(best, (time.perf_counter() - started) / n * 1000)
             cpu = min(cpu, (time.thread_time() - started_cpu) / n * 1000)
         print(f"{page:12} {best:7.2f} ms per request, {cpu:5.2f} ms of it this process's CPU")
+        profiler = cProfile.Profile(time.thread_time)  # CPU time, not time spent waiting
+        profiler.enable()
+        for _ in range(n):
+            _request(client, page, path, body)
+        profiler.disable()
+        print(
+            "             "
+            + "; ".join(f"{name} {part:.0%}" for name, part in split(profiler).items())
+        )
         if profile:
             profiler = cProfile.Profile()
             profiler.enable()

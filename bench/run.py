@@ -476,6 +476,9 @@ def run(kind: str, patients: int, days: int, seconds: int) -> str:
             # As deployed: jobs run in their own process (`flask worker` or cron), not on a
             # timer inside each web worker, where the alert scan would share the measured CPU.
             JOBS_EMBEDDED="0",
+            # Workers replaced every ~5,000 requests (the production leak guard) would, at
+            # thousands of requests a second, measure restarts and cold caches instead.
+            GUNICORN_MAX_REQUESTS="0",
         )
         seeded = seed(env, patients, days)
         large, small = seeded["large"], seeded["small"]

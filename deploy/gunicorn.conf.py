@@ -5,6 +5,8 @@ Read from the environment (the systemd unit's EnvironmentFile, or the shell):
 - TAPER_BIND: address to listen on (default 127.0.0.1:8000: behind a TLS proxy on one host).
 - WEB_CONCURRENCY: worker processes (default 2 x cores + 1).
 - GUNICORN_TIMEOUT: seconds a request may take before its worker is replaced (default 30).
+- GUNICORN_MAX_REQUESTS: requests a worker serves before it is replaced (default 5000, 0 never;
+  the benchmark uses 0, since at thousands of requests a second it would measure restarts).
 - FORWARDED_ALLOW_IPS: proxies whose X-Forwarded-Proto gunicorn believes (default 127.0.0.1).
   The app itself trusts X-Forwarded-For/-Proto only through PROXY_COUNT.
 - PROMETHEUS_MULTIPROC_DIR: where the workers keep their metrics; a fresh private folder is
@@ -35,8 +37,8 @@ graceful_timeout = 20
 keepalive = 2
 # A worker is replaced now and then, so a slow leak never grows for ever; the jitter keeps
 # the workers from restarting together.
-max_requests = 5000
-max_requests_jitter = 500
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
+max_requests_jitter = max_requests // 10
 # Load the app once in the master (migrations must already have run: workers that each
 # built the app on a fresh database used to race); workers share its memory.
 preload_app = True
