@@ -113,7 +113,7 @@ def fragment(name: str, **context: Hashable) -> Markup:
     return _fragment(current_app.jinja_env, name, tuple(sorted(context.items())))
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=256)  # a log form's questions are about 20 kB: some 5 MB in all
 def _fragment(env: Environment, name: str, context: tuple) -> Markup:
     # The fragment is our own template, rendered with autoescaping: already safe HTML.
     return Markup(env.get_template(name).render(dict(context)))  # noqa: S704  # nosec B704

@@ -169,11 +169,17 @@ def test_the_step_cache_tells_revisions_apart_by_their_creation_time(app, patien
 
 
 def test_the_step_cache_keeps_at_most_its_size(app):
+    from datetime import date
+    from decimal import Decimal
+
+    from taper.domain.schedule import StepInput
+
+    a, b, c = ((StepInput(date(2026, 1, n), Decimal(n)),) for n in (1, 2, 3))
     cache = current_plans._StepCache(size=2)
-    cache.put_many({(1, 0): ("a",), (2, 0): ("b",)})
-    assert cache.get_many([(1, 0)]) == {(1, 0): ("a",)}  # 1 is now the most recent
-    cache.put_many({(3, 0): ("c",)})
-    assert cache.get_many([(1, 0), (2, 0), (3, 0)]) == {(1, 0): ("a",), (3, 0): ("c",)}
+    cache.put_many({(1, 0): a, (2, 0): b})
+    assert cache.get_many([(1, 0)]) == {(1, 0): a}  # 1 is now the most recent
+    cache.put_many({(3, 0): c})
+    assert cache.get_many([(1, 0), (2, 0), (3, 0)]) == {(1, 0): a, (3, 0): c}
 
 
 def test_the_cached_symptom_questions_show_each_patients_own_answers(
@@ -265,3 +271,52 @@ def test_cached_links_follow_the_path_the_app_is_mounted_at(client, patient, cro
     assert 'href="/log"' in plain
     assert "/clinic/" not in plain
     assert client.application.jinja_env.globals["url_for"].__name__ == "cached_url_for"
+
+
+def test_junk_answers_never_key_the_cached_symptom_questions(client, patient, crossover):
+    """Only a valid answer (0 to 4) keys the fragment: anything else a patient posts is not
+    kept for the life of the process (a refused form could be megabytes)."""
+    from taper.templating import _fragment
+
+    login_as(client, patient)
+    _fragment.cache_clear()  # shared by the process: start from nothing, so growth shows
+    client.get("/log")
+    before = _fragment.cache_info().currsize
+    for n in range(5):
+        form = fill_log(client, score=2)
+        form["fatigued"] = f"junk-{n}-" + "x" * 1000
+        assert client.post("/log", data=form).status_code == 400
+    assert _fragment.cache_info().currsize == before + 1  # the refused form, once
+
+
+def test_the_step_cache_is_bounded_by_its_bytes_too():
+    from datetime import date
+    from decimal import Decimal
+
+    from taper.domain.schedule import StepInput
+
+    long = (StepInput(date(2026, 1, 1), Decimal(1), (), "n" * 5000),)
+    cache = current_plans._StepCache(size=100, max_bytes=12000)
+    cache.put_many({(1, 0): long, (2, 0): long})
+    cache.put_many({(3, 0): long})
+    assert set(cache.get_many([(1, 0), (2, 0), (3, 0)])) == {(2, 0), (3, 0)}
+    assert cache.bytes == 2 * current_plans._StepCache.weight(long)
+
+
+def test_audit_rows_without_a_summary_read_alike_on_every_path(app, client, patient, crossover):
+    """A plan viewed on Today (one insert for the page) and a row written one at a time both
+    store a missing summary the same way."""
+    from taper.services import audit
+
+    login_as(client, patient)
+    client.get("/today")
+    with app.app_context():
+        user = db.session.get(type(patient), patient.id)
+        audit.record(user, "probe.one", "user", user.id, patient_id=user.id)
+        db.session.commit()
+        rows = db.session.execute(
+            db.select(AuditEvent.action, AuditEvent.summary.is_(None)).where(
+                AuditEvent.action.in_(["plan.view", "probe.one"])
+            )
+        ).all()
+    assert {is_null for _action, is_null in rows} == {False}

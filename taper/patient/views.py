@@ -36,6 +36,8 @@ from taper.patient import bp
 from taper.services import logs, patient_day
 from taper.urgent import urgent_page
 
+SCALE_ANSWERS = frozenset(str(score) for score in range(len(CIWA_B.anchors)))
+
 
 def _today() -> date:
     """Today in the signed-in patient's time zone."""
@@ -80,7 +82,12 @@ def _log_form(
         errors=errors,
         problems=problems(errors, questions, offset, on),
         # The symptom questions are a cached fragment: only their own answers and errors.
-        scale_answers=tuple(values.get(item.key) for item in CIWA_B.patient_items),
+        # Only a valid answer can show as checked, and only those may key the cache: anything
+        # else a patient posts would be kept for the life of the process.
+        scale_answers=tuple(
+            answer if answer in SCALE_ANSWERS else None
+            for answer in (values.get(item.key) for item in CIWA_B.patient_items)
+        ),
         scale_errors=tuple(errors.get(item.key) for item in CIWA_B.patient_items),
         offset=offset,
         on=on,

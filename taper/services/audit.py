@@ -46,9 +46,13 @@ def record_views(
         return
     # On the session's connection (same transaction), not through the ORM's bulk insert:
     # half the cost, and this runs on every list page.
-    common: dict[str, Any] = {"actor_id": actor.id, "action": action, "object_type": object_type}
-    if summary is not None:  # left out, the column is NULL (as the ORM leaves it)
-        common["summary"] = summary
+    # summary as record() stores it (None too: JSON null), so every audit row reads alike.
+    common = {
+        "actor_id": actor.id,
+        "action": action,
+        "object_type": object_type,
+        "summary": summary,
+    }
     db.session.connection().execute(
         insert(AuditEvent.__table__),
         [

@@ -24,7 +24,10 @@ from taper.domain.timeline import Hold, PlanSchedule
 from taper.extensions import db
 from taper.models import PlanReceipt, PlanRevision, PlanStatus, TaperPlan, TaperStep, User
 
-CACHE_SIZE = 4096  # revisions per process: a few MB at most
+# Per process: about 2 kB for a typical revision, so some 4 MB with CACHE_SIZE of them, and
+# never more than CACHE_BYTES however long the notes (about a step's note plus 100 bytes each).
+CACHE_SIZE = 2048
+CACHE_BYTES = 16 * 1024 * 1024
 RUNNING = (PlanStatus.ACTIVE, PlanStatus.PAUSED)
 NOT_DRAFT = (PlanStatus.ACTIVE, PlanStatus.PAUSED, PlanStatus.COMPLETED)
 _Key = tuple[int, datetime]
@@ -72,10 +75,15 @@ class CurrentPlan:
 class _StepCache:
     """Least-recently-used steps of saved revisions, shared by the threads of one process."""
 
-    def __init__(self, size: int) -> None:
-        self.size = size
+    def __init__(self, size: int, max_bytes: int = CACHE_BYTES) -> None:
+        self.size, self.max_bytes, self.bytes = size, max_bytes, 0
         self.lock = threading.Lock()
         self.entries: OrderedDict[_Key, tuple[StepInput, ...]] = OrderedDict()
+
+    @staticmethod
+    def weight(steps: tuple[StepInput, ...]) -> int:
+        """About the memory a revision's steps take."""
+        return sum(100 + len(step.note) for step in steps)
 
     def get_many(self, keys: Iterable[_Key]) -> dict[_Key, tuple[StepInput, ...]]:
         found = {}
@@ -89,9 +97,13 @@ class _StepCache:
 
     def put_many(self, items: dict[_Key, tuple[StepInput, ...]]) -> None:
         with self.lock:
-            self.entries.update(items)
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
+            for key, steps in items.items():
+                if key in self.entries:
+                    self.bytes -= self.weight(self.entries.pop(key))
+                self.entries[key] = steps
+                self.bytes += self.weight(steps)
+            while self.entries and (len(self.entries) > self.size or self.bytes > self.max_bytes):
+                self.bytes -= self.weight(self.entries.popitem(last=False)[1])
 
 
 def _cache() -> _StepCache:
