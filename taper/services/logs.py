@@ -307,32 +307,39 @@ def _facts(entry: DailyLog) -> LogFacts:
     )
 
 
-@cache
-def _history_statement() -> Select:
-    """The version in force of each day from :start to :end but the log :saved, one row per
-    dose answer (or one row with no dose), oldest day first; built once."""
+def in_force_with_doses(*columns) -> Select:
+    """``columns`` of the version in force of each day :patient_id logged from :start to :end,
+    one row per dose answer (or one row for a log with none), oldest day first: the statement
+    to build once, with bind parameters, for a page that reads a range of logs."""
     patient_id = bindparam("patient_id")
     latest = latest_versions(patient_id, bindparam("start"), bindparam("end"))
     return (
-        select(
-            DailyLog.id,
-            DailyLog.day,
-            DailyLog.patient_total,
-            DailyLog.red_flags,
-            DailyLog.red_flags_when,
-            DailyLog.substances,
-            DailyLog.substances_detail,
-            LogDose.plan_id,
-            LogDose.medication,
-            LogDose.unit,
-            LogDose.dose_taken,
-            LogDose.dose_scheduled,
-        )
+        select(*columns)
         .join(latest, (DailyLog.day == latest.c.day) & (DailyLog.version == latest.c.version))
         .outerjoin(LogDose, LogDose.log_id == DailyLog.id)
-        .where(DailyLog.patient_id == patient_id, DailyLog.id != bindparam("saved"))
+        .where(DailyLog.patient_id == patient_id)
         .order_by(DailyLog.day, LogDose.plan_id)
     )
+
+
+@cache
+def _history_statement() -> Select:
+    """The alert rules' history: each day in force from :start to :end but the log :saved;
+    built once."""
+    return in_force_with_doses(
+        DailyLog.id,
+        DailyLog.day,
+        DailyLog.patient_total,
+        DailyLog.red_flags,
+        DailyLog.red_flags_when,
+        DailyLog.substances,
+        DailyLog.substances_detail,
+        LogDose.plan_id,
+        LogDose.medication,
+        LogDose.unit,
+        LogDose.dose_taken,
+        LogDose.dose_scheduled,
+    ).where(DailyLog.id != bindparam("saved"))
 
 
 def _history(patient: User, start: date, saved: DailyLog) -> list[LogFacts]:

@@ -182,20 +182,12 @@ def _red_flag_days(patient: User, start: date, end: date) -> set[date]:
 def _logged_statement() -> Select:
     """What the progress chart shows of each logged day from :start to :end (the version in
     force): its score, whether it had red flags, and one row per dose answer; built once."""
-    patient_id = bindparam("patient_id")
-    latest = logs.latest_versions(patient_id, bindparam("start"), bindparam("end"))
-    return (
-        select(
-            DailyLog.day,
-            DailyLog.patient_total,
-            DailyLog.red_flags,
-            LogDose.plan_id,
-            LogDose.dose_taken,
-        )
-        .join(latest, (DailyLog.day == latest.c.day) & (DailyLog.version == latest.c.version))
-        .outerjoin(LogDose, LogDose.log_id == DailyLog.id)
-        .where(DailyLog.patient_id == patient_id)
-        .order_by(DailyLog.day, LogDose.plan_id)
+    return logs.in_force_with_doses(
+        DailyLog.day,
+        DailyLog.patient_total,
+        DailyLog.red_flags,
+        LogDose.plan_id,
+        LogDose.dose_taken,
     )
 
 
