@@ -544,17 +544,3 @@ def inbox_page(clinician: User, page: int = 1) -> InboxPage:
     )
     db.session.commit()
     return result
-
-
-def recent_urgent(patient: User, since: date) -> Alert | None:
-    """The patient's latest urgent alert since a date, to tell them the team has seen it."""
-    return db.session.scalar(
-        select(Alert)
-        .where(
-            Alert.patient_id == patient.id,
-            Alert.tier == "urgent",
-            Alert.created_at >= datetime(since.year, since.month, since.day, tzinfo=UTC),
-        )
-        .order_by(Alert.created_at.desc())
-        .limit(1)
-    )
