@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import re
 import smtplib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from email.utils import parseaddr
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from taper.extensions import db
 from taper.models import Alert, OutboxMessage
@@ -37,19 +42,52 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
-def _send(message: OutboxMessage, timeout: float) -> None:
+def message_id(message: OutboxMessage) -> str:
+    """The e-mail's Message-ID: the same on every attempt, so the one resend a crash can cause
+    (see ``send_pending``) is recognisably the same message, shown once by mail clients that
+    merge by Message-ID. Keyed with SECRET_KEY so it does not tell how many e-mails we send."""
     config = current_app.config
+    key = str(config["SECRET_KEY"]).encode()
+    seed = f"outbox:{message.id}:{message.created_at.isoformat()}".encode()
+    digest = hmac.new(key, seed, hashlib.sha256).hexdigest()[:32]
+    domain = parseaddr(config["MAIL_SENDER"])[1].rpartition("@")[2] or "localhost"
+    return f"<{digest}@{domain}>"
+
+
+def _email(message: OutboxMessage) -> EmailMessage:
     email = EmailMessage()
-    email["From"] = config["MAIL_SENDER"]
+    email["From"] = current_app.config["MAIL_SENDER"]
     email["To"] = message.to_email
     email["Subject"] = message.subject
+    email["Message-ID"] = message_id(message)
     email.set_content(message.body)
-    with smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"], timeout=timeout) as smtp:
+    return email
+
+
+@contextmanager
+def _mail_server(timeout: float) -> Iterator[smtplib.SMTP]:
+    """A connection to the mail server, signed in; QUIT when done (a failed QUIT is ignored:
+    by then the message was accepted and recorded)."""
+    config = current_app.config
+    smtp = smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"], timeout=timeout)
+    try:
         if config["SMTP_STARTTLS"]:
             smtp.starttls()
         if config["SMTP_USERNAME"]:
             smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
-        smtp.send_message(email)
+        yield smtp
+    finally:
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+
+def _record_sent(message: OutboxMessage) -> None:
+    message.attempts += 1
+    message.sent_at = datetime.now(UTC)
+    # A sent set-password link has no business staying readable in the database.
+    message.body = _SENT_LINK.sub("/set-password/(removed once sent)", message.body)
 
 
 def _claim(message_id: int, now: datetime) -> OutboxMessage | None:
@@ -86,7 +124,9 @@ def send_pending(
 
     Each message is committed on its own, so a crash loses nothing that was sent. Rows are
     claimed while sending (SKIP LOCKED on PostgreSQL, a lease on SQLite: ``_claim``) so two
-    senders never send one twice.
+    senders never send one twice. Delivery is at least once: a sender killed between the mail
+    server's "accepted" and the commit that records it (one commit's time) leaves the message
+    unsent, and it goes again, with the same Message-ID; losing an urgent alert is worse.
     ``immediate`` (inside a patient's request): a short timeout, and the first failure leaves
     the rest to `flask notify send`, so a dead mail server never holds the urgent page."""
     now = now or datetime.now(UTC)
@@ -105,22 +145,25 @@ def send_pending(
             db.session.rollback()
             continue
         try:
-            _send(message, timeout)
+            with _mail_server(timeout) as smtp:
+                smtp.send_message(_email(message))
+                # Recorded before QUIT: only a crash inside this commit, after the mail server
+                # took the message, leaves it unsent here and so sent again (same Message-ID).
+                _record_sent(message)
+                db.session.commit()
+        except SQLAlchemyError:
+            raise  # the database failed, not the mail server: the caller's error
         except Exception as error:  # noqa: BLE001  (one bad message must never block the rest)
             message.attempts += 1
             message.next_attempt_at = now + backoff(message.attempts)
             message.last_error = type(error).__name__
+            db.session.commit()
             failed += 1
-            log.warning("outbox message %s not sent (%s)", message.id, type(error).__name__)
+            log.warning("outbox message %s not sent (%s)", message_id, type(error).__name__)
+            if immediate:
+                break
         else:
-            message.attempts += 1
-            message.sent_at = datetime.now(UTC)
-            # A sent set-password link has no business staying readable in the database.
-            message.body = _SENT_LINK.sub("/set-password/(removed once sent)", message.body)
             sent += 1
-        db.session.commit()
-        if immediate and failed:
-            break
     return sent, failed
 
 

@@ -4,9 +4,11 @@ Two gunicorn app servers, one worker, a PostgreSQL database and a Redis of the d
 (tests/drill/stack.py). Patients log days and report red flags across both servers; one
 server is SIGKILLed mid-run and the worker restarted; a request that failed is sent to the
 other server with the same form. Then: every acknowledged log and red flag is stored exactly
-once, every urgent alert has exactly one e-mail per clinician, sent and received once, and
-no alert is doubled. A second phase stops Redis: pages keep working and nothing is lost; when
-Redis is back the worker delivers the outbox. `make drill` runs it (in .ci/run)."""
+once, every urgent alert has exactly one e-mail per clinician, sent once and received once
+(or, at most once per killed worker, twice with the same Message-ID: the killed worker was
+between the mail server's "accepted" and its own commit), and no alert is doubled. A second
+phase stops Redis: pages keep working and nothing is lost; when Redis is back the worker
+delivers the outbox. `make drill` runs it (in .ci/run)."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ KILL_AT, WORKER_RESTART_AT = 5, 9
 DRAIN_SECONDS = 45
 REDIS_LOAD_SECONDS, REDIS_KILL_AT = 8, 2
 ALERT_LINK = re.compile(r"/clinician/alerts#alert-(\d+)")
+MESSAGE_ID = re.compile(r"^Message-ID: *(\S+)", re.MULTILINE | re.IGNORECASE)
 
 
 @pytest.fixture(scope="module")
@@ -56,15 +59,24 @@ def _patients(stack: Stack, tally: Tally, emails: list[str]) -> list[Patient]:
     return patients
 
 
-def _mailed_alerts(stack: Stack) -> Counter:
-    """Urgent-alert e-mails the SMTP server received, counted per (alert id, recipient)."""
-    received = Counter()
+def _mailed_alerts(stack: Stack) -> dict[tuple[int, str], Counter]:
+    """Urgent-alert e-mails the SMTP server received: per (alert id, recipient), how many
+    times each Message-ID arrived."""
+    received: dict[tuple[int, str], Counter] = {}
     for envelope in list(stack.mailbox.messages):
-        found = ALERT_LINK.search(envelope.content.decode("utf-8", "replace"))
+        text = envelope.content.decode("utf-8", "replace")
+        found = ALERT_LINK.search(text)
         if found:
+            message_id = MESSAGE_ID.search(text)
             for recipient in envelope.rcpt_tos:
-                received[(int(found.group(1)), recipient)] += 1
+                key = (int(found.group(1)), recipient)
+                received.setdefault(key, Counter())[message_id and message_id.group(1)] += 1
     return received
+
+
+def _resent(received: dict[tuple[int, str], Counter]) -> int:
+    """Deliveries beyond the first of each message."""
+    return sum(n - 1 for ids in received.values() for n in ids.values())
 
 
 def _urgent_alerts(stack: Stack) -> list:
@@ -90,14 +102,18 @@ def _wait_for_outbox(stack: Stack, seconds: float) -> float:
     started = time.monotonic()
     while time.monotonic() - started < seconds:
         unsent = stack.query("SELECT count(*) AS n FROM outbox_message WHERE sent_at IS NULL")
-        if unsent[0].n == 0 and +(_expected_mail(stack) - _mailed_alerts(stack)) == Counter():
+        received = Counter(dict.fromkeys(_mailed_alerts(stack), 1))
+        if unsent[0].n == 0 and +(_expected_mail(stack) - received) == Counter():
             break
         time.sleep(0.5)
     return time.monotonic() - started
 
 
-def _check_nothing_lost_or_doubled(stack: Stack, tally: Tally) -> dict:
-    """The drill's verdict on the database and the mailbox."""
+def _check_nothing_lost_or_doubled(stack: Stack, tally: Tally, resends_allowed: int) -> dict:
+    """The drill's verdict on the database and the mailbox. E-mail is at least once (see
+    notify.send_pending): a process SIGKILLed between the mail server's "accepted" and its own
+    commit leaves that message to be sent again, with the same Message-ID, so at most one
+    resend per killed worker (``resends_allowed``, in all, since the stack started)."""
     assert not tally.errors, tally.errors[:10]
     logs = dict(
         stack.query(
@@ -154,14 +170,18 @@ def _check_nothing_lost_or_doubled(stack: Stack, tally: Tally) -> dict:
     assert Counter({(r.alert_id, r.to_email): r.n for r in outbox}) == expected
     assert all(r.sent == r.n for r in outbox), "outbox messages left unsent"
     received = _mailed_alerts(stack)
-    duplicates = {key: n for key, n in received.items() if n > 1}
-    assert not duplicates, f"e-mails received more than once: {duplicates}"
-    assert received == expected, "the SMTP server did not receive exactly the outbox"
+    split = {key: ids for key, ids in received.items() if len(ids) > 1}
+    assert not split, f"one alert e-mailed to one clinician as two messages: {split}"
+    resent = _resent(received)
+    twice = {key: ids for key, ids in received.items() if sum(ids.values()) > 1}
+    assert resent <= resends_allowed, f"e-mails received more than once: {twice}"
+    assert Counter(dict.fromkeys(received, 1)) == expected, "the mail server did not get the outbox"
     return {
         "logs acknowledged": len(tally.logs),
         "red flags acknowledged": len(tally.flagged_logs) + len(tally.reports),
         "urgent alerts": len(urgent),
-        "e-mails received": sum(received.values()),
+        "e-mails received": sum(sum(ids.values()) for ids in received.values()),
+        "e-mails received again after a kill (same Message-ID)": resent,
     }
 
 
@@ -204,7 +224,9 @@ def test_killed_server_and_restarted_worker_lose_nothing(stack):
         assert tally.counts["failed: ConnectionRefusedError"] > 0, "the kill was not felt"
         stack.start_server(1)  # the README's command again, for the next phase
         drained = _wait_for_outbox(stack, DRAIN_SECONDS)
-        verdict = _check_nothing_lost_or_doubled(stack, tally)
+        # Each of the killed server's workers may have been inside that window.
+        killed = int(stack.env["WEB_CONCURRENCY"])
+        verdict = _check_nothing_lost_or_doubled(stack, tally, resends_allowed=killed)
         wait_until_ready(stack.bases[1])
         _summary(
             "server killed, worker restarted",
@@ -254,6 +276,7 @@ def test_redis_down_pages_work_and_outbox_is_delivered_after(stack):
     are stored; Redis back on the same port: the worker (not restarted) delivers the outbox."""
     with _logs_on_failure(stack):
         stack.events.clear()
+        resent_before = _resent(_mailed_alerts(stack))  # nothing is killed mid-send now
         tally = Tally()
         loaders = _patients(stack, tally, stack.patients[4:])  # signed in before
         stop = threading.Event()
@@ -276,7 +299,7 @@ def test_redis_down_pages_work_and_outbox_is_delivered_after(stack):
         delivered = time.monotonic() - restarted
         assert _link_delivered(stack), "the worker did not deliver once Redis was back"
         _wait_for_outbox(stack, DRAIN_SECONDS)
-        verdict = _check_nothing_lost_or_doubled(stack, tally)
+        verdict = _check_nothing_lost_or_doubled(stack, tally, resends_allowed=resent_before)
         assert tally.counts["logs acknowledged"] > 8
         _summary(
             "Redis stopped under load, then started",

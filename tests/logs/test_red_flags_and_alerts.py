@@ -168,7 +168,7 @@ def test_a_broken_notifier_loses_neither_the_page_nor_the_alert(
     def explode(*_args, **_kwargs):
         raise RuntimeError("mail system on fire")
 
-    monkeypatch.setattr(notify, "_send", explode)
+    monkeypatch.setattr(notify, "_mail_server", explode)
     login_as(client, patient)
     response = client.post("/log", data=fill_log(client, flags=["seizure"]))
     assert response.status_code == 200
@@ -192,6 +192,41 @@ def test_urgent_alert_email_arrives_at_a_real_smtp_server(app, client, patient, 
     assert "https://taper.example.org/clinician/alerts#alert-" in text
     assert "confusion" not in text.lower()
     assert all_rows(app, OutboxMessage)[0].sent_at is not None
+
+
+RESEND_PORT = free_port()
+
+
+@pytest.mark.app_config(SMTP_PORT=RESEND_PORT, MAIL_SENDER="Taper <taper@clinic.example.org>")
+def test_a_message_sent_again_after_a_crash_keeps_its_message_id(app, client, patient, monkeypatch):
+    """Delivery is at least once: a sender killed after the mail server took a message but
+    before it was recorded sends it again; the resend is the same message (same Message-ID),
+    and the record is committed before QUIT, so that window is one commit long."""
+    import smtplib
+
+    committed_at_quit = []
+    real_quit = smtplib.SMTP.quit
+
+    def quit_(smtp):
+        committed_at_quit.append(not db.session().in_transaction())
+        return real_quit(smtp)
+
+    monkeypatch.setattr(smtplib.SMTP, "quit", quit_)
+    with smtp_server(RESEND_PORT) as inbox:
+        login_as(client, patient)
+        client.post("/help", data={"red_flags": "seizure", "submission_id": "7" * 32})
+        assert committed_at_quit == [True]
+        with app.app_context():  # the crash: the send happened, its record did not
+            (message,) = db.session.scalars(select(OutboxMessage)).all()
+            expected = notify.message_id(message)
+            message.sent_at = None
+            db.session.commit()
+            later = datetime.now(UTC) + notify.CLAIM_LEASE + timedelta(seconds=1)
+            assert notify.send_pending(later) == (1, 0)  # SQLite: once the lease is over
+    ids = [envelope.content.decode() for envelope in inbox.messages]
+    assert len(ids) == 2
+    assert re.fullmatch(r"<[0-9a-f]{32}@clinic\.example\.org>", expected)
+    assert all(f"Message-ID: {expected}" in text for text in ids)
 
 
 DEAD_PORT = free_port()

@@ -238,7 +238,7 @@ def test_a_broken_notifier_does_not_stop_a_kept_report(app, client, patient, mon
     def explode(*_args, **_kwargs):
         raise RuntimeError("mail system on fire")
 
-    monkeypatch.setattr(notify, "_send", explode)
+    monkeypatch.setattr(notify, "_mail_server", explode)
     client.post("/help", data={"red_flags": "fainting", "submission_id": "4" * 32})
     assert SENT_NOW in real_login(client, patient.email, follow_redirects=True).text
     assert [a.tier for a in rows(app, Alert)] == ["urgent"]
