@@ -198,9 +198,10 @@ def log_submit_rows() -> tuple[list[tuple[str, float, float]], str]:
     """The daily-log submit in-process (test client, SQLite file, demo data), with a typical
     note, screened as in production and with the screen switched off (the submit's cost before
     the screen existed) in the same run: the screen must add under 10 %."""
-    import re
     import tempfile
     import uuid
+
+    from pages import log_body  # bench/pages.py: this folder is first on sys.path
 
     from taper import create_app
     from taper.extensions import db
@@ -217,16 +218,7 @@ def log_submit_rows() -> tuple[list[tuple[str, float, float]], str]:
         db.session.commit()
     client = app.test_client()
     client.post("/login", data={"email": "pat@example.org", "password": demo.DEMO_PASSWORD})
-    page = client.get("/log").get_data(as_text=True)
-    form = {item.key: "1" for item in CIWA_B.patient_items}
-    form.update(
-        day=re.search(r'name="day" value="([0-9-]+)"', page).group(1),
-        sleep_hours="7",
-        substances="no",
-        note=PLAIN_NOTES[1],
-    )
-    for plan_id, shown in re.findall(r'name="shown_([0-9]+)" value="([^"]*)"', page):
-        form.update({f"shown_{plan_id}": shown, f"took_{plan_id}": "yes"})
+    form = log_body(client, note=PLAIN_NOTES[1])
 
     def submit():
         response = client.post("/log", data=dict(form, submission_id=uuid.uuid4().hex))

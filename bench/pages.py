@@ -76,7 +76,12 @@ def _sign_in(client, identity: str) -> None:
         session.update({"_user_id": identity, "login_at": now, "seen_at": now, "auth_at": now})
 
 
-def _log_body(client) -> dict:
+def log_body(
+    client,
+    note: str = "Slept badly again, a bit shaky this morning but no fits. Better by lunch.",
+) -> dict:
+    """A whole daily log for the signed-in patient's form (every dose taken as planned);
+    bench/micro.py uses it too."""
     from taper.domain.instrument import CIWA_B
 
     page = client.get("/log").get_data(as_text=True)
@@ -85,7 +90,7 @@ def _log_body(client) -> dict:
         day=re.search(r'name="day" value="([0-9-]+)"', page).group(1),
         sleep_hours="7",
         substances="no",
-        note="Slept badly again, a bit shaky this morning but no fits. Better by lunch.",
+        note=note,
     )
     for plan_id, shown in re.findall(r'name="shown_([0-9]+)" value="([^"]*)"', page):
         fields.update({f"shown_{plan_id}": shown, f"took_{plan_id}": "yes"})
@@ -149,7 +154,7 @@ def measure(url: str, pages: list[str], n: int, rounds: int, profile: int) -> No
         if who:
             _sign_in(client, people[who][0])
         path = path.format(patient=people["patient"][1])
-        body = _log_body(client) if page == "log-submit" else None
+        body = log_body(client) if page == "log-submit" else None
         for _ in range(20):  # warm: imports, compiled statements, templates, the chart cache
             _request(client, page, path, body)
         best, cpu = float("inf"), float("inf")

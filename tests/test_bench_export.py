@@ -4,11 +4,8 @@ promises, and each export runs on a tiny record. Nothing here is timed."""
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
-import sys
 from datetime import date
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -28,22 +25,15 @@ from taper.models import (
 from taper.services import export as csv_export
 from taper.services import fhir_export
 from tests.tools.databases import is_postgres
+from tests.tools.scripts import bench_script
 
-SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "export.py"
 TODAY = date(2026, 6, 30)
 
 
 @pytest.fixture(scope="module")
 def bench():
-    """bench/export.py as a module (bench/ is a folder of scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location("bench_export", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up by name
-    try:
-        spec.loader.exec_module(module)
+    with bench_script("export.py") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 def test_seeding_writes_the_whole_record(app, bench):

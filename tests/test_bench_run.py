@@ -4,9 +4,7 @@ second patient the daily-log submit is sent as, and the SQL statements counted p
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -18,21 +16,13 @@ from taper.extensions import db
 from taper.models import DailyLog, User
 from taper.seed.scale import seed_scale
 from tests.tools.databases import is_postgres
-
-SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "run.py"
+from tests.tools.scripts import bench_script
 
 
 @pytest.fixture(scope="module")
 def bench():
-    """bench/run.py as a module (bench/ is a folder of scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location("bench_run", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up by name
-    try:
-        spec.loader.exec_module(module)
+    with bench_script("run.py") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 def stats(rps: float, errors: int = 0) -> dict:
