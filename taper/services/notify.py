@@ -90,7 +90,7 @@ def _record_sent(message: OutboxMessage) -> None:
     message.body = _SENT_LINK.sub("/set-password/(removed once sent)", message.body)
 
 
-def _claim(message_id: int, now: datetime) -> OutboxMessage | None:
+def _claim(outbox_id: int, now: datetime) -> OutboxMessage | None:
     """The message, if it is still unsent and no other sender has it; None otherwise.
 
     PostgreSQL: the row stays locked (SKIP LOCKED) until the sender commits. SQLite has no
@@ -100,13 +100,13 @@ def _claim(message_id: int, now: datetime) -> OutboxMessage | None:
     if db.session.get_bind().dialect.name != "sqlite":
         return db.session.scalar(
             select(OutboxMessage)
-            .where(OutboxMessage.id == message_id, OutboxMessage.sent_at.is_(None))
+            .where(OutboxMessage.id == outbox_id, OutboxMessage.sent_at.is_(None))
             .with_for_update(skip_locked=True)
         )
     leased = db.session.execute(
         update(OutboxMessage)
         .where(
-            OutboxMessage.id == message_id,
+            OutboxMessage.id == outbox_id,
             OutboxMessage.sent_at.is_(None),
             OutboxMessage.next_attempt_at <= now,
         )
@@ -114,7 +114,7 @@ def _claim(message_id: int, now: datetime) -> OutboxMessage | None:
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.commit()
-    return db.session.get(OutboxMessage, message_id) if leased else None
+    return db.session.get(OutboxMessage, outbox_id) if leased else None
 
 
 def send_pending(
@@ -139,8 +139,8 @@ def send_pending(
     if alert_id is not None:
         query = query.where(OutboxMessage.alert_id == alert_id)
     sent = failed = 0
-    for message_id in db.session.scalars(query.order_by(OutboxMessage.id)).all():
-        message = _claim(message_id, now)
+    for outbox_id in db.session.scalars(query.order_by(OutboxMessage.id)).all():
+        message = _claim(outbox_id, now)
         if message is None:
             db.session.rollback()
             continue
@@ -159,7 +159,7 @@ def send_pending(
             message.last_error = type(error).__name__
             db.session.commit()
             failed += 1
-            log.warning("outbox message %s not sent (%s)", message_id, type(error).__name__)
+            log.warning("outbox message %s not sent (%s)", outbox_id, type(error).__name__)
             if immediate:
                 break
         else:
