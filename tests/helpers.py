@@ -4,11 +4,13 @@ helpers that show nothing was written, and the catalogue of every route the grid
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+import pyotp
 from flask import Flask
 from sqlalchemy import func, select
 from werkzeug.routing import Rule
@@ -19,6 +21,17 @@ from taper.domain.schedule import local_today
 from taper.extensions import db
 from taper.models import Role, TaperPlan, User
 from taper.services.records import EXPORT_FILES
+
+
+def previous_step_code(secret: str) -> str:
+    """The two-step code of the time step before this one (taken for clock drift, and unlike
+    this step's code still free for the login that follows). Never computed in a step's last
+    two seconds: by the time the server checks, its clock could be a step further on, and a
+    code two steps old is refused."""
+    left = 30 - time.time() % 30
+    if left < 2:
+        time.sleep(left + 0.05)
+    return pyotp.TOTP(secret).at(time.time() - 30)
 
 
 def plan_form(steps, *, medication="diazepam", reason="", version=None, password=None):

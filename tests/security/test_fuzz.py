@@ -58,6 +58,7 @@ from tests.helpers import (
     log_form,
     patient_today,
     plan_form,
+    previous_step_code,
     row_counts,
     version_of,
 )
@@ -583,7 +584,7 @@ def with_two_step(app, make_user) -> tuple[User, pyotp.TOTP]:
     secret = twofactor.new_secret()
     totp = pyotp.TOTP(secret)
     with app.app_context():
-        twofactor.enable(db.session.get(User, user.id), secret, totp.at(time.time() - 30))
+        twofactor.enable(db.session.get(User, user.id), secret, previous_step_code(secret))
         db.session.commit()
     return user, totp
 

@@ -30,6 +30,7 @@ from taper.models.twofactor import TwoFactorSetup
 from taper.models.types import utc_now
 from taper.services import twofactor
 from tests.conftest import PASSWORD, login_as, real_login
+from tests.helpers import previous_step_code
 from tests.security.test_two_step import turn_on
 from tests.test_migrations import logging_left_as_it_was
 from tests.tools.databases import fresh_database
@@ -180,7 +181,7 @@ def test_no_totp_secret_in_the_session_cookie_during_enrolment(app, client, clin
     assert secret not in pending
     assert Fernet(TESTING_KEY).decrypt(pending.encode()).decode() == secret
 
-    code = pyotp.TOTP(secret).at(time.time() - 30)
+    code = previous_step_code(secret)
     done = client.post("/account/two-step", data={"code": code})
     assert "Two-step login is on" in done.get_data(as_text=True)
     assert secret not in repr(session_cookie(app, client))
@@ -308,7 +309,7 @@ def test_one_code_sent_five_times_at_once_signs_in_once(shared_app, make_user, k
     with app.app_context():
         user = db.session.merge(make_user(Role.CLINICIAN))
         secret = twofactor.new_secret()
-        codes = twofactor.enable(user, secret, pyotp.TOTP(secret).at(time.time() - 30))
+        codes = twofactor.enable(user, secret, previous_step_code(secret))
         db.session.commit()
     code = codes[4] if kind == "recovery code" else pyotp.TOTP(secret).now()
     clients = [app.test_client() for _ in range(5)]
