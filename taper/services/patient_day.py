@@ -73,8 +73,8 @@ def _day_facts_statement() -> Select:
 
 def _day_facts(patient: User, day: date, since: date) -> tuple[bool, UrgentReport | None]:
     """Whether ``day`` is logged, and the latest urgent alert raised since ``since``: one
-    statement."""
-    row = db.session.execute(
+    statement, on the session's connection (nothing of Today's is pending in the ORM)."""
+    row = db.session.connection().execute(
         _day_facts_statement(),
         {
             "patient_id": patient.id,

@@ -1,13 +1,15 @@
 """A clinician writes, activates, holds and revises a plan; the patient sees the right dose."""
 
 import re
+import threading
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import time_machine
+from sqlalchemy import select
 
 from taper.extensions import db
-from taper.models import PlanRevision, PlanStatus, TaperPlan
+from taper.models import PlanReceipt, PlanRevision, PlanStatus, Role, TaperPlan
 from tests.conftest import login_as
 from tests.helpers import plan_form, six_steps, version_of
 from tests.plans.timeline_posts import confirmed
@@ -123,3 +125,65 @@ def test_a_plan_ending_on_a_dose_sends_the_patient_to_their_clinician(
     assert "Ask your clinician what to take" not in page
     assert "no later step" not in page
     assert "stopped" not in page
+
+
+def test_two_first_visits_at_once_both_see_today_and_leave_one_receipt(shared_app, monkeypatch):
+    """Two tabs (or a double tap) open Today at once after a change: both read the plan as not
+    seen, both mark it seen; neither fails on the other's receipt."""
+    from taper.services import accounts, current_plans
+
+    app = shared_app
+    with app.app_context():
+        clinician, patient = (
+            accounts.create_user(None, email=f"{key}@seen.example.org", name=name, role=role)
+            for key, name, role in (("c", "Dr Seen", Role.CLINICIAN), ("p", "P", Role.PATIENT))
+        )
+        accounts.add_to_care_team(None, clinician, patient)
+        db.session.commit()
+        people = [db.session.get(type(patient), u.id) for u in (clinician, patient)]
+        for user in people:
+            db.session.expunge(user)
+    clinician, patient = people
+    writer = app.test_client()
+    login_as(writer, clinician)
+    steps = six_steps(date.today() - timedelta(days=3))
+    created = writer.post(f"/clinician/patients/{patient.id}/plans/new", data=plan_form(steps))
+    plan_id = int(created.headers["Location"].rsplit("/", 1)[1])
+    activated = writer.post(
+        f"/clinician/plans/{plan_id}/status",
+        data={"status": "active", "version": str(version_of(app, plan_id))},
+    )
+    assert activated.status_code == 302
+
+    barrier = threading.Barrier(2, timeout=10)
+    read = current_plans.current_plans
+
+    def read_then_wait(*args, **kwargs):
+        found = read(*args, **kwargs)
+        barrier.wait()  # both visits have read "not seen" before either writes
+        return found
+
+    monkeypatch.setattr(current_plans, "current_plans", read_then_wait)
+    pages = []
+
+    def visit():
+        browser = app.test_client()
+        login_as(browser, patient)
+        response = browser.get("/today")
+        pages.append((response.status_code, "New plan from Dr Seen" in response.text))
+
+    threads = [threading.Thread(target=visit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert pages == [(200, True), (200, True)]
+    with app.app_context():
+        plan = db.session.get(TaperPlan, plan_id)
+        receipts = db.session.scalars(select(PlanReceipt)).all()
+        assert [(r.plan_id, r.revision_id) for r in receipts] == [
+            (plan_id, plan.current_revision_id)
+        ]
+    browser = app.test_client()
+    login_as(browser, patient)
+    assert "New plan from" not in browser.get("/today").text  # seen once, as before
