@@ -127,7 +127,7 @@ def daily_log():
     except logs.LogInputError as error:
         return _log_refused(patient, today, flags, submission, error)
     except logs.AlreadySaved:
-        return _saved_before(patient, submission)
+        return _saved_before(patient, today, submission)
     return _log_saved(patient, saved)
 
 
@@ -146,14 +146,21 @@ def _log_refused(patient, today: date, flags: list[str], submission: str, error)
     )
 
 
-def _saved_before(patient, submission: str):
-    """The same log form sent again: its urgent-care page if it carried red flags, else a
-    plain "already saved"."""
+def _saved_before(patient, today: date, submission: str):
+    """The same log form sent again (a double tap, or Back and send): what the first send
+    showed, since the browser shows only this answer. Its urgent-care page if it carried red
+    flags; the question about what its note seems to describe, if any; else the saved day
+    with a plain "already saved"."""
     sent = logs.flags_already_sent(submission)
     if sent:
         return urgent_page(sent, patient=patient)
+    form = request.form
+    asked = _to_ask(logs.screen_note(form.get("note"), form.get("substances_detail")).hits, ())
+    if asked:
+        return _ask_about_note(asked, "Your log is saved, note and all.")
     flash("This log was already saved. Nothing was saved twice.")
-    return redirect(url_for("patient.history"))
+    day = chosen_day(form.get("day", ""), today)
+    return redirect(url_for("patient.log_saved", day=day.isoformat()))
 
 
 def _log_saved(patient, saved: logs.Saved):

@@ -65,6 +65,21 @@ def test_a_fit_last_night_in_the_note_is_asked_about_and_quoted(
     assert "may describe: A seizure or fit" in inbox
 
 
+def test_a_double_tap_asks_about_the_note_again(client, app, patient, active_plan):
+    """The browser shows only the second answer to a double tap: it asks the question the
+    first one asked, and nothing is saved or raised twice."""
+    login_as(client, patient)
+    data = fill_log(client, note="I had a fit last night")
+    first = client.post("/log", data=data)
+    again = client.post("/log", data=data)
+    for response in (first, again):
+        assert response.status_code == 200
+        assert "It sounds like you may have had a seizure. Is that right?" in response.text
+        assert "Your log is saved, note and all." in response.text
+    assert len(rows(app, DailyLog)) == 1
+    assert len(rows(app, Alert)) == 1
+
+
 def test_no_is_not_right_still_leaves_the_review_alert(client, app, patient, active_plan):
     login_as(client, patient)
     page = client.post("/log", data=fill_log(client, note="I want to end it all")).text
