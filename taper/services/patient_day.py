@@ -74,18 +74,9 @@ def _day_facts_statement() -> Select:
 def _day_facts(patient: User, day: date, since: date) -> tuple[bool, UrgentReport | None]:
     """Whether ``day`` is logged, and the latest urgent alert raised since ``since``: one
     statement, on the session's connection (nothing of Today's is pending in the ORM)."""
-    row = (
-        db.session.connection()
-        .execute(
-            _day_facts_statement(),
-            {
-                "patient_id": patient.id,
-                "day": day,
-                "since": datetime(since.year, since.month, since.day, tzinfo=UTC),
-            },
-        )
-        .one()
-    )
+    since_at = datetime(since.year, since.month, since.day, tzinfo=UTC)
+    parameters = {"patient_id": patient.id, "day": day, "since": since_at}
+    row = db.session.connection().execute(_day_facts_statement(), parameters).one()
     return bool(row[0]), (UrgentReport(row[2]) if row[1] is not None else None)
 
 
