@@ -4,7 +4,9 @@
    - a progress line ("5 of 20 answered", or "Question 3 of 21" one at a time) and bar;
    - "One question at a time": one question shown, Back and Next buttons, Next moves focus to
      the next question. Tapping a 0-4 answer moves on by itself, announced ("Moving on to
-     question 4"); Back always goes back. The last screen has the note and "Save my day".
+     question 4"); Back always goes back. The last screen has the note and "Save my day":
+     Enter in an earlier question moves on like Next instead of saving the day before the
+     patient has seen the note.
    The red-flag box and the day choice stay on screen in both modes. */
 (function () {
   "use strict";
@@ -129,6 +131,17 @@
       number + ". Press Back to change it.";
     if (timer) { clearTimeout(timer); }
     timer = setTimeout(function () { timer = null; show(current + 1, true); }, 700);
+  });
+
+  // Enter in a field of a question before the last (sleep hours, "how much") would save the
+  // whole form with the note never shown: one at a time, it moves on like Next.
+  form.addEventListener("keydown", function (event) {
+    var field = event.target;
+    if (!stepMode || event.key !== "Enter" || field.tagName !== "INPUT" ||
+        current === steps.length - 1 || stepOf(field) !== current) { return; }
+    event.preventDefault();
+    if (timer) { clearTimeout(timer); timer = null; }
+    show(current + 1, true);
   });
 
   // Moving anywhere outside the question just answered (the red-flag box, "I need help now")

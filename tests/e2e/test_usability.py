@@ -416,6 +416,24 @@ def test_one_question_at_a_time_moves_on_goes_back_and_never_hides_the_red_flags
     expect(page.get_by_role("button", name="Send this now")).to_be_visible()
 
 
+
+def test_one_question_at_a_time_enter_moves_on_and_never_saves_before_the_note(signed_in, clinic):
+    """Enter in a question's field (here the hours of sleep) moves on to the next question,
+    as Next does; it does not save the day before the note's screen has been seen."""
+    page = signed_in("patient", phone=True)
+    page.goto(f"/log?day={clinic.unlogged.isoformat()}")
+    page.get_by_role("button", name="One question at a time").click()
+    page.locator("#q-irritable").wait_for()
+    while not page.locator("#q-sleep_hours").is_visible():
+        page.get_by_role("button", name="Next").click()
+    page.locator("#sleep_hours").fill("6")
+    page.locator("#sleep_hours").press("Enter")
+    expect(page.locator("#q-note")).to_be_visible()
+    page.wait_for_timeout(500)  # time for a form submission to start, were one sent
+    expect(page.locator("#q-sleep_hours")).to_be_hidden()
+    assert page.url.endswith(f"/log?day={clinic.unlogged.isoformat()}")  # nothing sent
+    expect(page.get_by_role("button", name="Save my day").last).to_be_visible()
+
 # --- screenshots for reviewers --------------------------------------------------------------
 
 
