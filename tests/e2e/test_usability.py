@@ -416,7 +416,6 @@ def test_one_question_at_a_time_moves_on_goes_back_and_never_hides_the_red_flags
     expect(page.get_by_role("button", name="Send this now")).to_be_visible()
 
 
-
 def test_one_question_at_a_time_enter_moves_on_and_never_saves_before_the_note(signed_in, clinic):
     """Enter in a question's field (here the hours of sleep) moves on to the next question,
     as Next does; it does not save the day before the note's screen has been seen."""
@@ -433,6 +432,7 @@ def test_one_question_at_a_time_enter_moves_on_and_never_saves_before_the_note(s
     expect(page.locator("#q-sleep_hours")).to_be_hidden()
     assert page.url.endswith(f"/log?day={clinic.unlogged.isoformat()}")  # nothing sent
     expect(page.get_by_role("button", name="Save my day").last).to_be_visible()
+
 
 # --- screenshots for reviewers --------------------------------------------------------------
 
