@@ -120,3 +120,27 @@ def test_service_refuses_a_second_enable_and_other_roles(app, make_user):
         patient = db.session.merge(make_user(Role.PATIENT))
         with pytest.raises(Exception, match="clinicians and admins"):
             twofactor.enable(patient, twofactor.new_secret(), "000000")
+
+
+def test_a_code_one_step_either_side_is_taken_and_no_further(app, make_user):
+    """Clock drift: at a fixed time, the codes of the step before, this step and the step
+    after are taken; two steps away they are refused; and a code never works for a step at
+    or before the last one spent."""
+    now = 1_800_000_015.0  # mid-step: no boundary near
+    step = int(now // 30)
+    with app.app_context():
+        clinician = db.session.merge(make_user(Role.CLINICIAN))
+        secret = twofactor.new_secret()
+        code = pyotp.TOTP(secret).generate_otp
+        twofactor.enable(clinician, secret, code(step - 1), now)
+        db.session.commit()
+        for far in (step - 2, step + 2):
+            assert not twofactor.verify(clinician, code(far), now)
+        assert not twofactor.verify(clinician, code(step - 1), now)  # spent at set-up
+        assert twofactor.verify(clinician, code(step), now)
+        assert not twofactor.verify(clinician, code(step), now)  # once only
+        assert twofactor.verify(clinician, code(step + 1), now)  # the phone's clock ahead
+        assert not twofactor.verify(clinician, code(step + 1), now + 30)
+        assert twofactor.verify(clinician, code(step + 2), now + 30)  # a step on
+        db.session.commit()
+        assert db.session.get(TwoFactor, clinician.id).last_step == step + 2
