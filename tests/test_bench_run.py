@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
 from taper.extensions import db
@@ -138,8 +138,8 @@ def test_rotation_keeps_the_three_newest_days_of_that_database_only(bench, tmp_p
 
 
 def test_results_of_a_run_are_dated_and_latest_and_rotated(bench, tmp_path):
-    for day, text in ((1, "a"), (2, "b"), (3, "c"), (4, "d")):
-        path = bench.write_results(tmp_path, "sqlite", text, date(2026, 12, day))
+    for day, body in ((1, "a"), (2, "b"), (3, "c"), (4, "d")):
+        path = bench.write_results(tmp_path, "sqlite", body, date(2026, 12, day))
         assert path == tmp_path / f"load-sqlite-2026-12-0{day}.md"
     dated(tmp_path, "postgresql", ["2026-11-01"])
     assert sorted(p.name for p in tmp_path.iterdir()) == [
@@ -219,3 +219,30 @@ def test_every_row_with_a_target_has_its_queries_counted(bench, monkeypatch):
     assert all(n > 0 for n in counts.values()), counts
     assert after[large["patient"]] == before[large["patient"]]
     assert after[submitter] == before[submitter] + 2  # a warming submit, then the counted one
+
+
+def test_a_seeded_postgresql_database_is_vacuumed_and_analyzed_and_sqlite_left_alone(
+    bench, monkeypatch
+):
+    """As autovacuum would after a bulk load (it is off on some machines' PostgreSQL): the
+    planner's statistics exist after ``vacuum``. SQLite gets nothing (no ANALYZE tables)."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    kind = "postgresql" if is_postgres(base) else "sqlite"
+    if kind == "postgresql":
+        monkeypatch.setattr(bench, "PG_BASE", base)
+    with bench.fresh_db(kind) as url:
+        engine = create_engine(url)
+        try:
+            with engine.begin() as connection:
+                connection.execute(text("CREATE TABLE seeded (n integer)"))
+                connection.execute(text("INSERT INTO seeded VALUES (1), (2), (3)"))
+            bench.vacuum(url)
+            with engine.connect() as connection:
+                if kind == "postgresql":
+                    found = "SELECT count(*) FROM pg_stats WHERE tablename = 'seeded'"
+                else:
+                    found = "SELECT count(*) FROM sqlite_master WHERE name LIKE 'sqlite_stat%'"
+                analyzed = connection.execute(text(found)).scalar_one()
+        finally:
+            engine.dispose()
+    assert analyzed == (1 if kind == "postgresql" else 0)
