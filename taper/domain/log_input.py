@@ -3,6 +3,7 @@ checked as plain strings and dates (no Flask, no database)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -99,6 +100,14 @@ def kept_answers(form: Mapping[str, str]) -> dict[str, str]:
 def is_submission_id(text: str | None) -> bool:
     """The one-time id a log or help form carries (uuid4 hex), which makes a resend harmless."""
     return bool(re.fullmatch(r"[0-9a-f]{32}", text or ""))
+
+
+def added_flags_submission(submission: str, flags: Iterable[str]) -> str:
+    """The id for red flags added to a form already sent (Back, another flag ticked, sent
+    again): a report of their own, under an id made from the form's and those flags, so the
+    same resend sent once more is "already sent", not a second report."""
+    text = submission + ":" + ",".join(sorted(flags))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def day_name(day: date, today: date) -> str:

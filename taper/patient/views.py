@@ -17,6 +17,7 @@ from flask_login import current_user
 from taper.domain.instrument import CIWA_B
 from taper.domain.log_input import (
     SUBSTANCES_DETAIL_MAX,
+    added_flags_submission,
     allowed_days,
     chosen_day,
     day_name,
@@ -147,14 +148,20 @@ def _log_refused(patient, today: date, flags: list[str], submission: str, error)
 
 
 def _saved_before(patient, today: date, submission: str):
-    """The same log form sent again (a double tap, or Back and send): what the first send
-    showed, since the browser shows only this answer. Its urgent-care page if it carried red
-    flags; the question about what its note seems to describe, if any; else the saved day
-    with a plain "already saved"."""
+    """The same log form sent again (a double tap, or Back and send): red flags it adds are
+    sent as a report; else what the first send showed, since the browser shows only this
+    answer. Its urgent-care page if it carried red flags; the question about what its note
+    seems to describe, if any; else the saved day with a plain "already saved"."""
     sent = logs.flags_already_sent(submission)
+    form = request.form
+    more = [key for key in parse_red_flags(form.getlist("red_flags")) if key not in sent]
+    if more:
+        # Back to the sent form, a red flag ticked, Save again: the log stays as first
+        # saved, but the new flags are a report of their own, never dropped as a resend.
+        added = added_flags_submission(submission, more)
+        return _send_red_flags(patient, more, added, source="log")
     if sent:
         return urgent_page(sent, patient=patient)
-    form = request.form
     asked = _to_ask(logs.screen_note(form.get("note"), form.get("substances_detail")).hits, ())
     if asked:
         return _ask_about_note(asked, "Your log is saved, note and all.")
@@ -256,7 +263,8 @@ def _send_red_flags(patient, flags: list[str], submission: str, *, source: str, 
         if more:
             # The same page sent again with another flag (Back, then another "Yes"): the new
             # flags are a report of their own, never dropped as a double submit.
-            return _send_red_flags(patient, more, uuid.uuid4().hex, source=source, **shown)
+            added = added_flags_submission(submission, more)
+            return _send_red_flags(patient, more, added, source=source, **shown)
         resume = shown.get("resume")
         return urgent_page(sent or flags, patient=patient, when=when, resume=resume, **_to_tell())
     return urgent_page(saved.log.flags, patient=patient, when=saved.log.when, **shown, **_to_tell())

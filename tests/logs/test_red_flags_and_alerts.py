@@ -139,6 +139,44 @@ def test_a_repeated_red_flag_log_shows_urgent_care_again_and_saves_once(
     assert [a.tier for a in all_rows(app, Alert)] == ["urgent", "urgent"]
 
 
+def test_a_red_flag_ticked_on_a_form_already_saved_is_sent_not_dropped(
+    client, app, patient, active_plan
+):
+    """Save, then Back to the same form (or a second tap while the first is on its way), a
+    seizure ticked, Save again: the log stays as first saved, and the seizure is a report of
+    its own with its urgent alert and the urgent-care page."""
+    login_as(client, patient)
+    data = fill_log(client)
+    assert client.post("/log", data=data).status_code == 302
+    again = client.post("/log", data=dict(data, red_flags=["seizure"], red_flags_when="now"))
+    assert again.status_code == 200
+    assert URGENT in again.text
+    ((version, flags),) = [(log.version, log.red_flags) for log in all_rows(app, DailyLog)]
+    assert (version, flags) == (1, [])
+    (report,) = all_rows(app, RedFlagReport)
+    assert (report.flags, report.source, report.when) == (["seizure"], "log", "now")
+    (alert,) = all_rows(app, Alert)
+    assert (alert.tier, alert.patient_id) == ("urgent", patient.id)
+
+
+def test_a_flag_added_to_a_resent_red_flag_log_is_sent_too(client, app, patient, active_plan):
+    """The first save carried a seizure; the same form sent again adds thoughts of self-harm:
+    that one is sent as well (the seizure is not sent twice)."""
+    login_as(client, patient)
+    data = fill_log(client, flags=["seizure"], when="now")
+    assert URGENT in client.post("/log", data=data).text
+    again = client.post("/log", data=dict(data, red_flags=["seizure", "suicidal"]))
+    assert URGENT in again.text
+    stored = [log.red_flags for log in all_rows(app, DailyLog)]
+    stored += [report.flags for report in all_rows(app, RedFlagReport)]
+    assert stored == [["seizure"], ["suicidal"]]
+    assert [a.tier for a in all_rows(app, Alert)] == ["urgent", "urgent"]
+    assert (
+        client.post("/log", data=dict(data, red_flags=["seizure", "suicidal"])).status_code == 200
+    )
+    assert len(all_rows(app, Alert)) == 2  # ... and not a third time
+
+
 def test_a_form_error_without_red_flags_still_keeps_the_answers(client, app, patient, active_plan):
     login_as(client, patient)
     data = log_form(patient_today(patient), score=3, note="Rough night", flags=["not-a-flag"])

@@ -245,12 +245,13 @@ def test_a_broken_clinic_phrase_file_stops_the_app_at_start(app_factory, tmp_pat
 
 
 def test_a_second_yes_on_the_same_question_is_sent_too(client, app, patient, active_plan):
-    """Two flags asked about, "press the one that fits": Back, then the other one."""
+    """Two flags asked about, "press the one that fits": Back, then the other one (and each
+    pressed again: neither is sent twice)."""
     login_as(client, patient)
     note = "I had a fit last night and I want to end it all"
     page = client.post("/log", data=fill_log(client, note=note)).text
     token = re.search(r'name="submission_id" value="(\w+)"', page).group(1)
-    for key in ("seizure", "suicidal", "seizure"):
+    for key in ("seizure", "suicidal", "seizure", "suicidal"):
         data = {"red_flags": key, "source": "note", "submission_id": token}
         assert "Get urgent help now" in client.post("/help", data=data).text
     assert sorted(r.flags[0] for r in rows(app, RedFlagReport)) == ["seizure", "suicidal"]
