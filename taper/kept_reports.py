@@ -24,7 +24,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from taper.domain.log_input import is_submission_id
+from taper.domain.log_input import added_flags_submission, is_submission_id
 from taper.domain.red_flags import parse_red_flags, parse_when
 from taper.domain.schedule import local_today
 from taper.extensions import db
@@ -218,14 +218,22 @@ def _local_time(report: KeptReport, timezone: str) -> str:
 def _send(patient: User, report: KeptReport) -> bool:
     """Store one kept report as the patient's and alert the care team; False when it had
     been stored before. Database errors are the caller's to handle."""
-    if logs.flags_already_sent(report.submission_id):
-        return False  # stored with its log (or as a report) before the response was lost
+    flags, submission = report.flags, report.submission_id
+    stored = logs.flags_already_sent(submission)
+    if stored:
+        # Its form was stored before the response was lost, or sent again with more flags
+        # ticked (Back, then Save once the session had expired): only the flags not stored
+        # are left to send, as a report of their own.
+        flags = tuple(key for key in flags if key not in stored)
+        if not flags:
+            return False
+        submission = added_flags_submission(submission, flags)
     today = local_today(datetime.now(UTC), patient.timezone)
     try:
         logs.send_report(
             patient,
-            report.flags,
-            report.submission_id,
+            flags,
+            submission,
             today,
             when=report.when,
             source="kept",

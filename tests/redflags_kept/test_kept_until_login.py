@@ -70,6 +70,31 @@ def test_a_red_flag_after_the_session_expired_is_kept_then_sent_once_at_login(
         assert kept_cookie(client) is None
 
 
+def test_a_flag_added_to_a_stored_form_after_the_session_expired_is_sent_at_login(
+    app, client, patient
+):
+    """The log is stored with a seizure; Back to the same form, thoughts of self-harm ticked
+    too, Save once the session has expired: that flag is kept, and sent at login (the seizure,
+    stored already, is not sent twice)."""
+    with time_machine.travel(MAY_4, tick=False) as clock:
+        login_as(client, patient)
+        data = fill_log(client, flags=["seizure"], when="now")
+        assert URGENT in client.post("/log", data=data).text
+        clock.shift(timedelta(minutes=31))  # past IDLE_TIMEOUT
+        response = client.post("/log", data=dict(data, red_flags=["seizure", "suicidal"]))
+        assert KEPT in response.text
+        clock.shift(timedelta(minutes=2))
+        page = real_login(client, patient.email, follow_redirects=True)
+        assert SENT_NOW in page.text
+        (report,) = rows(app, RedFlagReport)
+        assert (report.flags, report.source) == (["suicidal"], "kept")
+        assert [a.tier for a in rows(app, Alert)] == ["urgent", "urgent"]
+        assert kept_cookie(client) is None
+        client.post("/logout")
+        real_login(client, patient.email)
+        assert len(rows(app, RedFlagReport)) == 1
+
+
 def test_a_red_flag_from_a_stale_session_is_sent_at_its_next_request(app, client, patient):
     """The session's user is no longer valid (signed out elsewhere): kept as that user's,
     sent on the first request after they log in again."""
