@@ -119,15 +119,29 @@ def _require_reason(plan: TaperPlan, reason: str) -> str:
 
 
 def _hold_conflicts(
-    typed: Sequence[tuple[int, StepInput]], hold: Hold | None, today: date | None
+    typed: Sequence[tuple[int, StepInput]],
+    hold: Hold | None,
+    today: date | None,
+    before: PlanRevision | None = None,
 ) -> dict[tuple[int | str, str], str]:
     """A plan revised by hand while a hold is in force must keep the held dose and may not
     start a later step inside the hold: otherwise the day after the hold would jump to the
-    step due by date and pass over the one typed before it."""
-    if today is None or timeline.hold_in_force(hold, today, HOLD) is None:
+    step due by date and pass over the one typed before it. While a pause is in force on a
+    dose (``before``, the revision paused), the new steps must keep a dose in force on the
+    pause's first day too: else the patient would be paused on no dose at all."""
+    if today is None or timeline.hold_in_force(hold, today) is None:
         return {}
     steps = [step for _, step in typed]
     held = timeline.index_on(steps, hold.start)
+    if hold.kind == PAUSE:
+        if held is None and before is not None and _has_dose_on(before, hold.start):
+            return {
+                ("plan", "steps"): (
+                    f"The plan is paused on the dose in force on {hold.start:%d %b %Y}: keep "
+                    "a step that starts on or before that day, or resume the plan first."
+                )
+            }
+        return {}
     if held is None:
         return {
             ("plan", "steps"): (
@@ -145,6 +159,11 @@ def _hold_conflicts(
         for row, step in typed[held + 1 :]
         if step.start <= hold.until
     }
+
+
+def _has_dose_on(revision: PlanRevision, day: date) -> bool:
+    """Whether one of the revision's steps is in force on ``day`` (not before its first)."""
+    return timeline.index_on(step_inputs(revision), day) is not None
 
 
 def create_plan(
@@ -207,7 +226,7 @@ def revise_plan(
     hold = hold_of(plan.current_revision)
     try:
         typed = _parse_rows(rows, today, plan.medication, plan.unit or doses.UNIT)
-        errors.update(_hold_conflicts(typed, hold, today))
+        errors.update(_hold_conflicts(typed, hold, today, plan.current_revision))
     except PlanInputError as error:
         errors.update(error.errors)
     if errors:

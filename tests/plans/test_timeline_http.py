@@ -403,6 +403,58 @@ def test_a_plan_paused_before_it_starts_says_so(client, app, clinician, patient,
     assert steps_of(app, weekly)[0][0] == date(2027, 1, 17)  # 13 days paused
 
 
+def test_a_hand_revision_during_a_pause_keeps_a_dose_to_be_paused_on(
+    client, app, clinician, patient, weekly
+):
+    """Paused on 3 mg; steps typed from after the pause's first day only would leave the
+    patient paused on no dose ("paused before it starts"): an abrupt stop nobody chose. The
+    save is refused; with a step on or before that day it goes through, the pause kept."""
+    act(client, app, clinician, patient, weekly, date(2027, 1, 13), "status", status="paused")
+    later = [
+        (date(2027, 1, 16), "3", {}, "Restart"),
+        (date(2027, 1, 30), "2", {}, ""),
+        (date(2027, 2, 13), "0", {}, ""),
+    ]
+    before = version_of(app, weekly)
+    with at(date(2027, 1, 14)):
+        login_as(client, clinician)
+        refused = client.post(
+            f"/clinician/plans/{weekly}/edit",
+            data=plan_form(later, reason="Restart later", version=before),
+        )
+        assert refused.status_code == 400
+        assert "The plan is paused on the dose in force on 13 Jan 2027: keep a step" in (
+            flat(refused.text)
+        )
+        assert "Restart" in refused.text  # what was typed is still there
+        assert version_of(app, weekly) == before
+        kept = [(date(2027, 1, 11), "3", {}, ""), *later[1:]]
+        saved = client.post(
+            f"/clinician/plans/{weekly}/edit",
+            data=plan_form(kept, reason="Slower after the pause", version=before),
+        )
+        assert saved.status_code == 302
+    assert revision_of(app, weekly).hold_kind == "pause"
+    for day in (date(2027, 1, 14), date(2027, 1, 20)):
+        assert dose_today(today_page(client, patient, day)) == "3 mg"
+
+
+def test_a_plan_paused_before_it_starts_can_still_be_revised(
+    client, app, clinician, patient, weekly
+):
+    """A pause before the first step has no dose to keep: new dates are taken."""
+    act(client, app, clinician, patient, weekly, date(2026, 12, 28), "status", status="paused")
+    later = [(date(2027, 1, 20), "4", {}, ""), (date(2027, 2, 3), "0", {}, "")]
+    with at(date(2026, 12, 30)):
+        login_as(client, clinician)
+        saved = client.post(
+            f"/clinician/plans/{weekly}/edit",
+            data=plan_form(later, reason="Later start", version=version_of(app, weekly)),
+        )
+        assert saved.status_code == 302
+    assert "paused this plan before it starts" in today_page(client, patient, date(2027, 1, 2))
+
+
 def test_a_step_date_before_2000_is_refused(client, app, clinician, weekly):
     steps = [(date(1, 1, 1), "4", {}, ""), *WEEKLY[1:]]
     with at(date(2027, 1, 6)):
