@@ -189,7 +189,7 @@ def missed_logs_rule(
     ``reduction_window_days`` after the dose really went down); never before the plan starts.
 
     The cause is the last day logged (the day before the plan started when nothing was
-    logged): the same gap raises one alert however often the scan runs, even once the
+    logged since it started): the same gap raises one alert however often the scan runs, even once the
     clinician has acknowledged or resolved it; a new gap after a new log raises again."""
     if plan_start is None or today <= plan_start:
         return None
@@ -197,10 +197,12 @@ def missed_logs_rule(
         0
     ) <= today - last_reduction <= timedelta(days=th.reduction_window_days)
     allowed = th.missed_days_after_reduction if recently_reduced else th.missed_days
-    if last_log_day is not None:
+    # The day before the plan began (year 1 has no day before it), or the last day logged
+    # since then: a log from before this plan (an earlier plan, completed) counts nothing,
+    # and its cause must not stand for this plan's gap.
+    since = plan_start - timedelta(days=1) if plan_start > date.min else plan_start
+    if last_log_day is not None and last_log_day > since:
         since = last_log_day
-    else:  # the day before the plan began (year 1 has no day before it)
-        since = plan_start - timedelta(days=1) if plan_start > date.min else plan_start
     missed = (today - since).days - 1  # whole days with no log before today
     if missed < allowed:
         return None

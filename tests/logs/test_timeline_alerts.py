@@ -333,6 +333,25 @@ def test_a_triaged_missed_log_alert_is_not_raised_again_for_the_same_gap(
     assert second.status is AlertStatus.OPEN
 
 
+def test_a_new_plan_after_a_completed_one_gets_its_own_missed_log_alert(app, clinician, patient):
+    """An old gap's alert (resolved) counted from the last log of a completed plan; months
+    later a new plan starts and the patient never logs: after its second day with no log, a
+    new alert, however the old one was triaged."""
+    first_plan = make_plan(app, clinician, patient, weekly(D, "4", "2", "0"))
+    add_log(app, patient, D + timedelta(days=3))
+    assert scan(app, D + timedelta(days=10)).missed_logs == 1
+    triage(app, clinician, rows(app, "missed_logs")[0].id, "resolve")
+    with app.app_context():
+        plan = db.session.get(TaperPlan, first_plan)
+        plans.change_status(_user(clinician.id), plan, plan.version, PlanStatus.COMPLETED)
+        db.session.commit()
+    start = D + timedelta(days=90)
+    make_plan(app, clinician, patient, weekly(start, "5", "4", "3", "0"))
+    found = [scan(app, start + timedelta(days=n)).missed_logs for n in range(5)]
+    assert found == [0, 0, 1, 0, 0]  # its first two days not logged: alerted on the third
+    assert rows(app, "missed_logs")[-1].reason == "No log for 2 day(s)"
+
+
 def test_scan_queries_do_not_grow_with_the_number_of_patients(
     app, clinician, make_user, count_queries
 ):

@@ -156,6 +156,19 @@ def test_missed_logs_cause_is_the_last_day_logged():
     assert never_logged.cause == f"since:{(DAY - timedelta(days=3)).isoformat()}"
 
 
+def test_missed_logs_on_a_new_plan_count_from_its_start_not_from_an_older_plans_logs():
+    """The last log was months before this plan began (an earlier plan, completed): the gap
+    counts from the day before this plan's first step, and so does its cause, so an old
+    alert about the earlier gap never stands in for this one."""
+    start = DAY - timedelta(days=2)
+    old_log = DAY - timedelta(days=100)
+    assert missed_logs_rule(old_log, DAY - timedelta(days=1), start, None, TH) is None
+    found = missed_logs_rule(old_log, DAY, start, None, TH)
+    assert found.reason == "No log for 2 day(s)"
+    assert found.cause == f"since:{(start - timedelta(days=1)).isoformat()}"
+    assert missed_logs_rule(old_log, DAY, start, None, TH).cause != f"since:{old_log}"
+
+
 @pytest.mark.parametrize(
     ("days_ahead", "fires"), [(8, False), (7, True), (1, True), (0, True), (-30, True)]
 )
