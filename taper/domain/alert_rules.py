@@ -189,8 +189,9 @@ def missed_logs_rule(
     ``reduction_window_days`` after the dose really went down); never before the plan starts.
 
     The cause is the last day logged (the day before the plan started when nothing was
-    logged since it started): the same gap raises one alert however often the scan runs, even once the
-    clinician has acknowledged or resolved it; a new gap after a new log raises again."""
+    logged since it started): the same gap raises one alert however often the scan runs,
+    even once the clinician has acknowledged or resolved it; a new gap after a new log raises
+    again."""
     if plan_start is None or today <= plan_start:
         return None
     recently_reduced = last_reduction is not None and timedelta(

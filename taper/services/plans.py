@@ -161,6 +161,28 @@ def _hold_conflicts(
     }
 
 
+def _no_dose_today(
+    typed: Sequence[tuple[int, StepInput]], plan: TaperPlan, today: date | None
+) -> dict[tuple[int | str, str], str]:
+    """An active plan with a dose in force today, revised by hand so that no typed step is
+    in force today: the patient would take nothing until the first step, an abrupt stop
+    nobody typed. (A hold or pause in force has its own rule: ``_hold_conflicts``.)"""
+    steps = [step for _, step in typed]
+    if today is None or plan.status is not PlanStatus.ACTIVE or not steps:
+        return {}
+    if timeline.index_on(steps, today) is not None:
+        return {}
+    if plan.current_revision is None or not _has_dose_on(plan.current_revision, today):
+        return {}
+    return {
+        ("plan", "steps"): (
+            f"Your patient is taking a dose of this plan today: keep a step that starts on or "
+            f"before {today:%d %b %Y} (a 0 mg step to stop). Otherwise they would have no dose "
+            f"until {steps[0].start:%d %b %Y}."
+        )
+    }
+
+
 def _has_dose_on(revision: PlanRevision, day: date) -> bool:
     """Whether one of the revision's steps is in force on ``day`` (not before its first)."""
     return timeline.index_on(step_inputs(revision), day) is not None
@@ -226,6 +248,7 @@ def revise_plan(
     hold = hold_of(plan.current_revision)
     try:
         typed = _parse_rows(rows, today, plan.medication, plan.unit or doses.UNIT)
+        errors.update(_no_dose_today(typed, plan, today))
         errors.update(_hold_conflicts(typed, hold, today, plan.current_revision))
     except PlanInputError as error:
         errors.update(error.errors)

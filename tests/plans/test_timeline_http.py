@@ -439,6 +439,44 @@ def test_a_hand_revision_during_a_pause_keeps_a_dose_to_be_paused_on(
         assert dose_today(today_page(client, patient, day)) == "3 mg"
 
 
+def test_a_hand_revision_may_not_leave_an_active_plan_with_no_dose_today(
+    client, app, clinician, patient, weekly
+):
+    """On 3 mg since 11 Jan; on 13 Jan the rest is typed again from 18 Jan only: the patient
+    would have no dose for five days. Refused (the typed steps kept on the page); typed with
+    a step on or before today, or with 0 mg from today to stop, it is saved."""
+    rest = [(date(2027, 1, 18), "2", {}, "Re-typed"), (date(2027, 2, 1), "0", {}, "")]
+    before = version_of(app, weekly)
+    with at(date(2027, 1, 13)):
+        login_as(client, clinician)
+        refused = client.post(
+            f"/clinician/plans/{weekly}/edit",
+            data=plan_form(rest, reason="Re-typed the rest", version=before),
+        )
+        assert refused.status_code == 400
+        text = flat(refused.text)
+        assert "keep a step that starts on or before 13 Jan 2027 (a 0 mg step to stop)" in text
+        assert "no dose until 18 Jan 2027" in text
+        assert "Re-typed" in refused.text
+        assert version_of(app, weekly) == before
+    assert dose_today(today_page(client, patient, date(2027, 1, 13))) == "3 mg"
+    kept_on = [(date(2027, 1, 13), "3", {}, ""), *rest]
+    stopped = [(date(2027, 1, 13), "0", {}, "Stop now")]
+    for typed, expected in ((kept_on, "3 mg"), (stopped, None)):
+        with at(date(2027, 1, 13)):
+            login_as(client, clinician)
+            saved = client.post(
+                f"/clinician/plans/{weekly}/edit",
+                data=plan_form(typed, reason="Reviewed", version=version_of(app, weekly)),
+            )
+            assert saved.status_code == 302
+        page = today_page(client, patient, date(2027, 1, 14))
+        if expected is None:
+            assert "You have stopped diazepam." in page
+        else:
+            assert dose_today(page) == expected
+
+
 def test_a_plan_paused_before_it_starts_can_still_be_revised(
     client, app, clinician, patient, weekly
 ):
