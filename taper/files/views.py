@@ -8,6 +8,7 @@ from flask_login import current_user
 from taper import access
 from taper.files import bp
 from taper.models import Role
+from taper.patient.records import refuse_head
 from taper.services import records, reports
 
 
@@ -18,6 +19,7 @@ def chart_layouts():
 
 
 def _image(patient_id: int, fmt: str, draw) -> Response:
+    refuse_head()  # a view is audited: only a GET, which sends the image, is one
     patient = access.patient_or_404(current_user, patient_id)
     if fmt not in reports.FORMATS:
         abort(404)
@@ -46,6 +48,7 @@ def symptoms_image(patient_id: int, fmt: str):
 @bp.get("/reports/<int:patient_id>.pdf")
 def report_pdf(patient_id: int):
     """A one-page PDF for a clinic visit or another doctor; patients may download their own."""
+    refuse_head()  # a download is audited: only a GET, which sends the file, is one
     patient = access.patient_or_404(current_user, patient_id)
     return Response(
         reports.visit_report_pdf(current_user, patient),

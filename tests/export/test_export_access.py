@@ -15,7 +15,7 @@ from urllib.parse import quote
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from taper.domain.instrument import CIWA_B
 from taper.extensions import db
@@ -438,6 +438,26 @@ def test_a_head_request_is_refused_and_audits_nothing(app, client, clinician, re
             response = client.head(url)
             assert response.status_code == 405, url
     assert _exports(app) == []
+
+
+def test_a_head_request_for_a_chart_or_the_visit_report_is_refused_and_audits_nothing(
+    app, client, clinician, record
+):
+    """A chart image or the PDF is audited as a view or a download: HEAD sends neither."""
+    urls = [
+        f"/charts/{record.id}/progress.png",
+        f"/charts/{record.id}/progress.svg",
+        f"/reports/{record.id}.pdf",
+    ]
+    with app.app_context():
+        before = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    for user, shown in ((record, urls), (clinician, [*urls, f"/charts/{record.id}/symptoms.png"])):
+        login_as(client, user)
+        for url in shown:
+            assert client.head(url).status_code == 405, url
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == before
+    assert client.get(urls[0]).status_code == 200  # GET still works
 
 
 def test_a_download_that_fails_part_way_is_logged(app, client, record, monkeypatch, caplog):
