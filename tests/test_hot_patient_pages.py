@@ -96,6 +96,21 @@ def test_hot_patient_page_runs_its_pinned_statements_whatever_the_history(
     assert few == many == PINNED[page]
 
 
+def test_the_log_form_of_a_logged_day_adds_only_its_audit_row(
+    app, client, patient, crossover, count_queries
+):
+    """A logged day's form shows that log: the statements of an empty form and the audit row
+    of that view (D5), however long the history."""
+    login_as(client, patient)
+    yesterday = patient_today(patient) - timedelta(days=1)
+    client.post("/log", data=fill_log(client, yesterday))
+    url = f"/log?day={yesterday.isoformat()}"
+    few = _statements(count_queries, client, "get", url)
+    with app.app_context():
+        _log_days(client, patient, 40)
+    assert few == _statements(count_queries, client, "get", url) == PINNED["log form"] + 1
+
+
 def test_daily_log_submit_runs_a_fixed_number_of_statements(
     app, client, patient, crossover, count_queries
 ):

@@ -145,9 +145,12 @@ def _editor(
     status=200,
     conflict=False,
     steps_errors=(),
+    first_view=False,
 ):
     """The editor; the facts table when the rows as typed all make valid steps, and on
-    "Check the steps" each problem beside its field, as saving would show them."""
+    "Check the steps" each problem beside its field, as saving would show them. Its
+    ``first_view`` (the GET) is audited as a view of the plans it shows (SECURITY.md D5);
+    a form sent back with refusals writes nothing, as every refusal."""
     medication, unit = _medication_unit(form, plan)
     rows = _rows(form)
     today = _patient_today(patient)
@@ -160,6 +163,9 @@ def _editor(
         if problems := _check_problems(form, patient, plan):
             general = [*general, *_show_errors(form, problems)]
             steps_errors = _steps_errors(problems)
+    crossover = _crossover(patient, plan)
+    if first_view:
+        plans.plans_viewed(current_user, [p for p in (plan, *crossover) if p is not None])
     return render_template(
         "clinician/plan_edit.html",
         form=form,
@@ -173,7 +179,7 @@ def _editor(
         dose_notices=plan_input.dose_notices(medication, rows, unit),
         typed=list(zip(typed, step_facts(typed), strict=True)),
         hold=_hold_in_force(plan),
-        crossover=_crossover(patient, plan),
+        crossover=crossover,
         check_url=_check_url(patient, plan),
         first_new_row=len(form.steps) + 1,
         max_rows=plan_input.MAX_ROWS,
@@ -263,7 +269,7 @@ def new_plan(patient_id: int):
     del form.reason  # a first plan changes nothing: no reason asked (revisions ask one)
     if not form.is_submitted():
         _add_blank_rows(form, NEW_PLAN_ROWS)
-        return _editor(form, patient=patient)
+        return _editor(form, patient=patient, first_view=True)
     if (answer := _unless_saving(form, patient)) is not None:
         return answer
     try:
@@ -351,7 +357,7 @@ def _first_view(form: PlanForm, plan: TaperPlan):
     for step in plan.current_revision.steps:
         form.steps.append_entry(_typed_row(step))
     _add_blank_rows(form)
-    return _plan_editor(form, plan)
+    return _plan_editor(form, plan, first_view=True)
 
 
 def _conflict_editor(form: PlanForm, plan: TaperPlan):

@@ -84,11 +84,14 @@ def dose_questions(patient: User, day: date) -> list[DoseQuestion]:
 
 
 def log_form(patient: User, day: date) -> LogForm:
-    """The log form for ``day``: a correction starts from what was last said that day."""
+    """The log form for ``day``: a correction starts from what was last said that day, a
+    view of that log (audited, SECURITY.md D5, and committed)."""
     questions = dose_questions(patient, day)
     previous = last_said(patient, day)
     if previous is None:
         return LogForm(questions, {}, [])
+    audit.record_views(patient, "log.view", "daily_log", [(previous.log_id, patient.id)])
+    db.session.commit()
     return LogForm(questions, _answers_of(previous, questions), previous.red_flags)
 
 
@@ -534,6 +537,7 @@ class _SaidDose:
 class LastSaid:
     """What the version in force of a day's log said, as a correction form starts from it."""
 
+    log_id: int
     answers: dict[str, int] | None
     sleep_hours: Decimal | None
     note: str
@@ -556,6 +560,7 @@ def _last_said_statement() -> Select:
     )
     return (
         select(
+            DailyLog.id,
             DailyLog.answers,
             DailyLog.sleep_hours,
             DailyLog.note,
@@ -579,9 +584,10 @@ def last_said(patient: User, day: date) -> LastSaid | None:
     rows = db.session.execute(_last_said_statement(), {"patient_id": patient.id, "day": day}).all()
     if not rows:
         return None
-    doses = tuple(_SaidDose(*row[7:]) for row in rows if row[7] is not None)
-    answers, sleep, note, flags, when, substances, detail = rows[0][:7]
-    return LastSaid(answers, sleep, note, list(flags or ()), when, substances, detail, doses)
+    doses = tuple(_SaidDose(*row[8:]) for row in rows if row[8] is not None)
+    log_id, answers, sleep, note, flags, when, substances, detail = rows[0][:8]
+    flags = list(flags or ())
+    return LastSaid(log_id, answers, sleep, note, flags, when, substances, detail, doses)
 
 
 def versions_of_day(patient: User, day: date) -> list[DailyLog]:

@@ -542,3 +542,12 @@ def plan_viewed(viewer: User, plan: TaperPlan, action: str = "plan.view") -> Non
     """Audit that a clinician read a plan's page (``plan.view``, ``plan.revisions``); commit."""
     audit.record(viewer, action, "taper_plan", plan.id, patient_id=plan.patient_id)
     db.session.commit()
+
+
+def plans_viewed(viewer: User, shown: Sequence[TaperPlan]) -> None:
+    """Audit that a page showed these plans (the editor: the plan, and the patient's other
+    running plans it names); commit. Nothing shown, nothing written."""
+    if shown:
+        objects = [(plan.id, plan.patient_id) for plan in shown]
+        audit.record_views(viewer, "plan.view", "taper_plan", objects)
+        db.session.commit()

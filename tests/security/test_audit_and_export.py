@@ -8,7 +8,7 @@ import re
 from sqlalchemy import select
 
 from taper.extensions import db
-from taper.models import AuditEvent
+from taper.models import AuditEvent, DailyLog
 from tests.conftest import login_as
 from tests.helpers import fill_log, log_form, patient_today
 
@@ -34,6 +34,36 @@ def test_viewing_a_patients_data_writes_audit_rows(app, client, clinician, patie
         ("log.view", clinician.id, patient.id),
         ("plan.view", clinician.id, patient.id),
     ]
+
+
+def test_the_plan_editor_and_a_prefilled_log_form_are_audited_views(
+    app, client, clinician, patient, active_plan
+):
+    """The editor shows the whole plan (steps and notes), the new-plan page names the
+    patient's running plans, and the log form of a logged day shows that log: each a view
+    (D5). A refused save re-shows what was just viewed and writes nothing (F1)."""
+    login_as(client, patient)
+    before = _count(app)
+    client.get("/log")  # not logged yet: nothing of the patient's shown but the plan's dose
+    assert _count(app) == before
+    assert client.post("/log", data=fill_log(client, note="Slept badly")).status_code == 302
+    before = _count(app)
+    assert "Slept badly" in client.get("/log").text
+    login_as(client, clinician)
+    client.get(f"/clinician/plans/{active_plan}/edit")
+    client.get(f"/clinician/patients/{patient.id}/plans/new")
+    with app.app_context():
+        rows = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()[before:]
+        log_id = db.session.scalar(select(DailyLog.id))
+    assert [(r.action, r.actor_id, r.object_type, r.object_id, r.patient_id) for r in rows] == [
+        ("log.view", patient.id, "daily_log", log_id, patient.id),
+        ("plan.view", clinician.id, "taper_plan", active_plan, patient.id),
+        ("plan.view", clinician.id, "taper_plan", active_plan, patient.id),  # named beside
+    ]
+    before = _count(app)
+    refused = client.post(f"/clinician/plans/{active_plan}/edit", data={"reason": "x"})
+    assert refused.status_code in (400, 409)
+    assert _count(app) == before
 
 
 def _count(app) -> int:
