@@ -114,14 +114,14 @@ def new_assessment(patient_id: int):
     errors: dict[str, str] = {}
     if form.validate_on_submit():
         try:
-            total = assessments.record_visit(
-                current_user, patient, request.form, form.note.data or ""
-            )
+            assessments.record_visit(current_user, patient, request.form, form.note.data or "")
         except instrument.AnswerError as error:
             errors = error.errors
         else:
-            flash(assessments.saved_text(total))
-            return redirect(url_for("clinician.patient", patient_id=patient.id))
+            # The total is shown on the page, never put in the message: flashed messages
+            # ride in the session cookie, which is signed, not encrypted.
+            flash("Assessment saved: its total is first under Visit assessments.")
+            return redirect(url_for("clinician.patient", patient_id=patient.id) + "#logs-heading")
     status = 400 if request.method == "POST" else 200
     return render_template(
         "clinician/assessment.html",

@@ -34,9 +34,3 @@ def record_visit(clinician: User, patient: User, raw: Mapping[str, object], note
     )
     db.session.commit()
     return total
-
-
-def saved_text(total: int) -> str:
-    """What the clinician is told after saving: the total and its severity band."""
-    band = instrument.band_for(SCALE, total)
-    return f"Assessment saved: total {total} of {SCALE.total_max} ({band.label})."

@@ -1,6 +1,9 @@
 """Parallel submissions, escaping, who sees which logs, and visit assessments."""
 
+import base64
+import json
 import threading
+import zlib
 
 import pytest
 from markupsafe import escape
@@ -107,6 +110,15 @@ def test_clinicians_and_admins_cannot_use_patient_pages(client, make_user, route
         assert client.get(route).status_code == 403
 
 
+def _session_payload(set_cookie: str) -> str:
+    """What anyone holding the session cookie can read without the key."""
+    value = set_cookie.split("taper_session=", 1)[1].split(";", 1)[0]
+    compressed = value.startswith(".")
+    data = value.lstrip(".").split(".", 1)[0]
+    raw = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+    return (zlib.decompress(raw) if compressed else raw).decode()
+
+
 def test_clinician_records_a_full_visit_assessment(client, app, clinician, patient):
     from taper.domain.instrument import CIWA_B
 
@@ -122,11 +134,18 @@ def test_clinician_records_a_full_visit_assessment(client, app, clinician, patie
     page = client.post(
         url, data={**answers, "note": "Tremor visible"}, follow_redirects=True
     ).get_data(as_text=True)
-    assert "Assessment saved: total 41 of 80 (severe)." in page
+    assert "Assessment saved: its total is first under Visit assessments." in page
+    assert "<td>41</td><td>Severe</td>" in page
     with app.app_context():
         (visit,) = db.session.scalars(select(VisitAssessment)).all()
         assert visit.total == 41
         assert len(visit.answers) == 20
+    # The total is on the page, never in the session cookie (signed, not encrypted).
+    saved = client.post(url, data=answers)
+    flashed = json.loads(_session_payload(saved.headers["Set-Cookie"]))["_flashes"]
+    assert [text for _, text in (entry[" t"] for entry in flashed)] == [
+        "Assessment saved: its total is first under Visit assessments."
+    ]
 
 
 def test_two_different_logs_of_one_day_at_the_same_instant_are_both_kept(shared_app):
