@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from taper.domain import instrument
 from taper.domain.schedule import local_today
-from taper.domain.timeline import next_change
+from taper.domain.timeline import PlanSchedule, next_change, step_periods
 from taper.extensions import db
 from taper.models import Alert, DailyLog, User
 from taper.services import audit, current_plans, logs, plans
@@ -35,7 +35,18 @@ def _card(plan: CurrentPlan, day: date, changed: bool) -> dict:
         "after_hold": schedule.after_hold(day),
         "hold": schedule.hold,
         "changed": changed,
+        "waiting_from": _waiting_from(schedule),
     }
+
+
+def _waiting_from(schedule: PlanSchedule) -> int | None:
+    """The index of the first step that waits for the clinician to end an open hold or pause
+    (its typed date has not come into force, and may be past), or None."""
+    hold = schedule.hold
+    if hold is None or not hold.open:
+        return None
+    periods = step_periods(schedule.steps, hold)
+    return next((i for i, period in enumerate(periods) if period.pending), None)
 
 
 @dataclass(frozen=True)

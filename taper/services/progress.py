@@ -26,7 +26,15 @@ from taper.domain.doses import plain
 from taper.domain.instrument import CIWA_B
 from taper.domain.red_flags import labels as flag_labels
 from taper.domain.schedule import FAR_AHEAD_DAYS, local_today
-from taper.domain.timeline import HOLD, Hold, PlanSchedule, in_force, next_change, shift
+from taper.domain.timeline import (
+    HOLD,
+    Hold,
+    PlanSchedule,
+    in_force,
+    next_change,
+    shift,
+    step_periods,
+)
 from taper.extensions import db
 from taper.models import (
     Alert,
@@ -289,13 +297,22 @@ def report_alerts(patient: User, others: int = REPORT_OTHER_ALERTS) -> list[Aler
 
 
 def in_force_text(schedule: PlanSchedule, today: date) -> str:
-    """The dose in force today with its status, in a clinician's words."""
+    """The dose in force today with its status, in a clinician's words (none for a plan
+    that is not running: a completed plan's steps are never in force, whatever their dates)."""
+    if not schedule.running:
+        return "No dose in force: the plan is not running."
     found = schedule.on(today)
     unit = schedule.unit
     if found.step is None:
         first = schedule.steps[0] if schedule.steps else None
         if first is None:
             return "No steps."
+        hold = schedule.hold
+        if hold is not None and hold.open and hold.covers(today):
+            return (
+                f"Not started: paused before its first step ({plain(first.total)} {unit} a "
+                "day), which has no date until the clinician ends the pause."
+            )
         return f"Not started: first step {plain(first.total)} {unit} from {first.start}."
     dose = f"{plain(found.step.total)} {unit} a day"
     hold = schedule.hold
@@ -315,9 +332,12 @@ def in_force_text(schedule: PlanSchedule, today: date) -> str:
     return text + "."
 
 
-def _step_line(step, unit: str) -> str:
-    """A step exactly as typed: its date (as holds and pauses moved it), total, split, note."""
-    text = f"From {step.start.isoformat()}: {plain(step.total)} {unit} a day"
+def _step_line(step, unit: str, pending: bool = False) -> str:
+    """A step exactly as typed: its date (as holds and pauses moved it), total, split, note.
+    A step after an open hold or pause has no date yet: its typed one has not come into
+    force and may be past, so it is not printed."""
+    when = "When the clinician ends the hold or pause (no date yet)" if pending else None
+    text = f"{when or 'From ' + step.start.isoformat()}: {plain(step.total)} {unit} a day"
     if step.split:
         text += " (" + ", ".join(f"{n} {plain(v)}" for n, v in step.split) + ")"
     return text + (f". Note: {step.note}" if step.note else "")
@@ -413,13 +433,19 @@ def report_data(patient: User, today: date | None = None, contact: str = "") -> 
         found = schedule.on(today)
         steps = list(schedule.steps)
         now = next((i for i, step in enumerate(steps) if step is found.step), None)
-        if now is None:  # not started yet: every step is to come
-            now = 0 if not steps or today < steps[0].start else len(steps)
+        if not schedule.running:  # completed: no step is to come
+            now = len(steps)
+        elif now is None:  # not started yet (or paused before it did): every step is to come
+            now = 0
+        pending = [period.pending for period in step_periods(steps, schedule.hold)]
         shown.append(
             ReportPlan(
                 title=f"{name} ({schedule.unit}), {record.status.value}",
                 in_force=in_force_text(schedule, today),
-                steps=tuple(_step_line(step, schedule.unit) for step in steps[now:]),
+                steps=tuple(
+                    _step_line(step, schedule.unit, pending[now + i])
+                    for i, step in enumerate(steps[now:])
+                ),
                 earlier=tuple(_step_line(step, schedule.unit) for step in steps[:now]),
                 hold=hold_text(schedule, today),
             )

@@ -13,7 +13,7 @@ from taper.domain.instrument import CIWA_B
 from taper.domain.schedule import StepInput
 from taper.domain.timeline import PlanSchedule
 from taper.extensions import db
-from taper.models import Role, User
+from taper.models import PlanStatus, Role, TaperPlan, User
 from taper.services import progress
 from tests.charts.pdf import page_count, pdf_text, text_objects
 from tests.charts.stored import store_log, store_plan
@@ -146,6 +146,51 @@ def test_a_hold_is_stated_and_no_dose_is_computed(app, client, clinician, patien
         line.split(": ")[1].split(" mg")[0] for line in text.splitlines() if "mg a day" in line
     }
     assert doses <= {"10", "7.5"}  # only what was typed
+
+
+def test_steps_after_an_open_hold_have_no_date_and_a_completed_plan_no_dose(
+    app, client, clinician, patient
+):
+    """Under an open hold the later steps wait for the clinician: their typed dates (here one
+    already past) are not printed as if they were coming. A completed plan has no dose in
+    force and no step to come, whatever its dates say."""
+    today = patient_today(patient)
+    held = store_plan(
+        app,
+        patient,
+        clinician,
+        [(today - timedelta(days=20), "10"), (today - timedelta(days=3), "7.5"), (today, "5")],
+        hold=(today - timedelta(days=10), None, "hold"),
+    )
+    text = pdf_text(login_and_get(client, clinician, patient))
+    assert "When the clinician ends the hold or pause (no date yet): 7.5 mg a day" in text
+    assert "When the clinician ends the hold or pause (no date yet): 5 mg a day" in text
+    assert f"From {today - timedelta(days=3)}" not in text
+    assert f"From {today}:" not in text
+    with app.app_context():
+        db.session.get(TaperPlan, held).status = PlanStatus.COMPLETED
+        db.session.commit()
+    text = pdf_text(login_and_get(client, clinician, patient))
+    assert "No dose in force: the plan is not running." in text
+    assert "Today:" not in text
+    assert "When the clinician ends" not in text  # no step to come
+
+
+def test_a_plan_paused_before_it_starts_gives_no_first_date(app, client, clinician, patient):
+    today = patient_today(patient)
+    store_plan(
+        app,
+        patient,
+        clinician,
+        [(today - timedelta(days=2), "4"), (today + timedelta(days=12), "2")],
+        status=PlanStatus.PAUSED,
+        hold=(today - timedelta(days=5), None, "pause"),
+    )
+    text = pdf_text(login_and_get(client, clinician, patient))
+    flat = " ".join(text.replace("\x00", "fi").split())  # the PDF's "fi" glyph reads as \x00
+    assert "Not started: paused before its first step (4 mg a day), which has no date" in flat
+    assert "Steps now and to come, exactly as typed: When the clinician ends" in flat
+    assert f"{today - timedelta(days=2)}" not in flat.split("Progress")[0]
 
 
 def test_a_long_report_flows_onto_more_pages_with_a_footer(app, client, clinician, patient):

@@ -154,7 +154,13 @@ class PageReader(HTMLParser):
 
 
 def typed_step_problems(where: str, start: str, total: str, split: str | None) -> list[str]:
-    """A shown step must be a typed step, with the typed total and (when shown) typed parts."""
+    """A shown step must be a typed step, with the typed total and (when shown) typed parts;
+    one waiting for an open hold or pause to end shows no date, and a typed total."""
+    if start == "Not set yet":
+        shown = [Decimal(n) for n in UNSIGNED.findall(total)]
+        if len(shown) == 1 and shown[0] in {typed for typed, _ in STEP_ON.values()}:
+            return []
+        return [f"{where}: a step waiting for its date shows {total!r}, never typed"]
     if start not in STEP_ON:
         return [f"{where}: a step from {start!r}, which the clinician did not type"]
     typed_total, typed_parts = STEP_ON[start]

@@ -493,6 +493,33 @@ def test_a_plan_paused_before_it_starts_can_still_be_revised(
     assert "paused this plan before it starts" in today_page(client, patient, date(2027, 1, 2))
 
 
+def test_the_whole_plan_table_gives_no_date_to_steps_waiting_for_an_open_hold_or_pause(
+    client, app, clinician, patient, weekly
+):
+    """Held on 3 mg since 13 Jan, viewed on 3 Feb: the steps after it keep their typed dates
+    in the plan, but those dates are past and not in force, so the table says "Not set yet"
+    for them (the card says the clinician sets the date when the hold ends)."""
+    act(client, app, clinician, patient, weekly, date(2027, 1, 13), "hold", until="")
+    page = today_page(client, patient, date(2027, 2, 3))
+    assert dose_today(page) == "3 mg"
+    table = flat(re.search(r'<table class="plan-table">.*?</table>', page, re.S).group(0))
+    cells = re.findall(r"<td>([^<]*)</td>\s*<td class=\"num\">([^<]*)</td>", table)
+    assert cells == [
+        ("4 Jan 2027", "4 mg"),
+        ("11 Jan 2027", "3 mg"),
+        ("Not set yet", "2 mg"),
+        ("Not set yet", "1 mg"),
+        ("Not set yet", "0 mg"),
+    ]
+    act(client, app, clinician, patient, weekly, date(2027, 2, 3), "release-hold")
+    table = re.search(
+        r'<table class="plan-table">.*?</table>',
+        today_page(client, patient, date(2027, 2, 5)),
+        re.S,
+    ).group(0)
+    assert "Not set yet" not in table  # the hold ended: every step has its date again
+
+
 def test_a_step_date_before_2000_is_refused(client, app, clinician, weekly):
     steps = [(date(1, 1, 1), "4", {}, ""), *WEEKLY[1:]]
     with at(date(2027, 1, 6)):
