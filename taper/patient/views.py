@@ -26,6 +26,7 @@ from taper.domain.log_input import (
     form_values,
     is_submission_id,
     kept_answers,
+    parse_day,
     parse_substances,
     problems,
     sleep_question,
@@ -211,10 +212,14 @@ def _flags_first(patient, today: date, flags: list[str], submission: str):
     day, questions, values = _posted_form(patient, today)
     values.pop("send_flags", None)
     values.pop("resume", None)
+    # A day that may no longer be logged (the form was filled before midnight) is said, as a
+    # save would say it: the form now asks about today, and must not pass for the old day.
+    moved: dict[str, str] = {}
+    parse_day(form.get("day", ""), today, moved)
     if form.get("resume"):
-        return _log_form(day, today, questions, values=values, flags_sent=True)
+        return _log_form(day, today, questions, values=values, flags_sent=True, errors=moved)
     if not parse_red_flags(flags):
-        errors = {"red_flags": "Tick what is happening first, or call for help now."}
+        errors = {"red_flags": "Tick what is happening first, or call for help now.", **moved}
         return _log_form(day, today, questions, 400, values=values, errors=errors)
     # "Send this now", or "Yes" to what a refused note seems to describe (?send_flags=1).
     source = "note" if request.args.get("send_flags") else "log"

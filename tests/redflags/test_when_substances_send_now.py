@@ -2,6 +2,7 @@
 page's "what to tell them", and the daily log's own "Send this now"."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -9,6 +10,7 @@ from sqlalchemy import select
 from taper.domain.red_flags import RED_FLAGS
 from taper.extensions import db
 from taper.models import Alert, DailyLog, RedFlagReport
+from taper.templating import long_date
 from tests.conftest import login_as
 from tests.helpers import field_error, fill_log, log_form, patient_today, submission_of
 
@@ -246,6 +248,32 @@ def test_send_this_now_sends_the_flags_alone_and_keeps_the_log_as_typed(
     assert client.post("/log", data=finished).status_code == 302
     assert len(rows(app, DailyLog)) == 1
     assert len([a for a in rows(app, Alert) if a.tier == "urgent"]) == 1
+
+
+def test_back_to_a_log_whose_day_has_passed_says_the_form_is_now_for_today(
+    client, app, patient, active_plan
+):
+    """Filled in for the day before yesterday, "Send this now", then after midnight "Back
+    to my log": that day may no longer be logged, and the form says it now asks about today
+    (as a save would), instead of passing the old day's answers off as today's."""
+    login_as(client, patient)
+    today = patient_today(patient)
+    old_day = today - timedelta(days=3)  # the day before yesterday, one midnight ago
+    resume = dict(fill_log(client, score=2, note="bad night"), day=old_day.isoformat())
+    resume["resume"] = "1"
+    back = client.post("/log", data=resume)
+    assert back.status_code == 200
+    assert "You can log today, yesterday or the day before." in back.text
+    assert f"This form is now for {long_date(today)}: check it, then save again." in (
+        " ".join(back.text.split())
+    )
+    assert "bad night" in back.text  # nothing the patient wrote is lost
+    nothing_ticked = dict(resume, send_flags="1")
+    del nothing_ticked["resume"]
+    refused = client.post("/log", data=nothing_ticked)
+    assert refused.status_code == 400
+    assert "You can log today, yesterday or the day before." in refused.text
+    assert rows(app, DailyLog) == []
 
 
 def test_send_this_now_twice_is_one_report(client, app, patient, active_plan):
