@@ -259,17 +259,19 @@ def parse_day(text: str, today: date, errors: dict[str, str]) -> date | None:
     return day
 
 
+_HOURS = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
+
+
 def parse_sleep(text: str, errors: dict[str, str]) -> Decimal | None:
     """Hours slept, 0 to 24 in tenths of an hour."""
     text = (text or "").strip()
     if not text:
         errors["sleep_hours"] = "Enter roughly how many hours you slept, like 6 or 6.5."
         return None
-    try:
-        hours = Decimal(text) if text.isascii() else None
-    except InvalidOperation:
-        hours = None
-    if hours is None or not hours.is_finite() or not 0 <= hours <= 24 or hours != round(hours, 1):
+    # Digits with one decimal point at most: Decimal alone would read "1_2" as 12 and
+    # "0e5" as 0.
+    hours = Decimal(text) if _HOURS.fullmatch(text) else None
+    if hours is None or not 0 <= hours <= 24 or hours != round(hours, 1):
         errors["sleep_hours"] = "Enter a number of hours from 0 to 24, like 6 or 6.5."
         return None
     return hours

@@ -63,6 +63,14 @@ def test_parse_day_refuses_future_and_old_days():
         ("nan", False),
         ("", False),
         ("٦", False),
+        ("7.", True),
+        (".5", True),
+        ("1_2", False),  # Decimal alone reads 12
+        ("0e5", False),
+        ("0E-1000", False),
+        ("1e1", False),
+        ("+6", False),
+        ("Infinity", False),
     ],
 )
 def test_parse_sleep_takes_hours_in_tenths(text, ok):
