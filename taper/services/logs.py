@@ -272,7 +272,11 @@ def save_log(
     )
     entry = _store_version(patient, fields, doses)
     version = entry.version
-    sent = _flags_sent(submission) if flags else frozenset()
+    sent = frozenset()
+    if flags:
+        sent = _flags_sent(submission)
+        if version > 1:
+            sent |= _flags_said_before(patient, entry)
     raised = _raise_alerts(patient, entry, schedules, sent)
     fingerprint = hashlib.sha256(screened.text.encode()).hexdigest()[:16]
     # A correction with the same words raises nothing new; new words do.
@@ -373,6 +377,23 @@ def _flags_sent(submission: str) -> frozenset[str]:
         select(RedFlagReport.flags).where(RedFlagReport.submission_id == submission)
     ).all()
     return frozenset(key for flags in sent for key in flags or ())
+
+
+def _flags_said_before(patient: User, entry: DailyLog) -> frozenset[str]:
+    """The red flags the day's version before ``entry`` already said, at the same time ("now"
+    or "since the last log"): a correction comes back with them ticked, and saving it again
+    is not a new event to alert on. A flag now said to be happening now, where it had happened
+    before, is new."""
+    before = db.session.execute(
+        select(DailyLog.red_flags, DailyLog.red_flags_when).where(
+            DailyLog.patient_id == patient.id,
+            DailyLog.day == entry.day,
+            DailyLog.version == entry.version - 1,
+        )
+    ).first()
+    if before is None or before.red_flags_when != entry.red_flags_when:
+        return frozenset()
+    return frozenset(before.red_flags or ())
 
 
 def _raise_alerts(

@@ -177,6 +177,28 @@ def test_a_flag_added_to_a_resent_red_flag_log_is_sent_too(client, app, patient,
     assert len(all_rows(app, Alert)) == 2  # ... and not a third time
 
 
+def test_a_correction_keeping_the_days_red_flag_alerts_no_one_again(
+    client, app, patient, active_plan
+):
+    """The correction form comes back with the day's red flag ticked: changing only the sleep
+    is not a new seizure, so no second urgent alert or e-mail. The same flag now said to be
+    happening now is new, and alerted."""
+    login_as(client, patient)
+    assert URGENT in client.post("/log", data=fill_log(client, flags=["seizure"], when="past")).text
+    form = client.get("/log").text
+    assert 'value="seizure" checked' in form
+    corrected = fill_log(client, flags=["seizure"], when="past", sleep="5")
+    assert URGENT in client.post("/log", data=corrected).text  # still told where to get help
+    assert [log.version for log in all_rows(app, DailyLog)] == [1, 2]
+    assert [a.tier for a in all_rows(app, Alert)] == ["urgent"]
+    assert len(all_rows(app, OutboxMessage)) == 1
+    now = fill_log(client, flags=["seizure"], when="now", sleep="5")
+    assert URGENT in client.post("/log", data=now).text
+    urgent = [a for a in all_rows(app, Alert) if a.tier == "urgent"]
+    assert len(urgent) == 2
+    assert "happening now" in urgent[1].reason
+
+
 def test_a_form_error_without_red_flags_still_keeps_the_answers(client, app, patient, active_plan):
     login_as(client, patient)
     data = log_form(patient_today(patient), score=3, note="Rough night", flags=["not-a-flag"])
