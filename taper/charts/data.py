@@ -198,13 +198,17 @@ def plan_summary(series: PlanSeries, data: ProgressData) -> str:
     for index, point in enumerate(series.schedule):
         dose = f"{plain(point.dose)} {unit}"
         if index == 0:
+            # In force already on the range's first day: it may have begun before it.
+            since = f"from {_day(point.day)}"
+            if point.day == data.start:
+                since = f"on {_day(point.day)}, the first day shown"
             if point.on_hold:
                 word = "Held" if point.status == "held" else "Paused"
-                sentences.append(f"{word} at {dose} from {_day(point.day)}")
+                sentences.append(f"{word} at {dose} {since}")
             elif point.status == "stopped":
-                sentences.append(f"Stopped (0 {unit}) from {_day(point.day)}")
+                sentences.append(f"Stopped (0 {unit}) {since}")
             else:
-                sentences.append(f"Dose {dose} from {_day(point.day)}")
+                sentences.append(f"Dose {dose} {since}")
             continue
         before = series.schedule[index - 1]
         if point.dose == before.dose:

@@ -235,7 +235,8 @@ def test_empty_chart_still_renders():
 
 def test_summary_reads_like_the_issue_asks():
     text = summary(DATA)
-    assert text.startswith("Diazepam: Dose 10 mg from 1 March.")
+    # The dose in force on the range's first day may have begun before it: not "from".
+    assert text.startswith("Diazepam: Dose 10 mg on 1 March, the first day shown.")
     assert "Dose 10 mg → 7.5 mg on 15 March" in text
     assert "symptom score" in text
     assert "1 day(s) with a red flag" in text

@@ -520,6 +520,20 @@ def test_the_whole_plan_table_gives_no_date_to_steps_waiting_for_an_open_hold_or
     assert "Not set yet" not in table  # the hold ended: every step has its date again
 
 
+def test_the_progress_table_does_not_date_a_step_from_the_first_day_shown(
+    client, app, clinician, patient, weekly
+):
+    """The 30 days up to 14 Feb start on 16 Jan, while the 3 mg step typed for 11 Jan is in
+    force: its row says 16 Jan is the first day shown, not the day that dose started."""
+    with at(date(2027, 2, 14)):
+        login_as(client, patient)
+        page = flat(client.get("/progress?range=30").text)
+    table = re.sub(r"<[^>]+>", "|", re.search(r'scheduled doses">.*?</table>', page).group(0))
+    assert "16 Jan 2027 (first day shown)|" in table
+    assert "Dose 3 mg on 16 January, the first day shown" in page
+    assert "|18 Jan 2027|" in table  # a step that begins inside the range keeps its date
+
+
 def test_a_step_date_before_2000_is_refused(client, app, clinician, weekly):
     steps = [(date(1, 1, 1), "4", {}, ""), *WEEKLY[1:]]
     with at(date(2027, 1, 6)):
