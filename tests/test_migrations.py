@@ -324,3 +324,22 @@ def test_0011_adds_the_phone_number_and_keeps_every_account_both_ways():
                 ).all() == [(2, 1)]
                 assert conn.execute(text("SELECT id, patient_id FROM alert")).all() == [(1, 1)]
             db.engine.dispose()
+
+
+def test_0013_adds_the_day_a_plan_was_completed_both_ways():
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import inspect
+
+    from taper import create_app
+
+    with logging_left_as_it_was(), fresh_database(os.environ.get("TEST_DATABASE_URL")) as url:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            upgrade()
+            columns = {c["name"]: c for c in inspect(db.engine).get_columns("taper_plan")}
+            assert columns["completed_on"]["nullable"]
+            downgrade(revision="0012")
+            columns = {c["name"] for c in inspect(db.engine).get_columns("taper_plan")}
+            assert "completed_on" not in columns
+            assert {"status", "version", "current_revision_id"} <= columns
+            db.engine.dispose()

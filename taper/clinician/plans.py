@@ -576,7 +576,8 @@ def plan_status(plan_id: int):
     if not fresh.confirm(form):
         return _form_refused(plan_id, form)
     try:
-        plans.save(plans.change_status, current_user, plan, _version(form), new_status)
+        today = _patient_today(plan.patient)
+        plans.save(plans.change_status, current_user, plan, _version(form), new_status, today)
     except Conflict:
         return _conflict_page(plan_id)
     except ServiceError as error:

@@ -293,7 +293,8 @@ def last_reduction(steps: Sequence[StepInput], hold: Hold | None, day: date) -> 
 @dataclass(frozen=True)
 class PlanSchedule:
     """One plan as the timeline sees it: its current steps and hold, and whether it runs
-    (active or paused; drafts and completed plans are never in force)."""
+    (active or paused; drafts are never in force, and a completed plan only on the days
+    before ``ended_on``, the day it was completed, when that is known)."""
 
     plan_id: int
     medication: str
@@ -301,6 +302,11 @@ class PlanSchedule:
     running: bool
     steps: tuple[StepInput, ...]
     hold: Hold | None = None
+    ended_on: date | None = None
+
+    def runs_on(self, day: date) -> bool:
+        """Whether the plan was running on ``day``: it runs now, or ended after that day."""
+        return self.running or (self.ended_on is not None and day < self.ended_on)
 
     def on(self, day: date) -> DoseOnDate:
         """The plan's step in force on ``day`` (``dose_on`` with its hold)."""
@@ -320,13 +326,13 @@ class InForce:
 
 
 def in_force(plans: Sequence[PlanSchedule], day: date) -> list[InForce]:
-    """The plans the patient is taking on ``day``, in the order given: every running plan
-    with a dose in force that day (started, not yet stopped at 0 mg). This is the one place
-    that decides it: the daily log's questions, deviation alerts, the overview, charts and
-    reports all follow it."""
+    """The plans the patient is taking on ``day``, in the order given: every plan running
+    that day (``PlanSchedule.runs_on``) with a dose in force (started, not yet stopped at
+    0 mg). This is the one place that decides it: the daily log's questions, deviation
+    alerts, the overview, charts and reports all follow it."""
     found = []
     for plan in plans:
-        if not plan.running:
+        if not plan.runs_on(day):
             continue
         dose = plan.on(day)
         if dose.taking:

@@ -75,6 +75,9 @@ class TaperPlan(db.Model):
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
+    # The patient's day the plan was completed: the days before it stay the plan's own (a
+    # log of yesterday still asks about its dose). None for plans completed before 0013.
+    completed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     # Optimistic locking: a stale save fails instead of overwriting (SECURITY.md F3).
     version: Mapped[int] = mapped_column(Integer, default=1)
 

@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 
 from flask import current_app
@@ -59,6 +59,7 @@ class CurrentPlan:
     status: PlanStatus
     revision: Revision | None
     seen_revision_id: int | None
+    completed_on: date | None = None
 
     @property
     def schedule(self) -> PlanSchedule:
@@ -71,6 +72,7 @@ class CurrentPlan:
             running=self.status in RUNNING,
             steps=revision.steps if revision is not None else (),
             hold=revision.hold if revision is not None else None,
+            ended_on=self.completed_on,
         )
 
 
@@ -170,6 +172,7 @@ def _statement(statuses: tuple[PlanStatus, ...]) -> Select:
             PlanRevision.hold_kind,
             PlanRevision.hold_shift,
             PlanReceipt.revision_id,
+            TaperPlan.completed_on,
         )
         .outerjoin(PlanRevision, PlanRevision.id == TaperPlan.current_revision_id)
         .outerjoin(User, User.id == PlanRevision.author_id)
@@ -203,6 +206,7 @@ def current_plans(patient: User, statuses: tuple[PlanStatus, ...] = RUNNING) -> 
         hold_kind,
         hold_shift,
         seen,
+        completed_on,
     ) in rows:
         revision = None
         if revision_id is not None:
@@ -215,7 +219,7 @@ def current_plans(patient: User, statuses: tuple[PlanStatus, ...] = RUNNING) -> 
                 Hold.stored(hold_start, hold_until, hold_kind, hold_shift),
                 steps[(revision_id, created_at)],
             )
-        plans.append(CurrentPlan(plan_id, medication, unit, status, revision, seen))
+        plans.append(CurrentPlan(plan_id, medication, unit, status, revision, seen, completed_on))
     return plans
 
 

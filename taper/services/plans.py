@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TypeVar
 
 from sqlalchemy import Select, select
@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from taper.domain import doses, plan_input, timeline
-from taper.domain.schedule import TIMES_OF_DAY, StepInput
+from taper.domain.schedule import TIMES_OF_DAY, StepInput, local_today
 from taper.domain.timeline import HOLD, PAUSE, Hold, PlanSchedule, TimelineError
 from taper.extensions import db
 from taper.models import PlanRevision, PlanStatus, TaperPlan, TaperStep, User
@@ -296,6 +296,7 @@ def schedule_of(plan: TaperPlan) -> PlanSchedule:
         running=plan.status in (PlanStatus.ACTIVE, PlanStatus.PAUSED),
         steps=tuple(step_inputs(revision)) if revision is not None else (),
         hold=hold_of(revision),
+        ended_on=plan.completed_on,
     )
 
 
@@ -436,14 +437,22 @@ def apply_timeline_change(
 
 
 def change_status(
-    actor: User, plan: TaperPlan, expected_version: int | None, new_status: PlanStatus
+    actor: User,
+    plan: TaperPlan,
+    expected_version: int | None,
+    new_status: PlanStatus,
+    today: date | None = None,
 ) -> None:
-    """Activate or complete a plan (pause and resume move dates: ``apply_timeline_change``)."""
+    """Activate or complete a plan (pause and resume move dates: ``apply_timeline_change``).
+    A completed plan keeps the patient's ``today`` (theirs now when not given) as the day it
+    ended: the days before it stay the plan's own."""
     _check_version(plan, expected_version)
     if (plan.status, new_status) not in ALLOWED_STATUS_CHANGES:
         raise ServiceError(f"A {plan.status.value} plan cannot become {new_status.value}.")
     before = plan.status
     plan.status = new_status
+    if new_status is PlanStatus.COMPLETED:
+        plan.completed_on = today or local_today(datetime.now(UTC), plan.patient.timezone)
     audit.record(
         actor,
         "plan.status",

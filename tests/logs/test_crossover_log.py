@@ -15,7 +15,7 @@ from taper.extensions import db
 from taper.models import Alert, DailyLog, LogDose, TaperPlan, User
 from taper.services import plans
 from tests.conftest import login_as
-from tests.helpers import dose_questions, field_error, fill_log, patient_today
+from tests.helpers import dose_questions, field_error, fill_log, patient_today, version_of
 
 
 def rows(app, model, **where):
@@ -324,6 +324,41 @@ def test_double_submit_of_a_crossover_log_saves_one_log(client, app, patient, cr
     assert "Saved. Thank you for logging your day." in page
     assert len(rows(app, DailyLog)) == 1
     assert len(rows(app, LogDose)) == 2
+
+
+def test_a_plan_completed_today_is_still_asked_about_for_the_days_before(
+    client, app, clinician, patient, crossover
+):
+    """The clinician completes alprazolam today: today's log no longer asks about it, but a
+    log of yesterday (when it was still taken) does, and a correction keeps its answer."""
+    alprazolam, diazepam = crossover
+    today = patient_today(patient)
+    yesterday = today - timedelta(days=1)
+    login_as(client, patient)
+    answers = {alprazolam: ("no", "3"), diazepam: ("yes", "")}
+    saved = client.post("/log", data=fill_log(client, yesterday, answers=answers, sleep="7"))
+    assert saved.status_code == 302
+    form = fill_log(client, yesterday, answers=answers, sleep="4")  # a correction, opened now
+    login_as(client, clinician)
+    done = client.post(
+        f"/clinician/plans/{alprazolam}/status",
+        data={"status": "completed", "version": str(version_of(app, alprazolam))},
+    )
+    assert done.status_code == 302
+    with app.app_context():
+        assert db.session.get(TaperPlan, alprazolam).completed_on == today
+    login_as(client, patient)
+    assert set(dose_questions(client.get("/log").text)) == {diazepam}
+    assert dose_questions(client.get(f"/log?day={yesterday.isoformat()}").text) == {
+        alprazolam: "2",
+        diazepam: "5",
+    }
+    assert client.post("/log", data=form).status_code == 302  # the form opened before
+    latest = max(rows(app, DailyLog), key=lambda log: log.version)
+    assert {(d.plan_id, d.took_as_scheduled, d.dose_taken) for d in latest.doses} == {
+        (alprazolam, False, Decimal("3")),
+        (diazepam, True, Decimal("5")),
+    }
 
 
 def test_a_paused_plan_still_asks_for_the_dose_in_force(client, app, clinician, patient, crossover):
