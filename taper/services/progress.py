@@ -275,25 +275,26 @@ def recent_logs(patient: User, count: int = 14, today: date | None = None) -> li
 
 
 def report_alerts(patient: User, others: int = REPORT_OTHER_ALERTS) -> list[Alert]:
-    """The alerts a visit report lists: every open one, urgent first, then review, then info;
-    then the most recent acknowledged and resolved ones (acknowledged first), ``others`` at
-    most. Newest first within each group."""
+    """The alerts a visit report lists: every one not resolved yet (open or acknowledged),
+    urgent first, then review, then info, open before acknowledged within a tier; then the
+    most recent resolved ones, ``others`` at most. Newest first within each group."""
+    unresolved = Alert.status != AlertStatus.RESOLVED
     order = case(
-        ((Alert.status == AlertStatus.OPEN) & (Alert.tier == "urgent"), 0),
-        ((Alert.status == AlertStatus.OPEN) & (Alert.tier == "review"), 1),
-        (Alert.status == AlertStatus.OPEN, 2),
-        (Alert.status == AlertStatus.ACKNOWLEDGED, 3),
-        else_=4,
+        (unresolved & (Alert.tier == "urgent"), 0),
+        (unresolved & (Alert.tier == "review"), 1),
+        (unresolved, 2),
+        else_=3,
     )
+    opened_first = case((Alert.status == AlertStatus.OPEN, 0), else_=1)
     query = (
         select(Alert)
         .where(Alert.patient_id == patient.id)
         .options(selectinload(Alert.acknowledged_by), selectinload(Alert.plan))
-        .order_by(order, Alert.created_at.desc(), Alert.id.desc())
+        .order_by(order, opened_first, Alert.created_at.desc(), Alert.id.desc())
     )
-    open_alerts = list(db.session.scalars(query.where(Alert.status == AlertStatus.OPEN)))
-    rest = list(db.session.scalars(query.where(Alert.status != AlertStatus.OPEN).limit(others)))
-    return open_alerts + rest
+    unresolved_alerts = list(db.session.scalars(query.where(unresolved)))
+    resolved = query.where(Alert.status == AlertStatus.RESOLVED).limit(others)
+    return unresolved_alerts + list(db.session.scalars(resolved))
 
 
 def in_force_text(schedule: PlanSchedule, today: date) -> str:
@@ -481,7 +482,8 @@ def report_data(patient: User, today: date | None = None, contact: str = "") -> 
         for e in recent_logs(patient, today=today)
     )
     alert_lines = tuple(
-        f"{a.created_at:%Y-%m-%d} {a.tier} {a.kind.replace('_', ' ')}"
+        f"{local_today(a.created_at, patient.timezone):%Y-%m-%d} {a.tier} "
+        f"{a.kind.replace('_', ' ')}"
         + (f" ({a.plan.medication})" if a.plan is not None else "")
         + f": {a.reason} [{a.status.value}]"
         for a in report_alerts(patient)

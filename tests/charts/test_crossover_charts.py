@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from taper.charts import cache
+from taper.domain.schedule import local_today
 from taper.extensions import db
 from taper.models import Alert, AlertStatus, PlanStatus, User
 from taper.services import progress
@@ -336,9 +337,12 @@ def test_report_lists_every_running_plan_with_its_dose_in_force(
     assert pdf.data.startswith(b"%PDF-")
 
 
-def test_report_lists_open_urgent_alerts_first_then_open_then_the_rest(
+def test_report_lists_every_unresolved_alert_urgent_first_then_the_latest_resolved(
     app, client, patient, clinician
 ):
+    """Unresolved (open or acknowledged) alerts all, by tier, open before acknowledged; an
+    urgent one acknowledged long ago is never pushed off by newer ones. Then the latest
+    resolved. Each dated by the patient's own calendar day."""
     now = datetime.now(UTC)
 
     def alert(kind, tier, status, hours_ago):
@@ -351,6 +355,9 @@ def test_report_lists_open_urgent_alerts_first_then_open_then_the_rest(
             created_at=now - timedelta(hours=hours_ago),
         )
 
+    def day(hours_ago):
+        return f"{local_today(now - timedelta(hours=hours_ago), patient.timezone):%Y-%m-%d}"
+
     with app.app_context():
         db.session.add_all(
             [
@@ -361,30 +368,37 @@ def test_report_lists_open_urgent_alerts_first_then_open_then_the_rest(
                 alert("red_flag", "urgent", AlertStatus.OPEN, 20),
                 alert("rising_score", "review", AlertStatus.OPEN, 100),
                 alert("dose_deviation", "review", AlertStatus.ACKNOWLEDGED, 50),
+                alert("red_flag", "urgent", AlertStatus.ACKNOWLEDGED, 300),
+                *(alert("high_score", "review", AlertStatus.ACKNOWLEDGED, 3 + i) for i in range(6)),
                 *(alert("red_flag", "urgent", AlertStatus.RESOLVED, 200 + i) for i in range(10)),
             ]
         )
         db.session.commit()
     report = loaded(app, patient, progress.report_data)
-    assert report.alerts[:9] == (
-        f"{(now - timedelta(hours=20)):%Y-%m-%d} urgent red flag: red_flag 20 [open]",
-        f"{(now - timedelta(hours=70)):%Y-%m-%d} urgent red flag: red_flag 70 [open]",
-        f"{(now - timedelta(hours=100)):%Y-%m-%d} review rising score: rising_score 100 [open]",
-        f"{(now - timedelta(hours=30)):%Y-%m-%d} info missed logs: missed_logs 30 [open]",
-        f"{(now - timedelta(hours=2)):%Y-%m-%d} review high score: high_score 2 [acknowledged]",
-        f"{(now - timedelta(hours=50)):%Y-%m-%d} review dose deviation: dose_deviation 50 "
-        "[acknowledged]",
-        f"{(now - timedelta(hours=1)):%Y-%m-%d} urgent red flag: red_flag 1 [resolved]",
-        f"{(now - timedelta(hours=200)):%Y-%m-%d} urgent red flag: red_flag 200 [resolved]",
-        f"{(now - timedelta(hours=201)):%Y-%m-%d} urgent red flag: red_flag 201 [resolved]",
+    assert report.alerts[:3] == (
+        f"{day(20)} urgent red flag: red_flag 20 [open]",
+        f"{day(70)} urgent red flag: red_flag 70 [open]",
+        f"{day(300)} urgent red flag: red_flag 300 [acknowledged]",
     )
-    assert len(report.alerts) == 4 + progress.REPORT_OTHER_ALERTS  # every open one, then 6
+    assert report.alerts[3:6] == (
+        f"{day(100)} review rising score: rising_score 100 [open]",
+        f"{day(2)} review high score: high_score 2 [acknowledged]",
+        f"{day(3)} review high score: high_score 3 [acknowledged]",
+    )
+    assert report.alerts[11:16] == (
+        f"{day(50)} review dose deviation: dose_deviation 50 [acknowledged]",
+        f"{day(30)} info missed logs: missed_logs 30 [open]",
+        f"{day(1)} urgent red flag: red_flag 1 [resolved]",
+        f"{day(200)} urgent red flag: red_flag 200 [resolved]",
+        f"{day(201)} urgent red flag: red_flag 201 [resolved]",
+    )
+    assert len(report.alerts) == 13 + progress.REPORT_OTHER_ALERTS  # every unresolved one
     with app.app_context():  # many open alerts: every one is listed, before any other
-        db.session.add_all(alert("red_flag", "urgent", AlertStatus.OPEN, 300 + i) for i in range(9))
+        db.session.add_all(alert("red_flag", "urgent", AlertStatus.OPEN, 400 + i) for i in range(9))
         db.session.commit()
     report = loaded(app, patient, progress.report_data)
-    assert len(report.alerts) == 13 + progress.REPORT_OTHER_ALERTS
-    assert all("[open]" in line for line in report.alerts[:13])
-    assert [line.split(" ")[1] for line in report.alerts[:11]] == ["urgent"] * 11
+    assert len(report.alerts) == 22 + progress.REPORT_OTHER_ALERTS
+    assert all("urgent red flag" in line and "[open]" in line for line in report.alerts[:11])
+    assert report.alerts[11] == f"{day(300)} urgent red flag: red_flag 300 [acknowledged]"
     login_as(client, clinician)
     assert client.get(f"/reports/{patient.id}.pdf").data.startswith(b"%PDF-")
