@@ -24,6 +24,7 @@ from taper.models import (
     CareTeamLink,
     DailyLog,
     OutboxMessage,
+    Role,
     TaperPlan,
     User,
 )
@@ -174,7 +175,11 @@ def _queue_emails(patient: User, alert: Alert) -> None:
         .join(CareTeamLink, CareTeamLink.clinician_id == User.id)
         .where(CareTeamLink.patient_id == patient.id, User.active.is_(True))
     ).all()
-    link = f"{current_app.config['PUBLIC_URL'].rstrip('/')}/clinician/alerts#alert-{alert.id}"
+    site = current_app.config["PUBLIC_URL"].rstrip("/")
+    if not clinicians:
+        _escalate(patient, alert, site)
+        return
+    link = f"{site}/clinician/alerts#alert-{alert.id}"
     for clinician in clinicians:
         db.session.add(
             OutboxMessage(
@@ -184,6 +189,35 @@ def _queue_emails(patient: User, alert: Alert) -> None:
                 body=(
                     f"Hello {clinician.name},\n\nA patient on your care team has raised an urgent "
                     f"alert in Taper. Please sign in to see it:\n\n{link}\n\n"
+                    "This message contains no health information.\n"
+                ),
+            )
+        )
+
+
+def _escalate(patient: User, alert: Alert, site: str) -> None:
+    """An urgent alert of a patient with no active clinician on their care team (theirs was
+    deactivated, or none was ever assigned) would reach nobody: it is logged as an error, and
+    every active admin is asked by e-mail to assign a clinician now (no health details)."""
+    log.error(
+        "urgent alert %s of patient %s: no active clinician on the care team; e-mailing admins",
+        alert.id,
+        patient.id,
+    )
+    admins = db.session.scalars(
+        select(User).where(User.role == Role.ADMIN, User.active.is_(True))
+    ).all()
+    for admin in admins:
+        db.session.add(
+            OutboxMessage(
+                alert_id=alert.id,
+                to_email=admin.email,
+                subject="Taper: an urgent alert reached no clinician",
+                body=(
+                    f"Hello {admin.name},\n\nA patient in Taper (account number {patient.id}) "
+                    "raised an urgent alert, but no active clinician is on their care team, so "
+                    "no one has been told. Please assign a clinician to them now:\n\n"
+                    f"{site}/admin/accounts\n\n"
                     "This message contains no health information.\n"
                 ),
             )

@@ -16,6 +16,7 @@ from taper.models import (
     OutboxMessage,
     RedFlagReport,
     Role,
+    User,
 )
 from taper.services import notify
 from tests.conftest import login_as
@@ -71,6 +72,30 @@ def test_seizure_from_help_button_shows_urgent_care_and_stores_urgent_alert(
     assert "seizure" not in message.body.lower()
     assert patient.name not in message.body
     assert "/clinician/alerts" in message.body
+
+
+def test_an_urgent_alert_with_no_active_clinician_goes_to_the_admins(
+    client, app, patient, clinician, admin, caplog
+):
+    """The patient's only clinician was deactivated: the seizure is stored and alerted, and
+    since no clinician would hear of it, every active admin is e-mailed to assign one (no
+    health details) and the gap is logged as an error."""
+    with app.app_context():
+        db.session.get(User, clinician.id).active = False
+        db.session.commit()
+    login_as(client, patient)
+    data = {"red_flags": "seizure", "submission_id": "b" * 32}
+    with caplog.at_level("ERROR", logger="taper.services.alerts"):
+        assert URGENT in client.post("/help", data=data).text
+    (alert,) = all_rows(app, Alert)
+    assert alert.tier == "urgent"
+    (message,) = all_rows(app, OutboxMessage)
+    assert (message.to_email, message.alert_id) == (admin.email, alert.id)
+    assert message.subject == "Taper: an urgent alert reached no clinician"
+    assert f"account number {patient.id}" in message.body
+    assert "seizure" not in message.body.lower()
+    assert patient.name not in message.body
+    assert f"urgent alert {alert.id} of patient {patient.id}: no active clinician" in caplog.text
 
 
 def test_help_without_a_tick_asks_again(client, app, patient):
