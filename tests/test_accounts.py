@@ -642,3 +642,43 @@ def test_the_password_changed_email_reads_the_owners_own_clock(app, make_user):
 )
 def test_owners_clock_names_the_zone_it_reads(zone, expected):
     assert accounts.owners_clock(datetime(2026, 12, 3, 14, 5, tzinfo=UTC), zone) == expected
+
+
+def test_a_set_password_link_used_twice_at_the_same_instant_works_once(shared_app):
+    """Two browsers send the same link's form at once, each with a password: one sets it and
+    is signed in; the other is told the link was used, and holds no session."""
+    import threading
+
+    app = shared_app
+    with app.app_context():
+        user = accounts.create_user(
+            None, email="new@race.example.org", name="New Person", role=Role.PATIENT
+        )
+        db.session.commit()
+        token, user_id = accounts.make_set_password_token(user), user.id
+    passwords = ["violet harbour lantern quietly", "marble orchard tuesday gravel"]
+    barrier = threading.Barrier(2, timeout=20)
+    outcomes: dict[int, tuple[int, int]] = {}
+
+    def use(n: int) -> None:
+        browser = app.test_client()
+        browser.get(f"/set-password/{token}")
+        barrier.wait()
+        data = {"password": passwords[n], "confirm": passwords[n]}
+        sent = browser.post(f"/set-password/{token}", data=data)
+        outcomes[n] = (sent.status_code, browser.get("/today").status_code)
+
+    threads = [threading.Thread(target=use, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(outcomes.values()) == [(200, 302), (302, 200)]  # one signed in, one refused
+    winner = next(n for n, (status, _) in outcomes.items() if status == 302)
+    with app.app_context():
+        stored = db.session.get(User, user_id)
+        assert verify_password(stored.password_hash, passwords[winner])
+        actions = db.session.scalars(
+            select(AuditEvent.action).where(AuditEvent.action == "user.password_set")
+        ).all()
+        assert actions == ["user.password_set"]

@@ -48,15 +48,18 @@ def _pending_user() -> User | None:
 
 
 def _pending_key() -> str:
-    return "2fa:" + str(session.get("2fa_user", "none"))
+    """The account, not its session version: a logout or a password change by the owner
+    must not give someone holding the password a fresh set of tries."""
+    return "2fa:" + str(session.get("2fa_user", "none")).partition(":")[0]
 
 
+# Every code sent counts, before it is checked (a count made after the response, for failures
+# only, let requests sent at the same moment all pass the test before any was counted).
 @bp.route("/login/code", methods=["GET", "POST"])
 @limiter.limit(
     lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
     key_func=_pending_key,
     methods=["POST"],
-    deduct_when=lambda r: r.status_code != 302,
     scope="login-2fa",
 )
 def login_code():

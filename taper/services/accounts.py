@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from taper.extensions import db
 from taper.models import CareTeamLink, Role, User, find_user_by_email, normalise_email
@@ -252,8 +252,19 @@ def set_password_with_token(token: str, password: str) -> User:
     user = user_for_set_password_token(token)
     check_password_policy(password, user.email, user.name)
     first = user.password_hash is None
-    user.password_hash = hash_password(password)
-    user.end_sessions()
+    # The link is spent by one conditional UPDATE: of two uses at the same instant, the second
+    # finds the password no longer the one its link was made for (it waits for the first to
+    # commit, then matches no row), so it cannot keep a session of its own.
+    was = User.password_hash.is_(None) if first else User.password_hash == user.password_hash
+    claimed = db.session.execute(
+        update(User)
+        .where(User.id == user.id, was)
+        .values(password_hash=hash_password(password), session_version=User.session_version + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        raise ServiceError("This link has already been used or is no longer valid.")
+    db.session.refresh(user, ["password_hash", "session_version"])
     audit.record(user, "user.password_set", "user", user.id, patient_id=_patient_id(user))
     _tell_owner_password_changed(user, first=first)
     return user

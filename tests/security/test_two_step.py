@@ -1,15 +1,16 @@
 """A1: two-step login for clinicians and admins; a password alone reaches nothing; codes once."""
 
 import re
+import threading
 import time
 
 import pyotp
 import pytest
 
 from taper.extensions import db
-from taper.models import Role, TwoFactor
+from taper.models import Role, TwoFactor, User
 from taper.services import twofactor
-from tests.conftest import PASSWORD, login_as, real_login
+from tests.conftest import PASSWORD, PASSWORD_HASH, login_as, real_login
 from tests.helpers import previous_step_code
 
 
@@ -144,3 +145,57 @@ def test_a_code_one_step_either_side_is_taken_and_no_further(app, make_user):
         assert twofactor.verify(clinician, code(step + 2), now + 30)  # a step on
         db.session.commit()
         assert db.session.get(TwoFactor, clinician.id).last_step == step + 2
+
+
+def test_wrong_codes_sent_at_once_are_each_counted_before_they_are_checked(shared_app):
+    """Someone holding the password sends 30 codes at the same instant: only the limit's worth
+    are checked, the rest get 429 (a count made after each response let all of them through)."""
+    from taper.services import accounts
+
+    app = shared_app
+    with app.app_context():
+        user = accounts.create_user(
+            None, email="doc@race.example.org", name="Doc", role=Role.CLINICIAN
+        )
+        user.password_hash = PASSWORD_HASH
+        secret = twofactor.new_secret()
+        twofactor.enable(user, secret, previous_step_code(secret))
+        db.session.commit()
+    first = app.test_client()
+    assert real_login(first, "doc@race.example.org").headers["Location"] == "/login/code"
+    cookie = first.get_cookie("taper_session").value
+    barrier = threading.Barrier(30, timeout=20)
+    statuses = []
+
+    def guess(n: int) -> None:
+        browser = app.test_client()
+        browser.set_cookie("taper_session", cookie)
+        barrier.wait()
+        statuses.append(browser.post("/login/code", data={"code": f"{100000 + n:06d}"}).status_code)
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(statuses) == [200] * 5 + [429] * 25
+
+
+def test_the_owner_logging_out_gives_no_fresh_code_tries(app, client, clinician):
+    """The count is the account's, not its session version's: the owner's logout (which ends
+    every session) does not reset it for someone trying codes with the password."""
+    turn_on(client, clinician)
+    attacker = app.test_client()
+    statuses = []
+    for _ in range(3):
+        real_login(attacker, clinician.email)
+        statuses += [attacker.post("/login/code", data={"code": "123456"}).status_code]
+        statuses += [attacker.post("/login/code", data={"code": "123457"}).status_code]
+        with app.app_context():
+            owner = db.session.get(User, clinician.id)  # its session version as it is now
+            db.session.expunge(owner)
+        login_as(client, owner)
+        client.post("/logout")
+    with app.app_context():
+        assert db.session.get(User, clinician.id).session_version == owner.session_version + 1
+    assert statuses == [200] * 5 + [429]
