@@ -68,8 +68,15 @@ def live_server(mailbox) -> Iterator[str]:
     """The app, migrated and with an admin account, served on 127.0.0.1 in a thread, on a
     fresh database: PostgreSQL when TEST_DATABASE_URL names one, else a SQLite file."""
     with fresh_database(os.environ.get("TEST_DATABASE_URL")) as url:
+        # New accounts on UTC (steps.patient_today): with the clinic's default zone, New York,
+        # the tests' "today" and the patient's differed from 00:00 to 05:00 UTC.
         app = create_app(
-            {"SQLALCHEMY_DATABASE_URI": url, "WTF_CSRF_ENABLED": True, "SMTP_PORT": mailbox.port}
+            {
+                "SQLALCHEMY_DATABASE_URI": url,
+                "WTF_CSRF_ENABLED": True,
+                "SMTP_PORT": mailbox.port,
+                "DEFAULT_TIMEZONE": "UTC",
+            }
         )
         with app.app_context():
             upgrade()
