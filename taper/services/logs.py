@@ -380,10 +380,10 @@ def _flags_sent(submission: str) -> frozenset[str]:
 
 
 def _flags_said_before(patient: User, entry: DailyLog) -> frozenset[str]:
-    """The red flags the day's version before ``entry`` already said, at the same time ("now"
-    or "since the last log"): a correction comes back with them ticked, and saving it again
-    is not a new event to alert on. A flag now said to be happening now, where it had happened
-    before, is new."""
+    """The red flags the day's version before ``entry`` already said as having happened since
+    the last log: a correction comes back with them ticked, and saving it again is not a new
+    event to alert on. A flag said to be happening now is always alerted (a second seizure the
+    same evening reads exactly like the morning's), and so is one whose time changed."""
     before = db.session.execute(
         select(DailyLog.red_flags, DailyLog.red_flags_when).where(
             DailyLog.patient_id == patient.id,
@@ -391,7 +391,7 @@ def _flags_said_before(patient: User, entry: DailyLog) -> frozenset[str]:
             DailyLog.version == entry.version - 1,
         )
     ).first()
-    if before is None or before.red_flags_when != entry.red_flags_when:
+    if before is None or entry.red_flags_when != "past" or before.red_flags_when != "past":
         return frozenset()
     return frozenset(before.red_flags or ())
 

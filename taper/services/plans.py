@@ -164,15 +164,15 @@ def _hold_conflicts(
 def _no_dose_today(
     typed: Sequence[tuple[int, StepInput]], plan: TaperPlan, today: date | None
 ) -> dict[tuple[int | str, str], str]:
-    """An active plan with a dose in force today, revised by hand so that no typed step is
-    in force today: the patient would take nothing until the first step, an abrupt stop
+    """An active plan with a dose above 0 in force today, revised by hand so that no typed
+    step is in force today: the patient would take nothing until the first step, an abrupt stop
     nobody typed. (A hold or pause in force has its own rule: ``_hold_conflicts``.)"""
     steps = [step for _, step in typed]
     if today is None or plan.status is not PlanStatus.ACTIVE or not steps:
         return {}
     if timeline.index_on(steps, today) is not None:
         return {}
-    if plan.current_revision is None or not _has_dose_on(plan.current_revision, today):
+    if plan.current_revision is None or not _taking_on(plan.current_revision, today):
         return {}
     return {
         ("plan", "steps"): (
@@ -181,6 +181,13 @@ def _no_dose_today(
             f"until {steps[0].start:%d %b %Y}."
         )
     }
+
+
+def _taking_on(revision: PlanRevision, day: date) -> bool:
+    """Whether the revision has a dose above 0 in force on ``day`` (a plan stopped at 0 mg
+    may be restarted from a later date)."""
+    found = timeline.dose_on(step_inputs(revision), day, hold_of(revision))
+    return found.step is not None and found.step.total > 0
 
 
 def _has_dose_on(revision: PlanRevision, day: date) -> bool:

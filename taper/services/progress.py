@@ -83,7 +83,7 @@ def date_range(
         first = min(s.steps[0].start for s in with_steps)
         last = max(_last_change(s) for s in with_steps)
         end = max(last, min(today, shift(last, AFTER_PLAN_DAYS)))
-        if in_force(with_steps, min(last, today)):
+        if in_force([s for s in with_steps if s.running], min(last, today)):
             end = max(end, today)  # a dose still in force (last step, open hold): to today
         end = min(end, shift(today, FAR_AHEAD_DAYS))
         start = min(max(first, shift(end, -PLAN_RANGE_MAX_DAYS)), end)

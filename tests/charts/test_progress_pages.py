@@ -2,7 +2,7 @@
 
 import re
 import struct
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -461,3 +461,21 @@ def test_caption_names_red_flags_when_the_range_has_one(client, patient, active_
     own = client.get("/progress").get_data(as_text=True)
     caption = re.search(r"<figcaption>(.*?)</figcaption>", own, re.S).group(1)
     assert "triangles mark days you reported a red flag" in caption
+
+
+def test_a_completed_plans_whole_chart_ends_after_its_last_change_not_today():
+    """Completed on 20 Jan after steps on 4 and 11 Jan, seen on 1 Sep: the chart runs to 30
+    days after the last change, whether or not the completion day is known (it once ran to
+    today, since the plan was in force on its last change day)."""
+    from decimal import Decimal
+
+    from taper.domain.schedule import StepInput
+    from taper.domain.timeline import PlanSchedule
+
+    steps = (StepInput(date(2027, 1, 4), Decimal(4)), StepInput(date(2027, 1, 11), Decimal(3)))
+    done = PlanSchedule(1, "diazepam", "mg", False, steps, None, ended_on=date(2027, 1, 20))
+    unknown = PlanSchedule(1, "diazepam", "mg", False, steps, None)
+    today = date(2027, 9, 1)
+    expected = (date(2027, 1, 4), date(2027, 2, 10))
+    assert progress.date_range([done], "plan", today) == expected
+    assert progress.date_range([unknown], "plan", today) == expected

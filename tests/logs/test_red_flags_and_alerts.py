@@ -206,8 +206,8 @@ def test_a_correction_keeping_the_days_red_flag_alerts_no_one_again(
     client, app, patient, active_plan
 ):
     """The correction form comes back with the day's red flag ticked: changing only the sleep
-    is not a new seizure, so no second urgent alert or e-mail. The same flag now said to be
-    happening now is new, and alerted."""
+    is not a new seizure, so no second urgent alert or e-mail. A flag said to be happening now
+    is alerted every time (a second seizure the same evening reads exactly like the first)."""
     login_as(client, patient)
     assert URGENT in client.post("/log", data=fill_log(client, flags=["seizure"], when="past")).text
     form = client.get("/log").text
@@ -222,6 +222,9 @@ def test_a_correction_keeping_the_days_red_flag_alerts_no_one_again(
     urgent = [a for a in all_rows(app, Alert) if a.tier == "urgent"]
     assert len(urgent) == 2
     assert "happening now" in urgent[1].reason
+    again = fill_log(client, flags=["seizure"], when="now", sleep="6")  # that evening, again
+    assert URGENT in client.post("/log", data=again).text
+    assert len([a for a in all_rows(app, Alert) if a.tier == "urgent"]) == 3
 
 
 def test_a_form_error_without_red_flags_still_keeps_the_answers(client, app, patient, active_plan):

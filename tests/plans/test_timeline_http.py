@@ -477,6 +477,22 @@ def test_a_hand_revision_may_not_leave_an_active_plan_with_no_dose_today(
             assert dose_today(page) == expected
 
 
+def test_a_plan_stopped_at_0_mg_can_be_restarted_from_a_later_date(
+    client, app, clinician, patient, weekly
+):
+    """Stopped at 0 mg since 1 Feb: no dose is being taken, so steps typed from 10 Feb are no
+    abrupt stop, and the revision is saved."""
+    with at(date(2027, 2, 5)):
+        login_as(client, clinician)
+        restart = [(date(2027, 2, 10), "2", {}, "Restart"), (date(2027, 2, 24), "0", {}, "")]
+        saved = client.post(
+            f"/clinician/plans/{weekly}/edit",
+            data=plan_form(restart, reason="Restart", version=version_of(app, weekly)),
+        )
+        assert saved.status_code == 302
+    assert dose_today(today_page(client, patient, date(2027, 2, 11))) == "2 mg"
+
+
 def test_a_plan_paused_before_it_starts_can_still_be_revised(
     client, app, clinician, patient, weekly
 ):

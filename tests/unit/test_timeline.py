@@ -172,6 +172,18 @@ def _plan(plan_id, steps, *, running=True, hold=None):
     return PlanSchedule(plan_id, f"drug{plan_id}", "mg", running, tuple(steps), hold)
 
 
+def test_a_completed_plan_is_in_force_only_before_the_day_it_was_completed():
+    steps = [StepInput(_d(1, 1), D("4")), StepInput(_d(1, 8), D("2"))]
+    done = PlanSchedule(1, "drug1", "mg", False, tuple(steps), None, ended_on=_d(1, 10))
+    assert [bool(in_force([done], day)) for day in (_d(1, 9), _d(1, 10), _d(2, 1))] == [
+        True,
+        False,
+        False,
+    ]
+    before_0013 = PlanSchedule(1, "drug1", "mg", False, tuple(steps), None)  # no day known
+    assert in_force([before_0013], _d(1, 9)) == []
+
+
 def test_in_force_is_every_running_plan_with_a_dose_that_day():
     alprazolam = _plan(1, [StepInput(_d(1, 1), D("2")), StepInput(_d(1, 15), D("0"))])
     diazepam = _plan(2, [StepInput(_d(1, 8), D("10"))])
