@@ -9,6 +9,7 @@ import click
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask.cli import AppGroup
 from flask_login import current_user
+from limits import parse
 
 from taper.auth import bp, throttle
 from taper.auth.forms import CodeForm, DisableForm, RenewForm
@@ -53,14 +54,26 @@ def _pending_key() -> str:
     return "2fa:" + str(session.get("2fa_user", "none")).partition(":")[0]
 
 
+CODE_SCOPE = "login-2fa"
+
+
+def _forget_code_tries(key: str) -> None:
+    """A right code resets the account's count, as the right password does (throttle.py):
+    signing in from several devices in a quarter of an hour is never held up."""
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "")
+    identifiers = [part for part in (prefix, key, CODE_SCOPE) if part]
+    limiter.limiter.clear(parse(current_app.config["LOGIN_LIMIT_PER_ACCOUNT"]), *identifiers)
+
+
 # Every code sent counts, before it is checked (a count made after the response, for failures
 # only, let requests sent at the same moment all pass the test before any was counted).
+# (A shared limit: its bucket is the scope itself, which _forget_code_tries names.)
 @bp.route("/login/code", methods=["GET", "POST"])
-@limiter.limit(
+@limiter.shared_limit(
     lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
+    scope=CODE_SCOPE,
     key_func=_pending_key,
     methods=["POST"],
-    scope="login-2fa",
 )
 def login_code():
     """The second step of a login: a code from the authenticator app, used once."""
@@ -73,6 +86,7 @@ def login_code():
     if form.validate_on_submit():
         next_url = safe_next(session.get("2fa_next"))  # read before the session starts anew
         if twofactor.spend_login_code(user, form.code.data):
+            _forget_code_tries(_pending_key())
             start_session(user)
             accounts.log_in(user, two_step=True)
             return redirect(next_url or home_url())
