@@ -38,8 +38,10 @@ def queue(to_email: str, subject: str, body: str, *, alert_id: int | None = None
 
 
 def backoff(attempts: int) -> timedelta:
-    """1, 2, 4, 8 ... minutes after each failure, at most an hour."""
-    return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+    """1, 2, 4, 8 ... minutes after each failure, at most an hour. The exponent is capped
+    before the timedelta is made: 2**41 minutes overflowed it at the 42nd failure, inside the
+    sender's error handler, and a message failing for good then stopped every later one."""
+    return min(timedelta(minutes=2 ** min(max(attempts - 1, 0), 6)), MAX_BACKOFF)
 
 
 def message_id(message: OutboxMessage) -> str:

@@ -1,6 +1,7 @@
 """Red flags reach urgent care at once; alerts reach the care team; nothing is lost."""
 
 import re
+import smtplib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -363,6 +364,48 @@ def test_dead_smtp_server_loses_nothing_and_cron_retries(app, client, runner, pa
         assert (sent, failed) == (1, 0)
     assert len(inbox.messages) == 1
     assert len(all_rows(app, Alert)) == 1
+
+
+STUCK_PORT = free_port()
+
+
+@pytest.mark.app_config(SMTP_PORT=STUCK_PORT)
+def test_a_message_failing_for_days_never_stops_the_ones_after_it(app, monkeypatch):
+    """A message refused for good (a bad address) is retried at most hourly, however many
+    times it has failed (the 42nd failure once overflowed the backoff inside the sender's
+    error handler, and every later message, urgent ones too, was never sent again)."""
+    assert [notify.backoff(n).total_seconds() / 60 for n in (1, 2, 3, 7, 42, 10**6)] == [
+        1,
+        2,
+        4,
+        60,
+        60,
+        60,
+    ]
+    with app.app_context():
+        stuck = notify.queue("nobody@bad.example.org", "Taper", "stuck")
+        later = notify.queue("clinician@clinic.example.org", "Taper", "urgent")
+        db.session.flush()
+        stuck.attempts = 41
+        db.session.commit()
+        stuck_id, later_id = stuck.id, later.id
+    email = notify._email
+
+    def refused_for_bad_addresses(message):  # as a mail server answers 550 for this address
+        if message.to_email.endswith("@bad.example.org"):
+            raise smtplib.SMTPRecipientsRefused({message.to_email: (550, b"no such user")})
+        return email(message)
+
+    monkeypatch.setattr(notify, "_email", refused_for_bad_addresses)
+    now = datetime.now(UTC) + timedelta(seconds=1)  # both due
+    with smtp_server(STUCK_PORT) as inbox, app.app_context():
+        assert notify.send_pending(now) == (1, 1)
+    assert [envelope.rcpt_tos for envelope in inbox.messages] == [["clinician@clinic.example.org"]]
+    with app.app_context():
+        stuck = db.session.get(OutboxMessage, stuck_id)
+        assert stuck.attempts == 42
+        assert stuck.next_attempt_at == now + timedelta(hours=1)
+        assert db.session.get(OutboxMessage, later_id).sent_at is not None
 
 
 def test_every_red_flag_report_is_an_alert_of_its_own(client, app, patient, clinician):
