@@ -210,7 +210,7 @@ def rescue(user_id: int | None, code: int = 200):
 def _local_time(report: KeptReport, timezone: str) -> str:
     try:
         moment = report.reported_at.astimezone(ZoneInfo(timezone))
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, "America"
         moment = report.reported_at
     return f"{moment.day} {moment:%B %Y at %H:%M}"
 

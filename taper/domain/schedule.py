@@ -154,6 +154,6 @@ def local_today(now_utc: datetime, tz_name: str) -> date:
         raise ValueError("now_utc must be timezone-aware")
     try:
         zone = ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, "America"
         raise ValueError(f"unknown time zone {tz_name!r}") from None
     return now_utc.astimezone(zone).date()

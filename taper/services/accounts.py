@@ -62,7 +62,7 @@ def normalise_phone(value: str | None) -> str | None:
 def _check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, "America"
         raise ServiceError("Choose a time zone from the list.", "timezone") from None
     if name not in available_timezones():
         raise ServiceError("Choose a time zone from the list.", "timezone")
@@ -198,7 +198,7 @@ def owners_clock(moment: datetime, timezone: str) -> str:
     never in UTC (an unknown zone falls back to UTC, named as such)."""
     try:
         zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, "America"
         zone, timezone = ZoneInfo("UTC"), "UTC"
     local = moment.astimezone(zone)
     return f"{local.day} {local:%B %Y} at {local:%H:%M} ({timezone.replace('_', ' ')} time)"

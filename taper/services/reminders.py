@@ -106,7 +106,7 @@ def due_day(patient: User, now: datetime) -> date | None:
     autumn is reached twice, and the (patient, day) row keeps it to one e-mail."""
     try:
         local = now.astimezone(ZoneInfo(patient.timezone))
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, "America"
         log.warning("reminder skipped: patient %s has an unknown time zone", patient.id)
         return None
     if local.time() < patient.reminder_at:

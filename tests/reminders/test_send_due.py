@@ -177,8 +177,11 @@ def test_reminder_off_deactivated_clinician_or_admin_gets_none(app, reminded, ad
     assert {off.id, gone.id, clinician.id, an_admin.id}.isdisjoint(dict(reminders_of(app)))
 
 
-def test_an_unreadable_time_zone_skips_that_patient_only(app, reminded, caplog):
-    broken = reminded(timezone="Mars/Olympus_Mons")
+# "America" is a folder of zones, not one: ZoneInfo raises IsADirectoryError for it, which
+# once escaped the fallback and failed the whole job on every run.
+@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "America"])
+def test_an_unreadable_time_zone_skips_that_patient_only(app, reminded, caplog, zone):
+    broken = reminded(timezone=zone)
     fine = reminded()
 
     assert send_due(app, EVENING) == 1
