@@ -11,7 +11,7 @@ from sqlalchemy import select
 from taper.extensions import db
 from taper.models import PlanReceipt, PlanRevision, PlanStatus, Role, TaperPlan
 from tests.conftest import login_as
-from tests.helpers import plan_form, six_steps, version_of
+from tests.helpers import patient_today, plan_form, six_steps, version_of
 from tests.plans.timeline_posts import confirmed
 
 START = date(2026, 3, 2)
@@ -94,11 +94,11 @@ def test_six_step_plan_hold_and_revision_end_to_end(client, app, clinician, pati
 
 def test_patient_sees_notice_after_a_change_once(client, app, clinician, patient, write_plan):
     login_as(client, clinician)
-    plan_id = write_plan(patient, six_steps(date.today() - timedelta(days=3)))
+    plan_id = write_plan(patient, six_steps(patient_today(patient) - timedelta(days=3)))
     client.post(
         f"/clinician/plans/{plan_id}/edit",
         data=plan_form(
-            six_steps(date.today() - timedelta(days=3))[:5],
+            six_steps(patient_today(patient) - timedelta(days=3))[:5],
             reason="Shorter plan",
             version=version_of(app, plan_id),
         ),
@@ -146,7 +146,7 @@ def test_two_first_visits_at_once_both_see_today_and_leave_one_receipt(shared_ap
     clinician, patient = people
     writer = app.test_client()
     login_as(writer, clinician)
-    steps = six_steps(date.today() - timedelta(days=3))
+    steps = six_steps(patient_today(patient) - timedelta(days=3))
     created = writer.post(f"/clinician/patients/{patient.id}/plans/new", data=plan_form(steps))
     plan_id = int(created.headers["Location"].rsplit("/", 1)[1])
     activated = writer.post(

@@ -69,7 +69,7 @@ def test_second_clinician_saving_a_stale_plan_gets_409_and_keeps_their_typing(
 
 def test_stale_hold_is_refused_with_409(client, app, clinician, patient, write_plan):
     login_as(client, clinician)
-    plan_id = write_plan(patient, six_steps(date.today()))
+    plan_id = write_plan(patient, six_steps(patient_today(patient)))
     stale = version_of(app, plan_id) - 1
     response = confirmed(
         client, f"/clinician/plans/{plan_id}/hold", patient, reason="x", version=stale
@@ -83,7 +83,7 @@ def test_after_a_409_the_page_offers_the_current_version(
     client, app, clinician, patient, write_plan
 ):
     login_as(client, clinician)
-    plan_id = write_plan(patient, six_steps(date.today()))
+    plan_id = write_plan(patient, six_steps(patient_today(patient)))
     current = version_of(app, plan_id)
     refused = confirmed(
         client, f"/clinician/plans/{plan_id}/hold", patient, reason="x", version=current - 1
@@ -264,7 +264,7 @@ def test_every_schedule_change_needs_a_recent_password(
     """A9 on every route that changes a schedule: after the window, nothing changes
     without the password."""
     login_as(client, clinician)
-    plan_id = write_plan(patient, six_steps(date.today()))
+    plan_id = write_plan(patient, six_steps(patient_today(patient)))
     confirmed(  # a hold in place, so that releasing it is a real change
         client,
         f"/clinician/plans/{plan_id}/hold",
@@ -319,7 +319,7 @@ def test_status_changes_follow_the_allowed_path(client, app, clinician, patient,
 
 def test_every_change_and_view_is_audited(client, app, clinician, patient, write_plan):
     login_as(client, clinician)
-    plan_id = write_plan(patient, six_steps(date.today()))
+    plan_id = write_plan(patient, six_steps(patient_today(patient)))
     for url, reason in (("hold", "Hold"), ("release-hold", "Better")):
         confirmed(
             client,
@@ -330,7 +330,9 @@ def test_every_change_and_view_is_audited(client, app, clinician, patient, write
         )
     client.post(
         f"/clinician/plans/{plan_id}/edit",
-        data=plan_form(six_steps(date.today()), reason="Same", version=version_of(app, plan_id)),
+        data=plan_form(
+            six_steps(patient_today(patient)), reason="Same", version=version_of(app, plan_id)
+        ),
     )
     client.get(f"/clinician/plans/{plan_id}")
     login_as(client, patient)
@@ -352,7 +354,7 @@ def test_every_change_and_view_is_audited(client, app, clinician, patient, write
 
 def test_hold_until_a_past_date_is_refused(client, app, clinician, patient, write_plan):
     login_as(client, clinician)
-    plan_id = write_plan(patient, six_steps(date.today()))
+    plan_id = write_plan(patient, six_steps(patient_today(patient)))
     yesterday = (datetime.now(UTC) - timedelta(days=3)).date().isoformat()
     response = client.post(
         f"/clinician/plans/{plan_id}/hold",
