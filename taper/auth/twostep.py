@@ -60,7 +60,9 @@ CODE_SCOPE = "login-2fa"
 def _forget_code_tries(key: str) -> None:
     """A right code resets the account's count, as the right password does (throttle.py):
     signing in from several devices in a quarter of an hour is never held up."""
-    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "")
+    # The bucket's name as Flask-Limiter (pinned) builds it: [its key prefix, key, scope]. Its
+    # prefix is the one it keeps (the first app's RATELIMIT_KEY_PREFIX in this process).
+    prefix = getattr(limiter, "_key_prefix", "") or ""
     identifiers = [part for part in (prefix, key, CODE_SCOPE) if part]
     limiter.limiter.clear(parse(current_app.config["LOGIN_LIMIT_PER_ACCOUNT"]), *identifiers)
 
