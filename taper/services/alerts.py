@@ -23,13 +23,12 @@ from taper.models import (
     AlertStatus,
     CareTeamLink,
     DailyLog,
-    OutboxMessage,
     Role,
     TaperPlan,
     User,
 )
 from taper.models.alert import NEVER_MERGED_KIND
-from taper.services import ServiceError, audit, plans
+from taper.services import ServiceError, audit, notify, plans
 from taper.services.paging import PAGE_SIZE, Page, page_of
 from taper.services.savepoint import insert_once
 
@@ -169,36 +168,27 @@ def raise_alert(
 
 
 def _queue_emails(patient: User, alert: Alert) -> None:
-    """One outbox message per clinician on the care team: a link, no health details."""
+    """One outbox message per active clinician on the care team: a link, no health details.
+    With none (theirs deactivated, or none ever assigned) the alert would reach nobody: it is
+    logged as an error, and every active admin is asked to assign a clinician now."""
+    site = current_app.config["PUBLIC_URL"].rstrip("/")
     clinicians = db.session.scalars(
         select(User)
         .join(CareTeamLink, CareTeamLink.clinician_id == User.id)
         .where(CareTeamLink.patient_id == patient.id, User.active.is_(True))
     ).all()
-    site = current_app.config["PUBLIC_URL"].rstrip("/")
-    if not clinicians:
-        _escalate(patient, alert, site)
-        return
-    link = f"{site}/clinician/alerts#alert-{alert.id}"
     for clinician in clinicians:
-        db.session.add(
-            OutboxMessage(
-                alert_id=alert.id,
-                to_email=clinician.email,
-                subject="Taper: an urgent alert needs your attention",
-                body=(
-                    f"Hello {clinician.name},\n\nA patient on your care team has raised an urgent "
-                    f"alert in Taper. Please sign in to see it:\n\n{link}\n\n"
-                    "This message contains no health information.\n"
-                ),
-            )
+        notify.queue(
+            clinician.email,
+            "Taper: an urgent alert needs your attention",
+            f"Hello {clinician.name},\n\nA patient on your care team has raised an urgent "
+            f"alert in Taper. Please sign in to see it:\n\n"
+            f"{site}/clinician/alerts#alert-{alert.id}\n\n"
+            "This message contains no health information.\n",
+            alert_id=alert.id,
         )
-
-
-def _escalate(patient: User, alert: Alert, site: str) -> None:
-    """An urgent alert of a patient with no active clinician on their care team (theirs was
-    deactivated, or none was ever assigned) would reach nobody: it is logged as an error, and
-    every active admin is asked by e-mail to assign a clinician now (no health details)."""
+    if clinicians:
+        return
     log.error(
         "urgent alert %s of patient %s: no active clinician on the care team; e-mailing admins",
         alert.id,
@@ -208,19 +198,14 @@ def _escalate(patient: User, alert: Alert, site: str) -> None:
         select(User).where(User.role == Role.ADMIN, User.active.is_(True))
     ).all()
     for admin in admins:
-        db.session.add(
-            OutboxMessage(
-                alert_id=alert.id,
-                to_email=admin.email,
-                subject="Taper: an urgent alert reached no clinician",
-                body=(
-                    f"Hello {admin.name},\n\nA patient in Taper (account number {patient.id}) "
-                    "raised an urgent alert, but no active clinician is on their care team, so "
-                    "no one has been told. Please assign a clinician to them now:\n\n"
-                    f"{site}/admin/accounts\n\n"
-                    "This message contains no health information.\n"
-                ),
-            )
+        notify.queue(
+            admin.email,
+            "Taper: an urgent alert reached no clinician",
+            f"Hello {admin.name},\n\nA patient in Taper (account number {patient.id}) raised "
+            "an urgent alert, but no active clinician is on their care team, so no one has "
+            f"been told. Please assign a clinician to them now:\n\n{site}/admin/accounts\n\n"
+            "This message contains no health information.\n",
+            alert_id=alert.id,
         )
 
 
