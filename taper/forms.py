@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 from functools import cache
 from zoneinfo import available_timezones
 
+from flask import abort, request
 from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
@@ -23,6 +25,8 @@ from wtforms.widgets import HiddenInput, SubmitInput
 from taper.domain.text import UNSAVABLE
 
 UNSAVABLE_MESSAGE = "This contains characters that cannot be saved. Please retype it."
+# Flask-WTF's marker for "formdata not given: read it from the request".
+_FROM_REQUEST = inspect.signature(FlaskForm.__init__).parameters["formdata"].default
 
 
 class BareHiddenInput(HiddenInput):
@@ -48,6 +52,21 @@ class TaperForm(FlaskForm):
     hidden fields (Flask-WTF's csrf_token too) and submit buttons render without an id."""
 
     class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form, formdata):
+            """A posted form's text fields only. Flask-WTF would also take a JSON body (values
+            of any type, a list of any length: a plan's rows past the limit then dropped
+            unseen) or uploaded files in place of fields; our forms are sent by browsers and
+            our own scripts as form fields, so anything else is simply not a filled form."""
+            if formdata is not _FROM_REQUEST:
+                return formdata
+            if request.method not in {"POST", "PUT", "PATCH", "DELETE"} or not request.form:
+                return None
+            # Every field name of ours is ASCII; WTForms reads "steps-²-total" as row 2 and
+            # then fails on int("²").
+            if not all(key.isascii() for key in request.form):
+                abort(400)
+            return request.form
+
         def bind_field(self, form, unbound_field, options):
             widget = _bare_widget(unbound_field.field_class)
             if widget is not None and "widget" not in unbound_field.kwargs:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
@@ -96,7 +95,6 @@ def _show_errors(form: PlanForm, errors: dict) -> list[str]:
 
 
 STEPS = ("plan", "steps")
-ROW_INDEX = re.compile(r"steps-([0-9]{1,9})-")
 
 
 def _steps_errors(errors: dict) -> list[str]:
@@ -105,8 +103,11 @@ def _steps_errors(errors: dict) -> list[str]:
 
 
 def _too_many_rows(form: PlanForm) -> dict:
-    """A post with more rows than the form takes would be cut short: refuse it instead."""
-    posted = {int(m.group(1)) for key in request.form if (m := ROW_INDEX.match(key))}
+    """A post with more rows than the form takes would be cut short: refuse it instead.
+    Rows are counted as WTForms reads them: any index of digits (``str.isdigit``, so
+    ``steps-2000000000-`` and other scripts' digits too) after ``steps-``."""
+    indices = (key.split("-", 2)[1] for key in request.form if key.startswith("steps-"))
+    posted = {int(index) for index in indices if index.isdigit()}
     if len(posted) <= MAX_FORM_ROWS:
         return {}
     return {
