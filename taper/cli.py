@@ -69,6 +69,13 @@ def deactivate_user_command(email: str) -> None:
     _on_account(email, accounts.deactivate_user, "Deactivated {email}")
 
 
+@users_cli.command("reactivate")
+@click.argument("email")
+def reactivate_user_command(email: str) -> None:
+    """Switch a deactivated account on again (its password stays; old sessions stay ended)."""
+    _on_account(email, accounts.reactivate_user, "Reactivated {email}")
+
+
 @users_cli.command("send-link")
 @click.argument("email")
 def send_link_command(email: str) -> None:
@@ -95,6 +102,24 @@ def care_team_add_command(clinician_email: str, patient_email: str) -> None:
         _fail(error.message)
     db.session.commit()
     click.echo(f"{patient.email} is on {clinician.email}'s care team")
+
+
+@care_team_cli.command("remove")
+@click.argument("clinician_email")
+@click.argument("patient_email")
+def care_team_remove_command(clinician_email: str, patient_email: str) -> None:
+    """Take a clinician off a patient's care team: they no longer see the patient's record."""
+    clinician = find_user_by_email(clinician_email)
+    patient = find_user_by_email(patient_email)
+    if clinician is None or patient is None:
+        _fail("Both accounts must exist.")
+    try:
+        covered = accounts.leave_care_team(None, clinician, patient)
+    except ServiceError as error:
+        _fail(error.message)
+    click.echo(f"{patient.email} is not on {clinician.email}'s care team")
+    if not covered:
+        click.echo(f"Warning: {patient.email} now has no active clinician.", err=True)
 
 
 @click.command("seed-demo")

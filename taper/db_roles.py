@@ -49,8 +49,9 @@ RIGHTS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(APPEND_ONLY, READ_ADD),
     # password, session version, active, login throttle, time zone, name.
     "user": READ_ADD_CHANGE,
-    # links are added (a patient joins a team); none is ever removed by the app.
-    "care_team": READ_ADD,
+    # links are added (a patient joins a team) and removed by an admin (a clinician taken off
+    # a patient's team); never changed.
+    "care_team": (*READ_ADD, "DELETE"),
     # status, version and the current revision change; a plan is never deleted.
     "taper_plan": READ_ADD_CHANGE,
     # which revision of a plan the patient last saw: moved on to the newer one.

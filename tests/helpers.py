@@ -327,11 +327,13 @@ ROUTES: tuple[Route, ...] = (
     ),
     _post("/admin/accounts/<int:user_id>/link", ADMIN),  # an audit row, and an e-mail or a link
     _post("/admin/accounts/<int:user_id>/deactivate", ADMIN),
+    _post("/admin/accounts/<int:user_id>/reactivate", ADMIN, writes=False),  # the world's is on
     _post(
         "/admin/care-team",
         ADMIN,
         form=lambda app, w: {"clinician": str(w.clinician.id), "patient": str(w.newcomer.id)},
     ),
+    _post("/admin/care-team/<int:patient_id>/<int:clinician_id>/remove", ADMIN),
     _get("/admin/audit", ADMIN),
     _get("/admin/jobs", ADMIN),
     _post("/admin/jobs/retry", ADMIN, writes=False),  # the job id is a form field
@@ -469,6 +471,7 @@ def fillings(rule: Rule, world: World) -> list[dict[str, object]]:
     ids = {
         "patient_id": world.patient.id,
         "user_id": world.patient.id,
+        "clinician_id": world.clinician.id,
         "plan_id": world.plan_id,
         "alert_id": world.alert_id,
         "day": world.day.isoformat(),

@@ -682,3 +682,68 @@ def test_a_set_password_link_used_twice_at_the_same_instant_works_once(shared_ap
             select(AuditEvent.action).where(AuditEvent.action == "user.password_set")
         ).all()
         assert actions == ["user.password_set"]
+
+
+# --- two of the same request at once, and look-alike addresses ---------------------------------
+
+
+def test_an_account_made_meanwhile_by_the_same_form_is_a_refusal_not_an_error(
+    app, make_user, admin, monkeypatch
+):
+    """Two "New account" posts at once: both find no account with the e-mail, the unique
+    index refuses the second insert, which answers like any existing e-mail."""
+    taken = make_user(Role.CLINICIAN, email="twin@example.org")
+    monkeypatch.setattr(accounts, "find_user_by_email", lambda email: None)  # the race, lost
+    with app.app_context():
+        with pytest.raises(ServiceError, match="already exists") as refused:
+            accounts.create_user(get(admin), email=taken.email, name="Dr Twin", role=Role.CLINICIAN)
+        assert refused.value.field == "email"
+        db.session.commit()  # the rest of the transaction is still usable
+        assert count_rows(User) == 2
+
+
+def test_a_care_team_link_added_meanwhile_is_kept_once(app, make_user, admin, monkeypatch):
+    clinician, patient = make_user(Role.CLINICIAN), make_user(Role.PATIENT)
+    with app.app_context():
+        accounts.add_to_care_team(get(admin), get(clinician), get(patient))
+        db.session.commit()
+    with app.app_context():
+        real_get = db.session.get
+        missed = []
+
+        def get_missing_the_link(model, key, **kwargs):
+            if model is CareTeamLink and not missed:  # the other request's link, not seen yet
+                missed.append(key)
+                return None
+            return real_get(model, key, **kwargs)
+
+        monkeypatch.setattr(db.session, "get", get_missing_the_link)
+        link = accounts.add_to_care_team(get(admin), get(clinician), get(patient))
+        db.session.commit()
+        assert missed
+        assert (link.clinician_id, link.patient_id) == (clinician.id, patient.id)
+    with app.app_context():
+        assert count_rows(CareTeamLink) == 1
+        assert count_rows(AuditEvent, action="care_team.add") == 1
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "ｊordan@example.org",  # a fullwidth letter
+        "jordan\u200b@example.org",  # a zero-width space
+        "jordan@example.org.",  # a trailing dot
+        "jor\u202edan@example.org",  # a right-to-left override
+    ],
+)
+def test_an_address_that_reads_like_another_is_refused(app, email):
+    with app.app_context():
+        with pytest.raises(ServiceError, match="Enter an email address") as refused:
+            accounts.create_user(None, email=email, name="Jordan", role=Role.CLINICIAN)
+        assert refused.value.field == "email"
+
+
+def test_an_address_with_accented_letters_is_still_taken(app):
+    with app.app_context():
+        user = accounts.create_user(None, email="josé@example.org", name="José", role=Role.PATIENT)
+        assert user.email == "josé@example.org"

@@ -211,7 +211,7 @@ def test_admin_assigns_a_patient_who_then_appears_in_the_clinicians_list(
     assert response.headers["Location"] == "/admin/accounts"
     page = client.get("/admin/accounts").get_data(as_text=True)
     assert "Morgan Assigned is now on Dr Lee Park&#39;s care team." in page
-    assert re.search(r"<td>Morgan Assigned</td>.*?<td>Dr Lee Park</td>", page, re.DOTALL)
+    assert re.search(r"<td>Morgan Assigned</td>.*?<li>Dr Lee Park\s", page, re.DOTALL)
     with app.app_context():
         link = db.session.get(CareTeamLink, (doctor.id, person.id))
         assert link.added_by_id == admin.id
@@ -316,6 +316,176 @@ def test_admin_cannot_deactivate_own_account(app, client, admin):
 
 def test_deactivating_an_unknown_account_is_404(as_admin):
     assert as_admin.post("/admin/accounts/987654/deactivate").status_code == 404
+
+
+def test_a_second_deactivate_writes_nothing(app, as_admin, patient):
+    """A double click, or Back and the button again: one audit row, no second session bump."""
+    for _ in range(2):
+        assert as_admin.post(f"/admin/accounts/{patient.id}/deactivate").status_code == 302
+    assert row_counts(app, AuditEvent) == (1,)
+    assert stored(app, patient.email).session_version == patient.session_version + 1
+
+
+def test_a_deactivated_account_is_reactivated_and_its_old_sessions_stay_ended(
+    app, client, admin, patient
+):
+    patient_browser = app.test_client()
+    login_as(patient_browser, patient)
+    login_as(client, admin)
+    client.post(f"/admin/accounts/{patient.id}/deactivate")
+    page = client.get("/admin/accounts").get_data(as_text=True)
+    assert f'action="/admin/accounts/{patient.id}/reactivate"' in page
+
+    response = client.post(f"/admin/accounts/{patient.id}/reactivate", follow_redirects=True)
+
+    assert "Robin Patient can log in again." in response.get_data(as_text=True)
+    assert stored(app, patient.email).active is True
+    assert patient_browser.get("/today").status_code == 302  # the cookie from before
+    assert real_login(app.test_client(), patient.email).status_code == 302  # the password works
+    with app.app_context():
+        actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
+    assert actions == ["user.deactivate", "user.reactivate", "auth.login"]
+    client.post(f"/admin/accounts/{patient.id}/reactivate")  # already on: nothing written
+    assert row_counts(app, AuditEvent) == (3,)
+
+
+def test_the_last_active_admin_cannot_be_deactivated_even_by_another(app, client, admin, make_user):
+    other = make_user(Role.ADMIN, name="Admin Other")
+    login_as(client, admin)
+    assert client.post(f"/admin/accounts/{other.id}/deactivate").status_code == 302
+    assert stored(app, other.email).active is False
+    # The other admin's browser: its session ended, but say it were still signed in somehow:
+    # the service itself refuses to switch off the last active admin.
+    from taper.services import ServiceError, accounts
+
+    with app.app_context():
+        me = db.session.get(User, admin.id)
+        with pytest.raises(ServiceError, match="last active admin"):
+            accounts.deactivate_account(db.session.get(User, other.id), me)
+    assert stored(app, admin.email).active is True
+
+
+def test_two_admins_switching_each_other_off_at_once_leave_one(shared_app, monkeypatch):
+    """Each request waits for the other's lock, then sees its change: one of them is refused."""
+    import threading
+
+    from taper import access
+    from tests.conftest import PASSWORD_HASH
+
+    with shared_app.app_context():
+        first, second = (
+            User(role=Role.ADMIN, email=f"{n}@example.org", name=n, password_hash=PASSWORD_HASH)
+            for n in ("first", "second")
+        )
+        db.session.add_all([first, second])
+        db.session.commit()
+        pairs = [(first.get_id(), second.id), (second.get_id(), first.id)]
+    barrier = threading.Barrier(2, timeout=10)
+    found = access.account_or_404
+
+    def in_step(user, account_id):
+        account = found(user, account_id)
+        barrier.wait()  # both requests have read the account they switch off
+        return account
+
+    monkeypatch.setattr(access, "account_or_404", in_step)
+    statuses = []
+
+    def switch_off(identity: str, other_id: int) -> None:
+        browser = shared_app.test_client()
+        with browser.session_transaction() as session:
+            session.update(_user_id=identity, login_at=9e9, seen_at=9e9, auth_at=9e9)
+        statuses.append(browser.post(f"/admin/accounts/{other_id}/deactivate").status_code)
+
+    threads = [threading.Thread(target=switch_off, args=pair) for pair in pairs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    with shared_app.app_context():
+        active = db.session.scalars(select(User.name).where(User.active.is_(True))).all()
+    assert len(active) == 1, active
+    assert statuses == [302, 302]
+
+
+def test_a_clinician_is_taken_off_a_care_team_and_loses_the_record(
+    app, client, admin, clinician, patient, make_user
+):
+    """Reassigning a patient: the new clinician added, the old one removed, who then sees a
+    404 like for anybody else's patient."""
+    new = make_user(Role.CLINICIAN, name="Dr New")
+    login_as(client, admin)
+    client.post("/admin/care-team", data={"clinician": new.id, "patient": patient.id})
+    old_browser = app.test_client()
+    login_as(old_browser, clinician)
+    assert old_browser.get(f"/clinician/patients/{patient.id}").status_code == 200
+
+    response = client.post(
+        f"/admin/care-team/{patient.id}/{clinician.id}/remove", follow_redirects=True
+    )
+
+    page = response.get_data(as_text=True)
+    assert f"Robin Patient is not on {clinician.name}&#39;s care team now." in page
+    assert "No active clinician" not in page
+    assert old_browser.get(f"/clinician/patients/{patient.id}").status_code == 404
+    with app.app_context():
+        links = db.session.scalars(select(CareTeamLink.clinician_id)).all()
+        event = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert links == [new.id]
+    assert (event.action, event.object_id, event.patient_id) == (
+        "care_team.remove",
+        clinician.id,
+        patient.id,
+    )
+    assert "Dr New" in client.get(f"/admin/audit?patient={patient.id}").get_data(as_text=True)
+
+
+def test_removing_the_only_clinician_warns_and_the_page_says_so(app, as_admin, clinician, patient):
+    response = as_admin.post(
+        f"/admin/care-team/{patient.id}/{clinician.id}/remove", follow_redirects=True
+    )
+    page = response.get_data(as_text=True)
+    assert "No active clinician has Robin Patient on their care team now" in page
+    row = re.search(r"<td>Robin Patient</td>.*?</tr>", page, re.DOTALL).group(0)
+    assert "No active clinician." in row
+
+
+@pytest.mark.parametrize("swap", [False, True])
+def test_removing_with_the_wrong_kinds_of_account_changes_nothing(
+    app, as_admin, clinician, patient, swap
+):
+    first, second = (clinician, patient) if swap else (patient, patient)
+    response = as_admin.post(
+        f"/admin/care-team/{first.id}/{second.id}/remove", follow_redirects=True
+    )
+    assert "Choose a clinician and one of their patients." in response.get_data(as_text=True)
+    assert row_counts(app, CareTeamLink, AuditEvent) == (1, 0)
+
+
+def test_deactivating_a_patients_only_clinician_warns_and_marks_the_patient(
+    app, as_admin, clinician, patient, make_user
+):
+    covered = make_user(Role.PATIENT, name="Sam Covered", clinicians=(clinician,))
+    make_user(Role.CLINICIAN, name="Dr Second")
+    as_admin.post(
+        "/admin/care-team", data={"clinician": _id(app, "Dr Second"), "patient": covered.id}
+    )
+
+    response = as_admin.post(f"/admin/accounts/{clinician.id}/deactivate", follow_redirects=True)
+
+    page = response.get_data(as_text=True)
+    assert "No active clinician has Robin Patient on their care team now" in page
+    assert "Sam Covered on their" not in page
+    robin = re.search(r"<td>Robin Patient</td>.*?</tr>", page, re.DOTALL).group(0)
+    assert "No active clinician." in robin
+    assert f"{escape(clinician.name)} (deactivated)" in robin
+    sam = re.search(r"<td>Sam Covered</td>.*?</tr>", page, re.DOTALL).group(0)
+    assert "No active clinician." not in sam
+
+
+def _id(app, name: str) -> int:
+    with app.app_context():
+        return db.session.scalar(select(User.id).where(User.name == name))
 
 
 # --- escaping --------------------------------------------------------------------------------

@@ -264,6 +264,51 @@ def test_care_team_add_refuses_wrong_roles_and_unknown_accounts(
     assert totals(CareTeamLink, AuditEvent) == (0, 0)
 
 
+def test_care_team_remove_takes_the_clinician_off_and_warns_when_nobody_is_left(
+    app, invoke, totals, make_user
+):
+    clinician = make_user(Role.CLINICIAN, email="doc@example.org")
+    other = make_user(Role.CLINICIAN, email="doc2@example.org")
+    patient = make_user(Role.PATIENT, email="pat@example.org", clinicians=(clinician, other))
+
+    result = invoke("care-team", "remove", "DOC@example.org", "pat@example.org")
+
+    assert result.exit_code == 0, result.output
+    assert "pat@example.org is not on doc@example.org's care team" in result.output
+    assert "no active clinician" not in result.output
+    client = app.test_client()
+    login_as(client, clinician)
+    assert client.get(f"/clinician/patients/{patient.id}").status_code == 404
+    result = invoke("care-team", "remove", "doc2@example.org", "pat@example.org")
+    assert "Warning: pat@example.org now has no active clinician." in result.output
+    assert totals(CareTeamLink, AuditEvent) == (0, 2)
+    wrong = invoke("care-team", "remove", "pat@example.org", "doc@example.org")
+    assert wrong.exit_code != 0
+    assert "Choose a clinician and one of their patients." in wrong.output
+
+
+def test_reactivate_switches_the_account_on_again(app, invoke, make_user):
+    make_user(Role.CLINICIAN, email="back@example.org")
+    invoke("users", "deactivate", "back@example.org")
+
+    result = invoke("users", "reactivate", "Back@Example.org")
+
+    assert result.exit_code == 0, result.output
+    assert "Reactivated back@example.org" in result.output
+    assert user_by_email(app, "back@example.org").active is True
+    assert logs_in(app, "back@example.org", PASSWORD)
+
+
+def test_deactivate_refuses_the_last_active_admin(app, invoke, make_user):
+    make_user(Role.ADMIN, email="only@example.org")
+
+    result = invoke("users", "deactivate", "only@example.org")
+
+    assert result.exit_code != 0
+    assert "last active admin" in result.output
+    assert user_by_email(app, "only@example.org").active is True
+
+
 # --- seed-demo -------------------------------------------------------------------------------
 
 

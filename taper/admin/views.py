@@ -74,13 +74,36 @@ def new_link(user_id: int):
 
 @bp.post("/accounts/<int:user_id>/deactivate")
 def deactivate(user_id: int):
-    """Switch an account off; its sessions end at once."""
+    """Switch an account off; its sessions end at once. The admin is told at once of any
+    patient this leaves with no active clinician."""
     user = access.account_or_404(current_user, user_id)
     if user.id == current_user.id:
         flash("You cannot deactivate your own account.")
+        return redirect(url_for("admin.accounts"))
+    try:
+        uncovered = accounts.deactivate_account(current_user, user)
+    except ServiceError as error:
+        flash(error.message)
     else:
-        accounts.deactivate_account(current_user, user)
         flash(f"{user.name} can no longer log in.")
+        if uncovered:
+            flash(_uncovered_warning([p.name for p in uncovered]))
+    return redirect(url_for("admin.accounts"))
+
+
+def _uncovered_warning(names: list[str]) -> str:
+    return (
+        f"No active clinician has {', '.join(names)} on their care team now: their alerts "
+        "reach no clinician until you add one below."
+    )
+
+
+@bp.post("/accounts/<int:user_id>/reactivate")
+def reactivate(user_id: int):
+    """Switch a deactivated account on again (its password stays)."""
+    user = access.account_or_404(current_user, user_id)
+    accounts.reactivate_account(current_user, user)
+    flash(f"{user.name} can log in again.")
     return redirect(url_for("admin.accounts"))
 
 
@@ -99,6 +122,22 @@ def assign():
             flash(f"{patient.name} is now on {clinician.name}'s care team.")
             return redirect(url_for("admin.accounts"))
     return _render_accounts(_new_account_form(formdata=None), form, 400)
+
+
+@bp.post("/care-team/<int:patient_id>/<int:clinician_id>/remove")
+def unassign(patient_id: int, clinician_id: int):
+    """Take a clinician off a patient's care team: they no longer see the patient's record."""
+    patient = access.account_or_404(current_user, patient_id)
+    clinician = access.account_or_404(current_user, clinician_id)
+    try:
+        covered = accounts.leave_care_team(current_user, clinician, patient)
+    except ServiceError as error:
+        flash(error.message)
+    else:
+        flash(f"{patient.name} is not on {clinician.name}'s care team now.")
+        if not covered:
+            flash(_uncovered_warning([patient.name]))
+    return redirect(url_for("admin.accounts"))
 
 
 @bp.get("/audit")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import unicodedata
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -19,6 +20,7 @@ from taper.models import CareTeamLink, Role, User, find_user_by_email, normalise
 from taper.models.user import has_control_characters
 from taper.services import ServiceError, audit, committed, notify
 from taper.services.passwords import check_password_policy, hash_password, verify_password
+from taper.services.savepoint import insert_once
 
 log = logging.getLogger(__name__)
 # The salt is a namespace for the signed links, not a secret. "v2": links issued before
@@ -76,15 +78,18 @@ def _patient_id(user: User) -> int | None:
 
 def _looks_like_email(email: str) -> bool:
     # One "@" with something on both sides and a dot inside the domain: "a@", "@x.org" and
-    # "a@@b" are typos, not addresses.
+    # "a@@b" are typos, not addresses. No invisible or look-alike characters (a zero-width
+    # space, a fullwidth "ｊ") and no trailing dot: a second account that reads exactly like
+    # an existing one's address would be a different account.
     local, at, domain = email.partition("@")
     return (
         bool(at and local)
         and "@" not in domain
         and "." in domain[1:-1]
+        and not domain.endswith(".")
         and len(email) <= 254
-        and not any(c.isspace() for c in email)
-        and not has_control_characters(email)
+        and not any(c.isspace() or unicodedata.category(c).startswith("C") for c in email)
+        and unicodedata.normalize("NFKC", email) == email
     )
 
 
@@ -115,8 +120,8 @@ def create_user(
         password_hash=hash_password(password) if password is not None else None,
         timezone=_check_timezone(timezone or current_app.config["DEFAULT_TIMEZONE"]),
     )
-    db.session.add(user)
-    db.session.flush()
+    if not insert_once(user):  # the same form sent twice at once: the other one made it
+        raise ServiceError("An account with this email already exists.", "email")
     audit.record(
         actor,
         "user.create",
@@ -128,11 +133,80 @@ def create_user(
     return user
 
 
-def deactivate_user(actor: User | None, user: User) -> None:
-    """Switch an account off and end all its sessions."""
+LAST_ADMIN = "This is the last active admin account: make another admin first."
+
+
+def _lock(user: User) -> None:
+    """Lock the account's row (and, for an admin, every active admin's) and reload it, so a
+    change decided now is decided on what is stored: two admins switching each other off wait
+    for one another, and the second sees the first's change. PostgreSQL locks the rows (in id
+    order, so two such requests never deadlock); SQLite, which has no row locks, takes its
+    write lock at the UPDATE that changes nothing."""
+    rows = User.id == user.id
+    if user.role is Role.ADMIN:
+        rows = rows | ((User.role == Role.ADMIN) & User.active.is_(True))
+    db.session.execute(select(User.id).where(rows).order_by(User.id).with_for_update()).all()
+    db.session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(active=User.active, updated_at=User.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(select(User).where(rows).execution_options(populate_existing=True)).all()
+
+
+def deactivate_user(actor: User | None, user: User) -> bool:
+    """Switch an account off and end all its sessions; False when it was off already (a
+    second click writes nothing). The last active admin is never switched off."""
+    _lock(user)
+    if not user.active:
+        return False
+    if user.role is Role.ADMIN and not db.session.scalar(
+        select(User.id).where(User.role == Role.ADMIN, User.active.is_(True), User.id != user.id)
+    ):
+        raise ServiceError(LAST_ADMIN)
     user.active = False
     user.end_sessions()
     audit.record(actor, "user.deactivate", "user", user.id, patient_id=_patient_id(user))
+    return True
+
+
+def reactivate_user(actor: User | None, user: User) -> bool:
+    """Switch an account on again (its password stays; sessions from before stay ended);
+    False when it was on already."""
+    _lock(user)
+    if user.active:
+        return False
+    user.active = True
+    audit.record(actor, "user.reactivate", "user", user.id, patient_id=_patient_id(user))
+    return True
+
+
+def patients_without_a_clinician(patient_ids: list[int]) -> list[User]:
+    """Those of these patients (active) whom no active clinician has on their care team: their
+    alerts reach no care team until an admin assigns one."""
+    if not patient_ids:
+        return []
+    covered = (
+        select(CareTeamLink.patient_id)
+        .join(User, User.id == CareTeamLink.clinician_id)
+        .where(User.active.is_(True))
+    )
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.id.in_(patient_ids), User.active.is_(True), User.id.not_in(covered))
+            .order_by(User.name, User.id)
+        )
+    )
+
+
+def _team_of(clinician: User) -> list[int]:
+    return list(
+        db.session.scalars(
+            select(CareTeamLink.patient_id).where(CareTeamLink.clinician_id == clinician.id)
+        )
+    )
 
 
 def add_to_care_team(actor: User | None, clinician: User, patient: User) -> CareTeamLink:
@@ -148,7 +222,8 @@ def add_to_care_team(actor: User | None, clinician: User, patient: User) -> Care
             patient_id=patient.id,
             added_by_id=actor.id if actor else None,
         )
-        db.session.add(link)
+        if not insert_once(link):  # the same form sent twice at once: the other one added it
+            return db.session.get(CareTeamLink, (clinician.id, patient.id))
         audit.record(
             actor,
             "care_team.add",
@@ -372,10 +447,46 @@ def open_account(
     return committed(create)
 
 
-def deactivate_account(actor: User, user: User) -> None:
-    """Switch an account off (its sessions end at once) and commit."""
-    deactivate_user(actor, user)
-    db.session.commit()
+def deactivate_account(actor: User, user: User) -> list[User]:
+    """Switch an account off (its sessions end at once) and commit; for a clinician, the
+    patients this leaves with no active clinician (the admin is told at once)."""
+
+    def switch_off() -> list[User]:
+        deactivate_user(actor, user)
+        if user.role is not Role.CLINICIAN:
+            return []
+        return patients_without_a_clinician(_team_of(user))
+
+    return committed(switch_off)
+
+
+def reactivate_account(actor: User, user: User) -> None:
+    """``reactivate_user``, committed."""
+    committed(reactivate_user, actor, user)
+
+
+def leave_care_team(actor: User, clinician: User, patient: User) -> bool:
+    """Take a clinician off a patient's care team (they no longer see the patient's record)
+    and commit; True when the patient still has an active clinician."""
+
+    def remove() -> bool:
+        if clinician.role is not Role.CLINICIAN or patient.role is not Role.PATIENT:
+            raise ServiceError("Choose a clinician and one of their patients.")
+        link = db.session.get(CareTeamLink, (clinician.id, patient.id))
+        if link is not None:
+            db.session.delete(link)
+            audit.record(
+                actor,
+                "care_team.remove",
+                "user",
+                clinician.id,
+                patient_id=patient.id,
+                summary={"clinician_id": clinician.id},
+            )
+            db.session.flush()
+        return not patients_without_a_clinician([patient.id])
+
+    return committed(remove)
 
 
 def join_care_team(actor: User, clinician: User, patient: User) -> None:

@@ -39,14 +39,15 @@ def active_clinicians_and_patients() -> tuple[list[User], list[User]]:
     )
 
 
-def accounts_with_teams() -> tuple[list[User], dict[int, list[str]]]:
-    """Every account by role and name, and each patient's care team (clinicians' names)."""
+def accounts_with_teams() -> tuple[list[User], dict[int, list[User]]]:
+    """Every account by role and name, and each patient's care team (its clinicians, by
+    name; a deactivated one too, so the page can say so)."""
     users = db.session.scalars(select(User).order_by(User.role, User.name, User.id)).all()
     links = db.session.execute(select(CareTeamLink.clinician_id, CareTeamLink.patient_id)).all()
-    names = {u.id: u.name for u in users}
-    teams: dict[int, list[str]] = {}
-    for clinician_id, patient_id in links:
-        teams.setdefault(patient_id, []).append(names[clinician_id])
+    by_id = {u.id: u for u in users}
+    teams: dict[int, list[User]] = {}
+    for clinician_id, patient_id in sorted(links, key=lambda link: by_id[link[0]].name):
+        teams.setdefault(patient_id, []).append(by_id[clinician_id])
     return list(users), teams
 
 
