@@ -104,7 +104,11 @@ def schedule_line(
 
     Asks the timeline (``dose_on`` with the current hold) on each day something can change:
     the range's first and last day, each step's date, a hold's first day and the day after
-    it. Every dose is a typed step's; none is computed or smoothed."""
+    it. Every dose is a typed step's; none is computed or smoothed. A plan completed on a
+    known day is drawn to the day before it (its last day in force), never past it: not the
+    steps typed for later, and not short of it either."""
+    if not plan.running and plan.ended_on is not None and plan.ended_on <= end:
+        end = plan.ended_on - timedelta(days=1)
     if not plan.steps or end < start:
         return (), None, None
     hold = plan.hold
@@ -128,8 +132,12 @@ def schedule_line(
         return (), None, None
     last = points[-1]
     open_ended = last.status == "last" or (last.on_hold and hold is not None and hold.until is None)
-    if last.status == "stopped" or (open_ended and not plan.running):
-        # Stopped at 0 mg, or a finished plan: nothing is drawn past its last change.
+    if last.status == "stopped":  # stopped at 0 mg: nothing is drawn past it
+        return tuple(points), last.day, None
+    if not plan.running and plan.ended_on is not None:  # to the day before its completion
+        return tuple(points), end, None
+    if open_ended and not plan.running:
+        # A finished plan whose completion day is not known: nothing past its last change.
         return tuple(points), last.day, None
     return tuple(points), end, (last.day if open_ended else None)
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Select, bindparam, case, select
+from sqlalchemy import Select, bindparam, case, func, select
 from sqlalchemy.orm import selectinload
 
 from taper.charts.data import (
@@ -36,6 +36,7 @@ from taper.domain.timeline import (
     step_periods,
 )
 from taper.extensions import db
+from taper.models.types import UTCDateTime
 from taper.models import (
     Alert,
     AlertStatus,
@@ -68,6 +69,8 @@ def _last_change(schedule: PlanSchedule) -> date:
     hold = schedule.hold
     if hold is not None and hold.until is not None:
         last = max(last, shift(hold.until, 1))
+    if not schedule.running and schedule.ended_on is not None:
+        last = min(last, shift(schedule.ended_on, -1))  # steps typed for after it never ran
     return last
 
 
@@ -169,7 +172,11 @@ def _series(
     )
 
 
-_FLAGS_SINCE = select(RedFlagReport.created_at).where(
+# When the patient sent it: a report kept on the device (sent while Taper could not store it)
+# says so in ``reported_at``; it was stored later, so ``created_at`` bounds the search.
+_FLAGS_SINCE = select(
+    func.coalesce(RedFlagReport.reported_at, RedFlagReport.created_at, type_=UTCDateTime)
+).where(
     RedFlagReport.patient_id == bindparam("patient_id"),
     RedFlagReport.created_at >= bindparam("since", type_=RedFlagReport.created_at.type),
 )
@@ -177,7 +184,8 @@ EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
 
 
 def _red_flag_days(patient: User, start: date, end: date) -> set[date]:
-    """The patient's local days from ``start`` to ``end`` with a help-page red flag report."""
+    """The patient's local days from ``start`` to ``end`` on which they sent a help-page red
+    flag report."""
     since = EARLIEST
     if start > date(1, 1, 2):  # a day's margin for time zones (and none before year 1)
         since = datetime(start.year, start.month, start.day, tzinfo=UTC) - timedelta(days=1)
@@ -461,7 +469,8 @@ def report_data(patient: User, today: date | None = None, contact: str = "") -> 
             revisions.append(
                 (
                     r.created_at,
-                    f"{prefix}{r.number}. {r.created_at:%Y-%m-%d} {r.author.name}: "
+                    f"{prefix}{r.number}. {local_today(r.created_at, patient.timezone):%Y-%m-%d} "
+                    f"{r.author.name}: "
                     f"{r.reason or 'first version'}{hold}",
                 )
             )
