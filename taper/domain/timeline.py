@@ -375,18 +375,37 @@ class StepPeriod:
     ``end`` inclusive (``end`` None: until the clinician reviews the plan or ends the hold;
     for a last step of 0 mg, stopped from ``start`` on). ``start`` None: the step is never in
     force, either because it comes after an open hold or pause (``pending``: its date is set
-    when the hold ends) or because its days all fell inside a hold."""
+    when the hold ends), or because its days all fell inside a hold, or (``ended``) because
+    the plan was completed before it."""
 
     step: StepInput
     start: date | None
     end: date | None
     pending: bool = False
+    ended: bool = False
 
 
-def step_periods(steps: Sequence[StepInput], hold: Hold | None = None) -> list[StepPeriod]:
+def step_periods(
+    steps: Sequence[StepInput], hold: Hold | None = None, ended_on: date | None = None
+) -> list[StepPeriod]:
     """Each typed step with the days it is in force, in order: exactly the days on which
     ``dose_on`` gives that step, whatever the hold (dated or open, placed by the timeline or
-    carried into a revision typed by hand)."""
+    carried into a revision typed by hand). ``ended_on``, the day a completed plan ended:
+    nothing is in force from that day on."""
+    periods = _periods(steps, hold)
+    return periods if ended_on is None else [_before(period, ended_on) for period in periods]
+
+
+def _before(period: StepPeriod, ended_on: date) -> StepPeriod:
+    """A step period cut at the day its plan was completed (a stop at 0 mg stays a stop)."""
+    if period.start is None or period.start >= ended_on:
+        return StepPeriod(period.step, None, None, ended=period.start is not None or period.pending)
+    if period.step.total != 0 and (period.end is None or period.end >= ended_on):
+        return StepPeriod(period.step, period.start, ended_on - timedelta(days=1))
+    return period
+
+
+def _periods(steps: Sequence[StepInput], hold: Hold | None) -> list[StepPeriod]:
     days = {step.start for step in steps}
     if hold is not None:
         days.add(hold.start)

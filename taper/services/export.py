@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
@@ -26,6 +27,7 @@ from taper.models import (
     DailyLog,
     LogDose,
     PlanRevision,
+    PlanStatus,
     TaperPlan,
     User,
     VisitAssessment,
@@ -36,9 +38,14 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff"
 
 
+# A spreadsheet whose list separator is ";" (many locales) or a tab splits a cell there, even
+# inside quotes: what follows one must not start a formula either ("Fine;=2+5" -> "Fine;'=2+5").
+_FORMULA_AFTER_SPLIT = re.compile(r"([;\t])(?=[\s\"]*[=+\-@])")
+
+
 def safe_cell(value: object) -> str:
-    """Text a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
+    """Text a spreadsheet will not run as a formula, however it splits the line."""
+    text = _FORMULA_AFTER_SPLIT.sub(r"\1'", "" if value is None else str(value))
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
@@ -198,7 +205,8 @@ def _revision_rows(plan: TaperPlan, revision: PlanRevision) -> list[list[object]
         _day(revision.hold_start),
         _day(revision.hold_until),
     ]
-    periods = step_periods(plans.step_inputs(revision), hold)
+    ended = plan.completed_on if plan.status is PlanStatus.COMPLETED else None
+    periods = step_periods(plans.step_inputs(revision), hold, ended)
     if not periods:
         return [head + [""] * (len(PLAN_HEADER) - len(head))]
     return [

@@ -225,6 +225,8 @@ def _timing(start: date | None, end: date | None, when: str | None = None) -> di
 
 
 def _days_text(period: StepPeriod) -> str:
+    if period.ended:
+        return "never in force: the plan was completed before it"
     if period.start is None and period.pending:
         return "not dated yet: it starts when the clinician ends the hold or pause before it"
     if period.start is None:
@@ -250,13 +252,13 @@ def _dosage(
     return dosage
 
 
-def _dosages(revision: PlanRevision, unit: str) -> list[dict[str, Any]]:
+def _dosages(revision: PlanRevision, plan: TaperPlan) -> list[dict[str, Any]]:
     """One Dosage per typed step (one per part of the day where the clinician split it), each
-    with the days the step is in force once holds and pauses apply."""
-    found = []
-    for number, period in enumerate(
-        step_periods(plans.step_inputs(revision), plans.hold_of(revision)), start=1
-    ):
+    with the days the step is in force once holds and pauses apply, up to the day before a
+    completed plan ended."""
+    found, unit = [], plan.unit
+    periods = step_periods(plans.step_inputs(revision), plans.hold_of(revision), _ended(plan))
+    for number, period in enumerate(periods, start=1):
         step, days = period.step, _days_text(period)
         total = _number(step.total)
         if step.total == 0:
@@ -283,6 +285,11 @@ def _dosages(revision: PlanRevision, unit: str) -> list[dict[str, Any]]:
                 for part, dose in step.split
             ]
     return found
+
+
+def _ended(plan: TaperPlan) -> date | None:
+    """The day a completed plan ended (None while it runs, or when not known)."""
+    return plan.completed_on if plan.status is PlanStatus.COMPLETED else None
 
 
 def _request_id(revision: PlanRevision) -> str:
@@ -323,7 +330,7 @@ def _medication_request(
         "requester": names.ref(
             "Practitioner", f"practitioner-{revision.author_id}", revision.author.name
         ),
-        "dosageInstruction": _dosages(revision, plan.unit),
+        "dosageInstruction": _dosages(revision, plan),
     }
     if not current:
         resource["statusReason"] = {"text": "Replaced by a later revision of the plan"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -535,6 +536,23 @@ def test_formulas_are_neutralised_in_every_cell_of_every_file(app, make_user, pa
     assert alert["log_day"] == "2027-01-05"
     (visit,) = records(files["visits_csv"])
     assert (visit["clinician"], visit["note"]) == (safe, safe)
+
+
+def test_no_part_of_a_cell_after_a_semicolon_or_tab_starts_a_formula(app, make_user):
+    """Spreadsheets in many locales split a line on ";" (or tabs), even inside quotes: a note
+    "Fine today;=2+5" must not give a cell "=2+5" there either."""
+    clinician = make_user(Role.CLINICIAN)
+    patient = make_user(clinicians=(clinician,))
+    text = 'Fine today;=2+5*cmd|\' /C calc\'!A0; -1\t@SUM(1)\t"=1'
+    with app.app_context():
+        _store_everything(db.session.get(User, patient.id), clinician, text)
+    for name in ("logs_csv", "plans_csv", "alerts_csv", "visits_csv"):
+        kwargs = {"include_drafts": True} if name == "plans_csv" else {}
+        for line in export_of(app, patient, name, **kwargs).lstrip(export.BOM).splitlines():
+            for part in re.split(r"[;\t]", line):
+                assert not re.match(r'[\s"]*[=+\-@]', part), (name, line)
+    (log,) = records(export_of(app, patient, "logs_csv"))
+    assert log["note"] == "Fine today;'=2+5*cmd|' /C calc'!A0;' -1\t'@SUM(1)\t'\"=1"
 
 
 # --- another patient's rows -----------------------------------------------------------------

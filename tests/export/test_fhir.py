@@ -3,6 +3,7 @@ inside the Bundle, ids stable, and the Bundle read back gives what the database 
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import uuid
@@ -635,3 +636,47 @@ def test_a_long_bundle_beats_the_heartbeat_every_thousand_entries(app, record, m
     finally:
         observability.set_heartbeat(None)
     assert len(beats) == entries // 50
+
+
+def test_a_completed_plan_exports_no_dose_from_the_day_it_ended(
+    app, client, clinician, patient, write_plan
+):
+    """Completed today with steps typed for later: they are exported as never in force, and
+    the step in force runs to yesterday, in the FHIR order and in the plans CSV alike."""
+    from taper.services import export
+    from tests.conftest import login_as
+
+    login_as(client, clinician)
+    today = _today(patient)
+    plan_id = write_plan(
+        patient,
+        [
+            (today - timedelta(days=20), "10", {}, ""),
+            (today + timedelta(days=10), "5", {}, ""),
+            (today + timedelta(days=20), "0", {}, ""),
+        ],
+    )
+    with app.app_context():
+        plan = db.session.get(TaperPlan, plan_id)
+        plans.change_status(
+            db.session.get(User, clinician.id), plan, plan.version, PlanStatus.COMPLETED, today
+        )
+        db.session.commit()
+        owner = db.session.get(User, patient.id)
+        bundle = fhir_export.bundle(owner, include_drafts=False)
+        csv_text = export.plans_csv(owner, include_drafts=False)
+    (request,) = _resources(bundle, "MedicationRequest")
+    assert request["status"] == "completed"
+    first, later, stop = request["dosageInstruction"]
+    yesterday = (today - timedelta(days=1)).isoformat()
+    assert first["timing"]["repeat"]["boundsPeriod"]["end"] == yesterday
+    assert first["text"].endswith(f"to {yesterday}")
+    for dosage in (later, stop):
+        assert "repeat" not in dosage["timing"]
+        assert dosage["timing"]["code"]["text"] == "never in force: the plan was completed before it"
+    rows = list(csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff"))))
+    assert [(r["step_start"], r["step_end"]) for r in rows] == [
+        ((today - timedelta(days=20)).isoformat(), yesterday),
+        ("", ""),
+        ("", ""),
+    ]
