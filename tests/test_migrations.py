@@ -343,3 +343,66 @@ def test_0013_adds_the_day_a_plan_was_completed_both_ways():
             assert "completed_on" not in columns
             assert {"status", "version", "current_revision_id"} <= columns
             db.engine.dispose()
+
+
+def test_0014_finds_the_revision_each_plan_was_activated_with_in_the_audit_trail():
+    """A plan activated after its second revision (a third saved later), a draft, and a plan
+    the trail says nothing of (none); the column goes again on the way down."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import inspect, text
+
+    from taper import create_app
+
+    plan = (
+        "INSERT INTO taper_plan (id, patient_id, medication, unit, status, created_by_id, "
+        "created_at, updated_at, version) VALUES ({id}, 1, 'diazepam', 'mg', '{status}', 2, "
+        "'2026-01-01', '2026-01-01', 1)"
+    )
+    revision = (
+        "INSERT INTO plan_revision (id, plan_id, number, author_id, created_at, reason, "
+        "hold_shift) VALUES ({id}, {plan}, {number}, 2, '{at}', '', 0)"
+    )
+    status = (
+        "INSERT INTO audit_event (at, actor_id, action, object_type, object_id, patient_id, "
+        "summary) VALUES ('{at}', 2, 'plan.status', 'taper_plan', {plan}, 1, '{summary}')"
+    )
+    with logging_left_as_it_was(), fresh_database(os.environ.get("TEST_DATABASE_URL")) as url:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            upgrade(revision="0013")
+            with db.engine.begin() as conn:
+                for statement in (
+                    'INSERT INTO "user" (id, email, name, role, active, timezone, '
+                    "session_version, created_at, updated_at) VALUES "
+                    "(1, 'p@x.org', 'P', 'patient', true, 'UTC', 1, '2026-01-01', '2026-01-01'),"
+                    "(2, 'c@x.org', 'C', 'clinician', true, 'UTC', 1, '2026-01-01', '2026-01-01')",
+                    plan.format(id=1, status="completed"),
+                    plan.format(id=2, status="draft"),
+                    plan.format(id=3, status="active"),
+                    revision.format(id=1, plan=1, number=1, at="2026-01-01 10:00:00+00"),
+                    revision.format(id=2, plan=1, number=2, at="2026-01-01 11:00:00+00"),
+                    revision.format(id=3, plan=1, number=3, at="2026-01-03 10:00:00+00"),
+                    revision.format(id=4, plan=2, number=1, at="2026-01-01 10:00:00+00"),
+                    revision.format(id=5, plan=3, number=1, at="2026-01-01 10:00:00+00"),
+                    status.format(
+                        at="2026-01-02 09:00:00+00",
+                        plan=1,
+                        summary='{"from": "draft", "to": "active"}',
+                    ),
+                    status.format(
+                        at="2026-01-09 09:00:00+00",
+                        plan=1,
+                        summary='{"from": "active", "to": "completed"}',
+                    ),
+                ):
+                    conn.execute(text(statement))
+            upgrade()
+            with db.engine.connect() as conn:
+                found = conn.execute(
+                    text("SELECT id, activated_revision FROM taper_plan ORDER BY id")
+                ).all()
+            assert found == [(1, 2), (2, None), (3, None)]
+            downgrade(revision="0013")
+            columns = {c["name"] for c in inspect(db.engine).get_columns("taper_plan")}
+            assert "activated_revision" not in columns
+            db.engine.dispose()

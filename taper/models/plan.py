@@ -78,6 +78,10 @@ class TaperPlan(db.Model):
     # The patient's day the plan was completed: the days before it stay the plan's own (a
     # log of yesterday still asks about its dose). None for plans completed before 0013.
     completed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # The number of the revision in force when the plan was activated: the ones before it
+    # were replaced while it was a draft and never ran. None for plans activated before 0014
+    # where the audit trail did not tell.
+    activated_revision: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Optimistic locking: a stale save fails instead of overwriting (SECURITY.md F3).
     version: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -93,6 +97,13 @@ class TaperPlan(db.Model):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (CheckConstraint("version >= 1", name="version_positive"),)
+
+    def never_ran(self, revision: PlanRevision) -> bool:
+        """Whether one of this plan's revisions was never in force: the plan is still a draft,
+        or the revision was replaced before the plan was activated."""
+        if self.status is PlanStatus.DRAFT:
+            return True
+        return self.activated_revision is not None and revision.number < self.activated_revision
 
 
 class PlanRevision(db.Model):

@@ -226,11 +226,13 @@ def _revision_rows(plan: TaperPlan, revision: PlanRevision) -> list[list[object]
 
 def plans_csv(patient: User, *, include_drafts: bool) -> str:
     """Every revision of every plan of the patient, oldest first: one row per step. Drafts
-    only with ``include_drafts`` (the patient's own copy never shows a clinician's draft)."""
+    only with ``include_drafts`` (the patient's own copy never shows a clinician's draft, nor
+    a revision replaced while its plan was a draft)."""
     rows = [
         row
         for plan in plans.with_revisions(patient, include_drafts=include_drafts)
         for revision in plan.revisions
+        if include_drafts or not plan.never_ran(revision)
         for row in _revision_rows(plan, revision)
     ]
     return _csv(PLAN_HEADER, rows)

@@ -296,10 +296,10 @@ def _request_id(revision: PlanRevision) -> str:
     return f"plan-{revision.plan_id}-revision-{revision.number}"
 
 
-def _replaced(plan: TaperPlan) -> str:
-    """A replaced revision's status: stopped, or cancelled while the plan is still a draft
-    (it never ran)."""
-    return "cancelled" if plan.status is PlanStatus.DRAFT else "stopped"
+def _replaced(plan: TaperPlan, revision: PlanRevision) -> str:
+    """A replaced revision's status: stopped, or cancelled when it never ran (replaced while
+    the plan was a draft)."""
+    return "cancelled" if plan.never_ran(revision) else "stopped"
 
 
 def _medication_request(
@@ -322,7 +322,7 @@ def _medication_request(
             {"system": names.system("plan-revision"), "value": f"{plan.id}/{revision.number}"}
         ],
         "groupIdentifier": {"system": names.system("plan"), "value": str(plan.id)},
-        "status": PLAN_STATUS[plan.status] if current else _replaced(plan),
+        "status": PLAN_STATUS[plan.status] if current else _replaced(plan, revision),
         "intent": "order",
         "medicationCodeableConcept": {"text": plan.medication},
         "subject": names.ref("Patient", f"patient-{patient.id}"),
@@ -333,10 +333,15 @@ def _medication_request(
         "dosageInstruction": _dosages(revision, plan),
     }
     if not current:
-        resource["statusReason"] = {"text": "Replaced by a later revision of the plan"}
+        replaced = "Replaced by a later revision of the plan"
+        if plan.never_ran(revision):
+            replaced += " while it was a draft: never in force"
+        resource["statusReason"] = {"text": replaced}
     if notes:
         resource["note"] = notes
-    if revision.number > 1:
+    # The revision it replaced, among those that ran (a draft's revisions among themselves).
+    first = plan.activated_revision if plan.status is not PlanStatus.DRAFT else None
+    if revision.number > (first or 1):
         resource["priorPrescription"] = names.ref(
             "MedicationRequest", f"plan-{plan.id}-revision-{revision.number - 1}"
         )
@@ -647,10 +652,13 @@ def _alert_resources(
 
 
 def _revisions(patient: User, include_drafts: bool) -> list[tuple[TaperPlan, PlanRevision]]:
+    """Every revision of every plan, or (the patient's own copy) of every plan that ran, and
+    only the revisions that ran."""
     return [
         (plan, revision)
         for plan in plans.with_revisions(patient, include_drafts=include_drafts)
         for revision in plan.revisions
+        if include_drafts or not plan.never_ran(revision)
     ]
 
 

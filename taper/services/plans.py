@@ -458,6 +458,8 @@ def change_status(
         raise ServiceError(f"A {plan.status.value} plan cannot become {new_status.value}.")
     before = plan.status
     plan.status = new_status
+    if before is PlanStatus.DRAFT and new_status is PlanStatus.ACTIVE:
+        plan.activated_revision = plan.current_revision.number
     if new_status is PlanStatus.COMPLETED:
         plan.completed_on = today or local_today(datetime.now(UTC), plan.patient.timezone)
     audit.record(

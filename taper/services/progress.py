@@ -36,7 +36,6 @@ from taper.domain.timeline import (
     step_periods,
 )
 from taper.extensions import db
-from taper.models.types import UTCDateTime
 from taper.models import (
     Alert,
     AlertStatus,
@@ -47,6 +46,7 @@ from taper.models import (
     TaperPlan,
     User,
 )
+from taper.models.types import UTCDateTime
 from taper.services import logs, plans
 
 RANGES = {"30": 30, "90": 90, "plan": None}

@@ -543,7 +543,7 @@ def test_no_part_of_a_cell_after_a_semicolon_or_tab_starts_a_formula(app, make_u
     "Fine today;=2+5" must not give a cell "=2+5" there either."""
     clinician = make_user(Role.CLINICIAN)
     patient = make_user(clinicians=(clinician,))
-    text = 'Fine today;=2+5*cmd|\' /C calc\'!A0; -1\t@SUM(1)\t"=1'
+    text = "Fine today;=2+5*cmd|' /C calc'!A0; -1\t@SUM(1)\t\"=1"
     with app.app_context():
         _store_everything(db.session.get(User, patient.id), clinician, text)
     for name in ("logs_csv", "plans_csv", "alerts_csv", "visits_csv"):

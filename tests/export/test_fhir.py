@@ -673,10 +673,74 @@ def test_a_completed_plan_exports_no_dose_from_the_day_it_ended(
     assert first["text"].endswith(f"to {yesterday}")
     for dosage in (later, stop):
         assert "repeat" not in dosage["timing"]
-        assert dosage["timing"]["code"]["text"] == "never in force: the plan was completed before it"
+        assert (
+            dosage["timing"]["code"]["text"] == "never in force: the plan was completed before it"
+        )
     rows = list(csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff"))))
     assert [(r["step_start"], r["step_end"]) for r in rows] == [
         ((today - timedelta(days=20)).isoformat(), yesterday),
         ("", ""),
         ("", ""),
     ]
+
+
+def test_revisions_replaced_while_the_plan_was_a_draft_never_ran(app, clinician, patient):
+    """Drafted as oxazepam 40 mg, revised to diazepam 20 mg, then activated: revision 1 never
+    ran. The patient's own copy leaves it out (FHIR and CSV); the care team's calls it
+    cancelled, never stopped."""
+    from taper.services import export
+
+    today = _today(patient)
+    with app.app_context():
+        author, owner = db.session.get(User, clinician.id), db.session.get(User, patient.id)
+        plan = plans.create_plan(
+            author, owner, "oxazepam", [{"start": today.isoformat(), "total": "40"}], reason="idea"
+        )
+        db.session.commit()
+        plans.revise_plan(
+            author,
+            plan,
+            plan.version,
+            [{"start": today.isoformat(), "total": "20"}],
+            "",
+            medication="diazepam",
+        )
+        db.session.commit()
+        plans.change_status(author, plan, plan.version, PlanStatus.ACTIVE, today=today)
+        db.session.commit()
+        assert plan.activated_revision == 2
+        own = fhir_export.bundle(owner, include_drafts=False)
+        teams = fhir_export.bundle(owner, include_drafts=True)
+        own_csv = export.plans_csv(owner, include_drafts=False)
+        teams_csv = export.plans_csv(owner, include_drafts=True)
+        plan_id = plan.id
+    assert [r["id"] for r in _resources(own, "MedicationRequest")] == [f"plan-{plan_id}-revision-2"]
+    assert set(_references(own["entry"])) <= {e["fullUrl"] for e in own["entry"]}
+    assert "priorPrescription" not in _resources(own, "MedicationRequest")[0]
+    first, second = _resources(teams, "MedicationRequest")
+    assert (first["status"], second["status"]) == ("cancelled", "active")
+    assert first["statusReason"]["text"].endswith("while it was a draft: never in force")
+
+    def revisions(text):
+        return [r["revision"] for r in csv.DictReader(io.StringIO(text.lstrip("\ufeff")))]
+
+    assert (revisions(own_csv), revisions(teams_csv)) == (["2"], ["1", "2"])
+
+
+def test_a_revision_replaced_after_activation_is_stopped(app, clinician, patient):
+    today = _today(patient)
+    with app.app_context():
+        author, owner = db.session.get(User, clinician.id), db.session.get(User, patient.id)
+        plan = plans.create_plan(
+            author, owner, "diazepam", [{"start": today.isoformat(), "total": "20"}]
+        )
+        db.session.commit()
+        plans.change_status(author, plan, plan.version, PlanStatus.ACTIVE, today=today)
+        plans.revise_plan(
+            author, plan, plan.version, [{"start": today.isoformat(), "total": "20"}], "slower"
+        )
+        db.session.commit()
+        own = fhir_export.bundle(owner, include_drafts=False)
+    first, second = _resources(own, "MedicationRequest")
+    assert (first["status"], second["status"]) == ("stopped", "active")
+    assert first["statusReason"]["text"] == "Replaced by a later revision of the plan"
