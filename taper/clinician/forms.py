@@ -58,6 +58,9 @@ class PlanForm(PasswordConfirmMixin, TaperForm):
     steps = FieldList(FormField(StepRowForm), min_entries=0, max_entries=MAX_FORM_ROWS)
     reason = TextAreaField("Reason for this change", [Optional(), Length(max=1000)])
     version = HiddenField()
+    # A new plan's one-time id (uuid4 hex), made when the editor is first shown: the same
+    # form sent twice (a double click, Back and Save again) saves one plan.
+    submission_id = HiddenField()
     # Date help: only start dates move (taper.domain.plan_input.fill_start_dates).
     step_days = StringField(
         "Each step lasts (days)",

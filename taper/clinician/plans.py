@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
@@ -269,6 +270,7 @@ def new_plan(patient_id: int):
     form = PlanForm()
     del form.reason  # a first plan changes nothing: no reason asked (revisions ask one)
     if not form.is_submitted():
+        form.submission_id.data = uuid.uuid4().hex
         _add_blank_rows(form, NEW_PLAN_ROWS)
         return _editor(form, patient=patient, first_view=True)
     if (answer := _unless_saving(form, patient)) is not None:
@@ -281,6 +283,7 @@ def new_plan(patient_id: int):
             form.medication.data,
             _rows(form),
             today=_patient_today(patient),
+            submission_id=form.submission_id.data,
         )
     except plans.PlanInputError as error:
         return _editor(form, patient=patient, status=400, **_refusal(form, error.errors))

@@ -82,6 +82,8 @@ class TaperPlan(db.Model):
     # were replaced while it was a draft and never ran. None for plans activated before 0014
     # where the audit trail did not tell.
     activated_revision: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The new-plan form's one-time id: the same form sent twice saves one plan (F2).
+    submission_id: Mapped[str | None] = mapped_column(String(36), unique=True, nullable=True)
     # Optimistic locking: a stale save fails instead of overwriting (SECURITY.md F3).
     version: Mapped[int] = mapped_column(Integer, default=1)
 

@@ -16,11 +16,13 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from taper.domain import doses, plan_input, timeline
+from taper.domain.log_input import is_submission_id
 from taper.domain.schedule import TIMES_OF_DAY, StepInput, local_today
 from taper.domain.timeline import HOLD, PAUSE, Hold, PlanSchedule, TimelineError
 from taper.extensions import db
 from taper.models import PlanRevision, PlanStatus, TaperPlan, TaperStep, User
 from taper.services import Conflict, ServiceError, audit, committed, current_plans
+from taper.services.savepoint import insert_once
 
 CONFLICT_MESSAGE = (
     "Someone else changed this plan while you were editing it. Everything you typed is kept "
@@ -202,8 +204,14 @@ def create_plan(
     rows: Sequence[Mapping[str, str]],
     reason: str = "",
     today: date | None = None,
+    submission_id: str | None = None,
 ) -> TaperPlan:
-    """Create a draft plan with its first revision (``today``: the patient's local day)."""
+    """Create a draft plan with its first revision (``today``: the patient's local day). The
+    same ``submission_id`` (the new-plan form's one-time id) again gives the plan it made."""
+    if not is_submission_id(submission_id):
+        submission_id = None
+    elif (made := _made_by(submission_id, patient)) is not None:
+        return made
     errors: dict = {}
     try:
         medication = _check_medication(medication)
@@ -215,9 +223,19 @@ def create_plan(
         errors.update(error.errors)
     if errors:
         raise PlanInputError(errors=errors)
-    plan = TaperPlan(patient_id=patient.id, medication=medication, created_by_id=actor.id)
-    db.session.add(plan)
-    db.session.flush()
+    plan = TaperPlan(
+        patient_id=patient.id,
+        medication=medication,
+        created_by_id=actor.id,
+        submission_id=submission_id,
+    )
+    if not insert_once(plan):  # the same form, sent at the same instant, made it first
+        made = _made_by(submission_id, patient)
+        if made is not None:
+            return made
+        plan.submission_id = None  # another patient's plan's id: never our own form's
+        db.session.add(plan)
+        db.session.flush()
     revision = _add_revision(actor, plan, steps, (reason or "").strip())
     audit.record(
         actor,
@@ -228,6 +246,15 @@ def create_plan(
         summary=_summary(revision, medication, steps),
     )
     return plan
+
+
+def _made_by(submission_id: str | None, patient: User) -> TaperPlan | None:
+    """The plan a new-plan form with this one-time id already made for this patient."""
+    return db.session.scalar(
+        select(TaperPlan).where(
+            TaperPlan.submission_id == submission_id, TaperPlan.patient_id == patient.id
+        )
+    )
 
 
 def revise_plan(
