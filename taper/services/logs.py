@@ -7,7 +7,7 @@ import hashlib
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cache, cached_property
 
@@ -26,6 +26,7 @@ from taper.domain.alert_rules import (
 from taper.domain.doses import plain
 from taper.domain.log_input import DoseQuestion
 from taper.domain.red_flags import parse_red_flags, parse_when
+from taper.domain.schedule import local_today
 from taper.extensions import db
 from taper.models import Alert, DailyLog, LogDose, RedFlagReport, User, VisitAssessment
 from taper.services import ServiceError, alerts, audit, committed, notify, plans
@@ -620,6 +621,35 @@ def versions_of_day(patient: User, day: date) -> list[DailyLog]:
             .order_by(DailyLog.version.desc())
         )
     )
+
+
+@dataclass(frozen=True)
+class SentFlags:
+    """Red flags the patient sent without a daily log (``RedFlagReport``), on their local
+    day: when they sent them (a report kept on the device: when it was finally sent)."""
+
+    day: date
+    sent_at: datetime
+    report: RedFlagReport
+
+
+def flags_sent(patient: User, start: date, end: date) -> list[SentFlags]:
+    """The red flags the patient sent on their own from ``start`` to ``end`` (their days),
+    newest first."""
+    before = timeline.shift(start, -1)  # a day's margin for time zones (clamped near the year 1)
+    since = datetime(before.year, before.month, before.day, tzinfo=UTC)
+    reports = db.session.scalars(
+        select(RedFlagReport).where(
+            RedFlagReport.patient_id == patient.id, RedFlagReport.created_at >= since
+        )
+    )
+    found = []
+    for report in reports:
+        sent_at = report.reported_at or report.created_at
+        day = local_today(sent_at, patient.timezone)
+        if start <= day <= end:
+            found.append(SentFlags(day, sent_at, report))
+    return sorted(found, key=lambda sent: (sent.sent_at, sent.report.id), reverse=True)
 
 
 def visit_assessments(patient: User, limit: int = 10) -> list[VisitAssessment]:

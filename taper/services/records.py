@@ -74,13 +74,17 @@ def progress_page(viewer: User, patient: User, range_name: str) -> dict[str, Any
 
 
 def history_page(viewer: User, patient: User) -> dict[str, Any]:
-    """The log history: a year of logged days (versions in force), newest first."""
+    """The log history: a year of logged days (versions in force), newest first, and the red
+    flags sent without a log (from "I need help now", or added to a day already saved)."""
     today = local_today(datetime.now(UTC), patient.timezone)
-    entries = logs.current_logs(patient, today - timedelta(days=RECORD_DAYS), today)
+    first = today - timedelta(days=RECORD_DAYS)
+    entries = logs.current_logs(patient, first, today)
+    sent = logs.flags_sent(patient, first, today)
     viewed(viewer, "log.history", patient)
     return {
         "patient": patient,
         "entries": list(reversed(entries)),
+        "sent": sent,
         "scale": CIWA_B,
         "red_flags": LABELS,
         "own": viewer.role is Role.PATIENT,
@@ -88,19 +92,25 @@ def history_page(viewer: User, patient: User) -> dict[str, Any]:
 
 
 def log_day_page(viewer: User, patient: User, day: str) -> dict[str, Any] | None:
-    """Every saved version of one day's log; None when the day is not a date or not logged."""
+    """Every saved version of one day's log and the red flags sent on their own that day;
+    None when the day is not a date or nothing was sent that day."""
     try:
         when = date.fromisoformat(day)
     except ValueError:
         return None
     versions = logs.versions_of_day(patient, when)
-    if not versions:
+    sent = logs.flags_sent(patient, when, when)
+    if versions:
+        viewed(viewer, "log.view", patient, "daily_log", versions[0].id)
+    elif sent:
+        viewed(viewer, "log.view", patient, "red_flag_report", sent[0].report.id)
+    else:
         return None
-    viewed(viewer, "log.view", patient, "daily_log", versions[0].id)
     return {
         "patient": patient,
         "day": when,
         "versions": versions,
+        "sent": sent,
         "scale": CIWA_B,
         "red_flags": LABELS,
         "own": viewer.role is Role.PATIENT,
