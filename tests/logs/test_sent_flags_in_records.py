@@ -42,7 +42,8 @@ def test_a_flag_added_to_a_saved_day_is_on_the_clinicians_history_and_day_page(
 
     sent = _logs_row(history, "Red flags sent without a daily log")
     assert SEIZURE in sent.split("Logged days")[0]
-    assert "(happening now)" in sent and "the daily log, sent at once" in sent
+    assert "(happening now)" in sent
+    assert "the daily log, sent at once" in sent
     assert SEIZURE in _logs_row(page, "Red flags sent without a daily log")
     assert "Current version 1" in page  # the day's log is still there too
 
@@ -59,7 +60,8 @@ def test_a_help_message_on_a_day_without_a_log_has_a_day_page(app, client, clini
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "No daily log was saved for this day." in page
-    assert SEIZURE in page and "Shaking on the kitchen floor" in page
+    assert SEIZURE in page
+    assert "Shaking on the kitchen floor" in page
     assert "I need help now" in page
     with app.app_context():
         (report_id,) = db.session.scalars(select(RedFlagReport.id)).all()
