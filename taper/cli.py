@@ -65,8 +65,16 @@ def create_user_command(email: str, role: str, name: str | None, timezone: str |
 @users_cli.command("deactivate")
 @click.argument("email")
 def deactivate_user_command(email: str) -> None:
-    """Switch an account off and end its sessions."""
-    _on_account(email, accounts.deactivate_user, "Deactivated {email}")
+    """Switch an account off and end its sessions (never the last active admin); warns of the
+    patients it leaves with no active clinician."""
+    uncovered: list[User] = []
+    _on_account(
+        email,
+        lambda actor, user: uncovered.extend(accounts.deactivate_account(actor, user)),
+        "Deactivated {email}",
+    )
+    for patient in uncovered:
+        click.echo(f"Warning: {patient.email} now has no active clinician.", err=True)
 
 
 @users_cli.command("reactivate")

@@ -61,9 +61,9 @@ class TaperForm(FlaskForm):
                 return formdata
             if request.method not in {"POST", "PUT", "PATCH", "DELETE"} or not request.form:
                 return None
-            # Every field name of ours is ASCII; WTForms reads "steps-²-total" as row 2 and
-            # then fails on int("²").
-            if not all(key.isascii() for key in request.form):
+            # Every field name of ours is short and ASCII; WTForms reads "steps-²-total" as
+            # row 2 and then fails on int("²"), and a row of 5,000 digits on int() itself.
+            if not all(key.isascii() and len(key) <= 100 for key in request.form):
                 abort(400)
             return request.form
 

@@ -734,6 +734,7 @@ def test_a_care_team_link_added_meanwhile_is_kept_once(app, make_user, admin, mo
         "jordan\u200b@example.org",  # a zero-width space
         "jordan@example.org.",  # a trailing dot
         "jor\u202edan@example.org",  # a right-to-left override
+        "p\u0430t@example.org",  # a Cyrillic а among Latin letters
     ],
 )
 def test_an_address_that_reads_like_another_is_refused(app, email):

@@ -345,7 +345,8 @@ def test_a_deactivated_account_is_reactivated_and_its_old_sessions_stay_ended(
     with app.app_context():
         actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
     assert actions == ["user.deactivate", "user.reactivate", "auth.login"]
-    client.post(f"/admin/accounts/{patient.id}/reactivate")  # already on: nothing written
+    again = client.post(f"/admin/accounts/{patient.id}/reactivate", follow_redirects=True)
+    assert "can log in again" not in again.get_data(as_text=True)  # already on: nothing done
     assert row_counts(app, AuditEvent) == (3,)
 
 
@@ -438,6 +439,62 @@ def test_a_clinician_is_taken_off_a_care_team_and_loses_the_record(
         patient.id,
     )
     assert "Dr New" in client.get(f"/admin/audit?patient={patient.id}").get_data(as_text=True)
+
+
+def test_two_removals_at_once_leave_nobody_and_one_admin_is_told(shared_app, monkeypatch):
+    """Two admins each take one of a patient's two clinicians off at the same moment: the
+    patient's row is locked, so the second sees the first's removal and warns."""
+    import threading
+
+    from taper import access
+    from tests.conftest import PASSWORD_HASH
+
+    with shared_app.app_context():
+        people = [
+            User(role=role, email=f"{name}@example.org", name=name, password_hash=PASSWORD_HASH)
+            for role, name in (
+                (Role.ADMIN, "one"),
+                (Role.ADMIN, "two"),
+                (Role.CLINICIAN, "Dr X"),
+                (Role.CLINICIAN, "Dr Y"),
+                (Role.PATIENT, "Pat"),
+            )
+        ]
+        db.session.add_all(people)
+        db.session.flush()
+        one, two, x, y, pat = people
+        db.session.add_all(CareTeamLink(clinician_id=c.id, patient_id=pat.id) for c in (x, y))
+        db.session.commit()
+        jobs = [(one.get_id(), pat.id, x.id), (two.get_id(), pat.id, y.id)]
+    barrier = threading.Barrier(2, timeout=10)
+    found = access.account_or_404
+
+    def in_step(user, account_id):
+        account = found(user, account_id)
+        if account.role is Role.CLINICIAN:  # loaded second: both requests are past their reads
+            barrier.wait()
+        return account
+
+    monkeypatch.setattr(access, "account_or_404", in_step)
+    pages = []
+
+    def remove(identity: str, patient_id: int, clinician_id: int) -> None:
+        browser = shared_app.test_client()
+        with browser.session_transaction() as session:
+            session.update(_user_id=identity, login_at=9e9, seen_at=9e9, auth_at=9e9)
+        url = f"/admin/care-team/{patient_id}/{clinician_id}/remove"
+        pages.append(browser.post(url, follow_redirects=True).get_data(as_text=True))
+
+    threads = [threading.Thread(target=remove, args=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    with shared_app.app_context():
+        assert db.session.scalars(select(CareTeamLink)).all() == []
+    warned = [page for page in pages if "No active clinician has Pat on their care team" in page]
+    assert len(pages) == 2
+    assert len(warned) == 1
 
 
 def test_removing_the_only_clinician_warns_and_the_page_says_so(app, as_admin, clinician, patient):

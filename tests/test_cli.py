@@ -287,6 +287,16 @@ def test_care_team_remove_takes_the_clinician_off_and_warns_when_nobody_is_left(
     assert "Choose a clinician and one of their patients." in wrong.output
 
 
+def test_deactivate_warns_of_patients_left_with_no_active_clinician(invoke, make_user):
+    clinician = make_user(Role.CLINICIAN, email="doc@example.org")
+    make_user(Role.PATIENT, email="alone@example.org", clinicians=(clinician,))
+
+    result = invoke("users", "deactivate", "doc@example.org")
+
+    assert result.exit_code == 0, result.output
+    assert "Warning: alone@example.org now has no active clinician." in result.output
+
+
 def test_reactivate_switches_the_account_on_again(app, invoke, make_user):
     make_user(Role.CLINICIAN, email="back@example.org")
     invoke("users", "deactivate", "back@example.org")

@@ -102,8 +102,8 @@ def _uncovered_warning(names: list[str]) -> str:
 def reactivate(user_id: int):
     """Switch a deactivated account on again (its password stays)."""
     user = access.account_or_404(current_user, user_id)
-    accounts.reactivate_account(current_user, user)
-    flash(f"{user.name} can log in again.")
+    if accounts.reactivate_account(current_user, user):
+        flash(f"{user.name} can log in again.")
     return redirect(url_for("admin.accounts"))
 
 

@@ -398,7 +398,8 @@ def step_periods(
 
 def _before(period: StepPeriod, ended_on: date) -> StepPeriod:
     """A step period cut at the day its plan was completed (a stop at 0 mg stays a stop)."""
-    if period.start is None or period.start >= ended_on:
+    stop_that_day = period.step.total == 0 and period.start == ended_on
+    if period.start is None or (period.start >= ended_on and not stop_that_day):
         return StepPeriod(period.step, None, None, ended=period.start is not None or period.pending)
     if period.step.total != 0 and (period.end is None or period.end >= ended_on):
         return StepPeriod(period.step, period.start, ended_on - timedelta(days=1))

@@ -90,7 +90,14 @@ def _looks_like_email(email: str) -> bool:
         and len(email) <= 254
         and not any(c.isspace() or unicodedata.category(c).startswith("C") for c in email)
         and unicodedata.normalize("NFKC", email) == email
+        and len(_scripts(email)) <= 1
     )
+
+
+def _scripts(text: str) -> set[str]:
+    """The scripts of the letters in ``text`` ("LATIN", "CYRILLIC" ...): an address mixing
+    two ("pаt" with a Cyrillic а) reads like another's."""
+    return {unicodedata.name(c, "?").split()[0] for c in text if c.isalpha()}
 
 
 def create_user(
@@ -460,9 +467,9 @@ def deactivate_account(actor: User, user: User) -> list[User]:
     return committed(switch_off)
 
 
-def reactivate_account(actor: User, user: User) -> None:
-    """``reactivate_user``, committed."""
-    committed(reactivate_user, actor, user)
+def reactivate_account(actor: User, user: User) -> bool:
+    """``reactivate_user``, committed: False when the account was on already."""
+    return committed(reactivate_user, actor, user)
 
 
 def leave_care_team(actor: User, clinician: User, patient: User) -> bool:
@@ -472,6 +479,7 @@ def leave_care_team(actor: User, clinician: User, patient: User) -> bool:
     def remove() -> bool:
         if clinician.role is not Role.CLINICIAN or patient.role is not Role.PATIENT:
             raise ServiceError("Choose a clinician and one of their patients.")
+        _lock(patient)  # two removals at once: the second sees the first, and warns
         link = db.session.get(CareTeamLink, (clinician.id, patient.id))
         if link is not None:
             db.session.delete(link)

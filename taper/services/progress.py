@@ -153,7 +153,8 @@ def _series(
     shaded = []
     for hold, open_ended in sorted(holds, key=lambda h: h[0].start):
         last = end if hold.until is None else min(hold.until, end)
-        if open_ended and not schedule.running and line_end is not None:
+        ended = schedule.ended_on is not None or open_ended  # a dated hold runs on otherwise
+        if ended and not schedule.running and line_end is not None:
             last = min(last, line_end)
         # Only holds with a day inside the range; one that began earlier keeps its real first
         # day (the chart clips its shading, the summary says it began before the range).

@@ -76,6 +76,22 @@ def test_an_open_hold_is_shaded_up_to_completion(app, clinician, patient):
     assert series.schedule[-1].dose == Decimal("7.5")  # held: the 5 mg step never came
 
 
+def test_a_dated_hold_is_shaded_up_to_completion_not_to_its_end(app, clinician, patient):
+    today = patient_today(patient)
+    _completed(
+        app,
+        patient,
+        clinician,
+        [(-40, "10"), (-30, "7.5"), (20, "5")],
+        5,
+        hold=(today - timedelta(days=20), today + timedelta(days=10), "hold"),
+    )
+    _, series = _series(app, patient, "30")
+    (hold,) = series.holds
+    assert series.line_end == today - timedelta(days=6)
+    assert hold[1] == series.line_end
+
+
 def test_a_red_flag_sent_late_is_shown_on_the_day_it_was_sent(app, patient):
     sent = datetime.now(UTC) - timedelta(days=3)
     with app.app_context():

@@ -744,3 +744,25 @@ def test_a_revision_replaced_after_activation_is_stopped(app, clinician, patient
     first, second = _resources(own, "MedicationRequest")
     assert (first["status"], second["status"]) == ("stopped", "active")
     assert first["statusReason"]["text"] == "Replaced by a later revision of the plan"
+
+
+def test_a_plan_completed_on_the_day_its_stop_begins_keeps_the_stop(
+    app, client, clinician, patient, write_plan
+):
+    from tests.conftest import login_as
+
+    login_as(client, clinician)
+    today = _today(patient)
+    plan_id = write_plan(
+        patient, [(today - timedelta(days=20), "10", {}, ""), (today, "0", {}, "")]
+    )
+    with app.app_context():
+        plan = db.session.get(TaperPlan, plan_id)
+        plans.change_status(
+            db.session.get(User, clinician.id), plan, plan.version, PlanStatus.COMPLETED, today
+        )
+        db.session.commit()
+        bundle = fhir_export.bundle(db.session.get(User, patient.id), include_drafts=False)
+    (request,) = _resources(bundle, "MedicationRequest")
+    _, stop = request["dosageInstruction"]
+    assert stop["text"] == f"Stop: 0 mg, from {today.isoformat()}: the taper's end, no more doses"

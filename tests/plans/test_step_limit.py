@@ -170,4 +170,8 @@ def test_a_field_name_that_is_not_ascii_is_refused(client, app, clinician, patie
     data["steps-²-total"] = "3"
     response = client.post(f"/clinician/patients/{patient.id}/plans/new", data=data)
     assert response.status_code == 400
+    data = plan_form(_steps(patient, 2)) | {f"steps-{'9' * 5000}-total": "3"}  # int() refuses
+    for url in ("new", "new/check"):
+        response = client.post(f"/clinician/patients/{patient.id}/plans/{url}", data=data)
+        assert response.status_code == 400
     assert _count(app, TaperPlan) == 0
