@@ -189,9 +189,10 @@ def missed_logs_rule(
     ``reduction_window_days`` after the dose really went down); never before the plan starts.
 
     The cause is the last day logged (the day before the plan started when nothing was
-    logged since it started): the same gap raises one alert however often the scan runs,
-    even once the clinician has acknowledged or resolved it; a new gap after a new log raises
-    again."""
+    logged since it started), and the gap's whole weeks from its second week on: the same gap
+    raises one alert however often the scan runs, and again each week it goes on once the
+    clinician has acknowledged or resolved the last one (a patient silent for weeks after the
+    first call is never taken as fine); a new gap after a new log raises again."""
     if plan_start is None or today <= plan_start:
         return None
     recently_reduced = last_reduction is not None and timedelta(
@@ -207,11 +208,12 @@ def missed_logs_rule(
     missed = (today - since).days - 1  # whole days with no log before today
     if missed < allowed:
         return None
+    weeks = missed // 7
     return AlertFinding(
         "missed_logs",
         "info",
         f"No log for {missed} day(s)",
-        cause=f"since:{since.isoformat()}",
+        cause=f"since:{since.isoformat()}" + (f"+{weeks}w" if weeks else ""),
     )
 
 

@@ -282,6 +282,28 @@ def test_missed_log_tightening_counts_the_day_the_dose_really_went_down(
     assert alert.cause == f"since:{(D - timedelta(days=2)).isoformat()}"
 
 
+def test_a_patient_still_silent_after_the_alert_was_resolved_is_alerted_again_each_week(
+    app, clinician, patient
+):
+    """The clinician resolved the first missed-log alert (called, no answer); the gap goes
+    on: a new alert when it reaches a week, none more in between, one each week after."""
+    make_plan(app, clinician, patient, weekly(D - timedelta(days=30), "4", "3", *["2"] * 6))
+    add_log(app, patient, D - timedelta(days=3))
+    assert scan(app, D).missed_logs == 1
+    (first,) = rows(app, "missed_logs")
+    triage(app, clinician, first.id, "resolve")
+    assert [scan(app, D + timedelta(days=n)).missed_logs for n in range(1, 5)] == [0, 0, 0, 0]
+    assert scan(app, D + timedelta(days=5)).missed_logs == 1  # 7 days with no log
+    assert scan(app, D + timedelta(days=6)).missed_logs == 0  # the new one is still open
+    second = rows(app, "missed_logs")[-1]
+    assert second.reason == "No log for 7 day(s)"
+    triage(app, clinician, second.id, "acknowledge")
+    assert scan(app, D + timedelta(days=11)).missed_logs == 0
+    assert scan(app, D + timedelta(days=12)).missed_logs == 1  # two weeks
+    add_log(app, patient, D + timedelta(days=12))
+    assert scan(app, D + timedelta(days=13)).missed_logs == 0
+
+
 def test_no_missed_log_tightening_for_a_typed_step_an_open_hold_kept_back(app, clinician, patient):
     """Held at 4 mg since D - 5 until reviewed: the 3 mg step typed for D - 2 never started,
     so there was no reduction and two whole days without a log are needed as usual."""

@@ -263,3 +263,23 @@ def test_evaluate_log_combines_the_per_log_rules():
     kinds = {f.kind for f in evaluate_log(latest, logs, DAY, TH)}
     assert kinds == {"red_flag", "high_score", "rising", "dose_deviation"}
     assert evaluate_log(fact(DAY, 5), [], None, TH) == []
+
+
+def test_a_gap_that_goes_on_is_a_new_situation_each_week():
+    """Resolved after the first call, the patient still silent: from the second week on, each
+    whole week of the same gap is a cause of its own, so the care team hears of it again."""
+    start = DAY - timedelta(days=60)
+    last = DAY - timedelta(days=3)
+
+    def cause(days_later: int) -> str:
+        return missed_logs_rule(last, DAY + timedelta(days=days_later), start, None, TH).cause
+
+    since = f"since:{last.isoformat()}"
+    assert [cause(d) for d in (0, 4, 5, 11, 12, 19)] == [
+        since,
+        since,
+        f"{since}+1w",
+        f"{since}+1w",
+        f"{since}+2w",
+        f"{since}+3w",
+    ]
