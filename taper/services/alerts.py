@@ -294,8 +294,9 @@ def _running_batch(after: int) -> tuple[list[tuple[User, list]], int | None]:
     batch). Four queries (the plans, their patients, revisions and steps) whatever the batch.
 
     The limit counts plans (one more is read to see what follows), so a patient whose plans
-    go beyond it is left to the next batch, unless they are the only one read."""
-    query = plans.running_plans()
+    go beyond it is left to the next batch, unless they are the only one read. A deactivated
+    patient, who can no longer log in, is not scanned (no missed-log alert for them)."""
+    query = plans.running_plans().where(TaperPlan.patient.has(User.active.is_(True)))
     rows = list(db.session.scalars(query.where(TaperPlan.patient_id > after).limit(SCAN_BATCH + 1)))
     following: int | None = None
     if len(rows) > SCAN_BATCH:  # more to come: end this batch with a whole patient

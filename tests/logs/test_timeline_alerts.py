@@ -304,6 +304,19 @@ def test_a_patient_still_silent_after_the_alert_was_resolved_is_alerted_again_ea
     assert scan(app, D + timedelta(days=13)).missed_logs == 0
 
 
+def test_a_deactivated_patient_is_not_scanned(app, clinician, patient, make_user):
+    """Switched off, the patient can no longer log in: no missed-log alert for them."""
+    other = make_user(Role.PATIENT, clinicians=(clinician,))
+    for who in (patient, other):
+        make_plan(app, clinician, who, weekly(D - timedelta(days=30), "4", "3", *["2"] * 6))
+        add_log(app, who, D - timedelta(days=3))
+    with app.app_context():
+        db.session.get(User, other.id).active = False
+        db.session.commit()
+    assert scan(app, D).missed_logs == 1
+    assert [alert.patient_id for alert in rows(app, "missed_logs")] == [patient.id]
+
+
 def test_no_missed_log_tightening_for_a_typed_step_an_open_hold_kept_back(app, clinician, patient):
     """Held at 4 mg since D - 5 until reviewed: the 3 mg step typed for D - 2 never started,
     so there was no reduction and two whole days without a log are needed as usual."""
