@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from taper.domain import timeline
-from taper.domain.doses import amount, plain
+from taper.domain.doses import amount, far_above_plan, plain
 from taper.domain.red_flags import WHEN, labels
 
 TIER_ORDER = {"urgent": 0, "review": 1, "info": 2}
@@ -163,19 +163,27 @@ def dose_deviation_rule(log: LogFacts) -> list[AlertFinding]:
     """Each plan whose dose taken differs from its scheduled dose: one finding per plan. The
     cause is the day and the dose taken, so a new deviation (another day, or another dose on a
     corrected log) is a new alert once the last one was acknowledged, while a correction that
-    changes nothing about the dose raises nothing new."""
-    return [
-        AlertFinding(
-            "dose_deviation",
-            "review",
-            f"{dose.medication.capitalize()}: took {amount(dose.taken, dose.unit)}; "
-            f"scheduled {amount(dose.scheduled, dose.unit)}",
-            plan_id=dose.plan_id,
-            cause=f"log:{log.day.isoformat()}:{plain(dose.taken)}",
-        )
-        for dose in log.doses
-        if dose.taken != dose.scheduled
-    ]
+    changes nothing about the dose raises nothing new.
+
+    A dose far above the plan's (more than twice it, or above the usual maximum: the patient
+    was asked "Is that right?" and said yes) is "took more than the prescribed dose", a red
+    flag of the clinical reference: urgent, never merged into an open review alert."""
+    return [_deviation(log, dose) for dose in log.doses if dose.taken != dose.scheduled]
+
+
+def _deviation(log: LogFacts, dose: DoseFacts) -> AlertFinding:
+    far = far_above_plan(dose.taken, dose.scheduled, dose.medication, dose.unit)
+    reason = (
+        f"{dose.medication.capitalize()}: took {amount(dose.taken, dose.unit)}; "
+        f"scheduled {amount(dose.scheduled, dose.unit)}"
+    )
+    return AlertFinding(
+        "dose_deviation",
+        "urgent" if far else "review",
+        reason + (" (far more than the plan: the patient confirmed it)" if far else ""),
+        plan_id=dose.plan_id,
+        cause=f"log:{log.day.isoformat()}:{plain(dose.taken)}",
+    )
 
 
 def missed_logs_rule(

@@ -131,6 +131,14 @@ def raise_alert(
 
     A savepoint keeps a race with another request from undoing the caller's work: the
     partial unique indexes let only one open non-urgent alert per kind (and plan) exist."""
+    if finding.tier == "urgent" and finding.kind != "red_flag" and finding.cause:
+        # An urgent finding that is not a red flag (a dose far above the plan) is raised once
+        # per cause: a correction of the same day with the same dose raises nothing new.
+        same_cause = select(Alert.id).where(
+            Alert.patient_id == patient.id, Alert.kind == finding.kind, Alert.cause == finding.cause
+        )
+        if db.session.scalar(same_cause.limit(1)) is not None:
+            return None
     if finding.tier != "urgent":
         same = select(Alert.id).where(
             Alert.patient_id == patient.id,

@@ -63,8 +63,10 @@ class Saved:
 
     @cached_property
     def urgent(self) -> bool:
-        """Red flags were sent, or an urgent alert raised (worked out once, after the commit)."""
-        return any(alert.tier == "urgent" for alert in self.alerts) or bool(
+        """Red flags were sent, or a red-flag alert raised (worked out once, after the commit).
+        A dose far above the plan is urgent for the care team, but the patient, who has just
+        said the number is right, is not sent to urgent care for it."""
+        return any(a.tier == "urgent" and a.kind == "red_flag" for a in self.alerts) or bool(
             getattr(self.log, "red_flags", None) or getattr(self.log, "flags", None)
         )
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from taper.extensions import db
-from taper.models import Alert, AuditEvent, DailyLog, LogDose, RedFlagReport
+from taper.models import Alert, AuditEvent, DailyLog, LogDose, OutboxMessage, RedFlagReport
 from tests.conftest import login_as
 from tests.helpers import fill_log, patient_today
 
@@ -53,15 +53,20 @@ def test_a_dose_ten_times_the_plan_is_asked_about_with_everything_kept(
     assert 'value="5.5"' in page
     assert rows(app, DailyLog) == []
 
-    # "Yes, that is right": saved as typed, and the care team gets the dose deviation alert.
+    # "Yes, that is right": saved as typed, and the care team gets an urgent dose deviation
+    # alert ("took more than the prescribed dose" is a red flag), by e-mail too.
     data[confirm] = "75"
     response = client.post("/log", data=data)
     assert response.status_code == 302
     (dose,) = rows(app, LogDose)
     assert (dose.took_as_scheduled, dose.dose_taken) == (False, Decimal("75"))
     (alert,) = [a for a in rows(app, Alert) if a.kind == "dose_deviation"]
-    assert alert.tier == "review"
-    assert "took 75 mg; scheduled 7.5 mg" in alert.reason
+    assert alert.tier == "urgent"
+    assert alert.reason == (
+        "Diazepam: took 75 mg; scheduled 7.5 mg (far more than the plan: the patient confirmed it)"
+    )
+    (message,) = rows(app, OutboxMessage)
+    assert "75" not in message.body  # no health details in an e-mail
     with app.app_context():
         summary = db.session.scalar(
             select(AuditEvent.summary).where(AuditEvent.action == "log.save")
@@ -190,3 +195,32 @@ def test_a_dose_above_the_usual_maximum_is_asked_about_below_twice_the_plan(
         "You wrote 70 mg. Your plan for today is 40 mg. Is 70 mg right?"
     )
     assert rows(app, DailyLog) == []
+
+
+def test_a_far_dose_is_urgent_even_with_a_review_alert_open_and_raised_once_per_dose(
+    client, app, patient, active_plan
+):
+    """Yesterday's small slip left a review alert open: today's dose ten times the plan is an
+    urgent alert of its own. Correcting today's log (the sleep) with the same dose raises
+    nothing new; another dose that day is a new situation."""
+    login_as(client, patient)
+    today = patient_today(patient)
+    yesterday = today - timedelta(days=1)
+    assert (
+        client.post("/log", data=fill_log(client, yesterday, took="no", dose_taken="7")).status_code
+        == 302
+    )
+    data = fill_log(client, took="no", dose_taken="75", sleep="5")
+    data[f"confirm_taken_{active_plan}"] = "75"
+    assert client.post("/log", data=data).status_code == 302
+    correction = fill_log(client, took="no", dose_taken="75", sleep="6")
+    correction[f"confirm_taken_{active_plan}"] = "75"
+    assert client.post("/log", data=correction).status_code == 302
+    tiers = sorted(a.tier for a in rows(app, Alert) if a.kind == "dose_deviation")
+    assert tiers == ["review", "urgent"]
+    assert len(rows(app, OutboxMessage)) == 1
+    more = fill_log(client, took="no", dose_taken="80", sleep="6")
+    more[f"confirm_taken_{active_plan}"] = "80"
+    assert client.post("/log", data=more).status_code == 302
+    tiers = sorted(a.tier for a in rows(app, Alert) if a.kind == "dose_deviation")
+    assert tiers == ["review", "urgent", "urgent"]

@@ -283,3 +283,22 @@ def test_a_gap_that_goes_on_is_a_new_situation_each_week():
         f"{since}+2w",
         f"{since}+3w",
     ]
+
+
+@pytest.mark.parametrize(
+    ("taken", "scheduled", "tier"),
+    [
+        ("5", "10", "review"),  # less than planned
+        ("20", "10", "review"),  # twice: asked about only above it
+        ("20.5", "10", "urgent"),  # more than twice the plan
+        ("1.5", "0.5", "urgent"),  # at the end of a taper too
+        ("65", "60", "urgent"),  # above diazepam's usual maximum (60 mg), whatever the plan
+    ],
+)
+def test_a_dose_far_above_the_plan_is_urgent(taken, scheduled, tier):
+    """ "Took more than the prescribed dose" is a red flag of the clinical reference."""
+    (found,) = dose_deviation_rule(fact(DAY, doses=[dose(taken, scheduled)]))
+    assert found.tier == tier
+    assert found.reason.endswith("(far more than the plan: the patient confirmed it)") == (
+        tier == "urgent"
+    )
