@@ -65,12 +65,36 @@ PLAUSIBLE_MAX: dict[str, Decimal] = {
 }
 
 
+# Brand names (the labels cited above, and common UK and European ones) of the same drugs: a
+# plan typed as "Valium" is checked as diazepam.
+BRANDS: dict[str, str] = {
+    "xanax": "alprazolam",
+    "lexotan": "bromazepam",
+    "lexotanil": "bromazepam",
+    "librium": "chlordiazepoxide",
+    "frisium": "clobazam",
+    "onfi": "clobazam",
+    "klonopin": "clonazepam",
+    "rivotril": "clonazepam",
+    "tranxene": "clorazepate",
+    "valium": "diazepam",
+    "prosom": "estazolam",
+    "dalmane": "flurazepam",
+    "ativan": "lorazepam",
+    "mogadon": "nitrazepam",
+    "serax": "oxazepam",
+    "restoril": "temazepam",
+    "halcion": "triazolam",
+}
+
+
 def plausible(medication: str | None, unit: str = UNIT) -> Plausible | None:
-    """The table's row for a medication as typed ("Diazepam", "diazepam (Valium)"), or None
-    when the name is not in the table or the unit is not mg. Two names in one: the higher."""
+    """The table's row for a medication as typed ("Diazepam", "diazepam (Valium)", "Valium"),
+    or None when the name is not in the table or the unit is not mg. Two names in one: the
+    higher."""
     if unit != UNIT:
         return None
-    words = set(re.findall(r"[a-z]+", (medication or "").lower()))
+    words = {BRANDS.get(w, w) for w in re.findall(r"[a-z]+", (medication or "").lower())}
     found = [(PLAUSIBLE_MAX[name], name) for name in words if name in PLAUSIBLE_MAX]
     if not found:
         return None

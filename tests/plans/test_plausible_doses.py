@@ -86,6 +86,22 @@ def test_messages_name_only_the_dose_typed():
             assert numbers <= {f"{typed.normalize():f}", str(doses.CEILING_FACTOR)}, message
 
 
+@pytest.mark.parametrize(
+    ("typed", "generic"),
+    [("Valium", "diazepam"), ("XANAX XR", "alprazolam"), ("Klonopin", "clonazepam")],
+)
+def test_a_brand_name_is_checked_as_its_drug(typed, generic):
+    """A plan typed with the brand on the box gets the same "are you sure?" as the drug."""
+    most = doses.PLAUSIBLE_MAX[generic]
+    assert doses.check_daily_dose(typed, most) is None
+    check = doses.check_daily_dose(typed, most * 2)
+    assert check is not None
+    assert check.refused is False
+    assert generic in check.message
+    assert doses.check_daily_dose(typed, most * 20).refused is True
+    assert set(doses.BRANDS.values()) <= set(doses.PLAUSIBLE_MAX)
+
+
 def test_far_above_plan():
     assert not doses.far_above_plan(Decimal("15"), Decimal("7.5"), "diazepam")
     assert doses.far_above_plan(Decimal("15.001"), Decimal("7.5"), "diazepam")
