@@ -212,6 +212,24 @@ def test_patients_list_is_sorted_by_name_and_shows_only_own_patients(
     assert listed_names(page) == ["Al Adams", "bea brown", "Cy Cole", "Dee Dunn"]
 
 
+def test_a_deactivated_patient_is_marked_on_the_list_and_their_page(
+    as_clinician, clinician, make_user
+):
+    gone = make_user(Role.PATIENT, name="Gil Gone", clinicians=(clinician,), active=False)
+    make_user(Role.PATIENT, name="Hal Here", clinicians=(clinician,))
+
+    page = as_clinician.get("/clinician/patients").get_data(as_text=True)
+
+    rows = {
+        name: row
+        for name, row in re.findall(r">([A-Z][a-z]+ [A-Z][a-z]+)</a>(.*?)</th>", page, re.S)
+    }
+    assert "account switched off" in rows["Gil Gone"]
+    assert "account switched off" not in rows["Hal Here"]
+    own_page = as_clinician.get(f"/clinician/patients/{gone.id}").get_data(as_text=True)
+    assert "Switched off by an admin: cannot log in" in own_page
+
+
 def test_patients_list_escapes_names(as_clinician, clinician, make_user):
     payload = '"><svg onload=alert(1)>'
     make_user(Role.PATIENT, name=payload, clinicians=(clinician,))

@@ -98,6 +98,7 @@ class Row:
     last_log: date | None = None
     latest_score: int | None = None
     trend: str = ""  # "rising" | "falling" | "steady" | ""
+    active: bool = True  # a deactivated patient can no longer log in
 
 
 @dataclass
@@ -198,6 +199,7 @@ def _team(alert_filter: str, searching: bool):
             User.name,
             User.timezone,
             User.password_hash.is_not(None).label("has_password"),
+            User.active,
             urgent,
             review,
             info,
@@ -300,6 +302,7 @@ def _page_statement(team):
             shown.c.name,
             shown.c.timezone,
             shown.c.has_password,
+            shown.c.active,
             shown.c.urgent,
             shown.c.review,
             shown.c.info,
@@ -350,6 +353,7 @@ def _rows(found: list, number: int, now: datetime) -> TeamPage:
                 {tier: n for tier, n in counts.items() if n},
                 bool(r.missed),
                 last_log=r.last_log,
+                active=bool(r.active),
             )
             series = _series(r.scores)
             if series:
