@@ -230,6 +230,31 @@ def test_a_deactivated_patient_is_marked_on_the_list_and_their_page(
     assert "Switched off by an admin: cannot log in" in own_page
 
 
+def test_an_urgent_alert_nobody_acknowledged_comes_first(app, as_clinician, clinician, make_user):
+    """Two acknowledged urgent alerts (someone is on it) sort below one fresh seizure."""
+    from taper.extensions import db
+    from taper.models import Alert, AlertStatus
+
+    seen = make_user(Role.PATIENT, name="Ann Seen", clinicians=(clinician,))
+    fresh = make_user(Role.PATIENT, name="Zed Fresh", clinicians=(clinician,))
+    with app.app_context():
+        for who, status in ((seen, AlertStatus.ACKNOWLEDGED),) * 2 + ((fresh, AlertStatus.OPEN),):
+            db.session.add(
+                Alert(
+                    patient_id=who.id,
+                    kind="red_flag",
+                    tier="urgent",
+                    reason="Red flag reported: seizure",
+                    status=status,
+                )
+            )
+        db.session.commit()
+
+    page = as_clinician.get("/clinician/patients").get_data(as_text=True)
+
+    assert listed_names(page) == ["Zed Fresh", "Ann Seen"]
+
+
 def test_patients_list_escapes_names(as_clinician, clinician, make_user):
     payload = '"><svg onload=alert(1)>'
     make_user(Role.PATIENT, name=payload, clinicians=(clinician,))

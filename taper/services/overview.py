@@ -183,15 +183,18 @@ def _team(alert_filter: str, searching: bool):
                 for tier in ("urgent", "review", "info")
             ),
             func.max(case((Alert.kind == "missed_logs", 1), else_=0)).label("missed"),
+            func.sum(
+                case(((Alert.tier == "urgent") & (Alert.status == AlertStatus.OPEN), 1), else_=0)
+            ).label("urgent_open"),
         )
         .join(CareTeamLink, CareTeamLink.patient_id == Alert.patient_id)
         .where(CareTeamLink.clinician_id == clinician_id, Alert.status != AlertStatus.RESOLVED)
         .group_by(Alert.patient_id)
         .subquery()
     )
-    urgent, review, info, missed = (
+    urgent, review, info, missed, urgent_open = (
         func.coalesce(unresolved.c[name], 0).label(name)
-        for name in ("urgent", "review", "info", "missed")
+        for name in ("urgent", "review", "info", "missed", "urgent_open")
     )
     team = (
         select(
@@ -204,6 +207,7 @@ def _team(alert_filter: str, searching: bool):
             review,
             info,
             missed,
+            urgent_open,
         )
         .join(CareTeamLink, CareTeamLink.patient_id == User.id)
         .outerjoin(unresolved, unresolved.c.patient_id == User.id)
@@ -222,8 +226,10 @@ def _team(alert_filter: str, searching: bool):
 
 
 def _need(columns) -> list:
-    """The overview's order: most urgent alerts, review alerts, missed logs, then by name."""
+    """The overview's order: urgent alerts nobody has acknowledged yet, then most urgent
+    alerts, review alerts, missed logs, then by name."""
     return [
+        columns.urgent_open.desc(),
         columns.urgent.desc(),
         columns.review.desc(),
         columns.missed.desc(),
