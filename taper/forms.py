@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 from functools import cache
-from zoneinfo import available_timezones
 
 from flask import abort, request
 from flask_wtf import FlaskForm
@@ -22,6 +21,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, EqualTo, Length
 from wtforms.widgets import HiddenInput, SubmitInput
 
+from taper.domain.schedule import zone_names
 from taper.domain.text import UNSAVABLE
 
 UNSAVABLE_MESSAGE = "This contains characters that cannot be saved. Please retype it."
@@ -105,7 +105,7 @@ def _leaf_fields(fields):
 @cache
 def timezone_choices() -> list[SelectChoice]:
     """Every IANA zone, for a select field."""
-    return [SelectChoice(z, z.replace("_", " ")) for z in sorted(available_timezones())]
+    return [SelectChoice(z, z.replace("_", " ")) for z in sorted(zone_names())]
 
 
 def name_field() -> StringField:

@@ -74,7 +74,8 @@ class ReportData:
     alerts: tuple[str, ...]  # open urgent first, then open others, then the rest
     progress: ProgressData
     period: tuple[date, date] | None = None  # the days the notes, symptoms and missed cover
-    missed: tuple[date, ...] = ()  # days in the period with no log
+    missed: tuple[date, ...] = ()  # days in the period with no log (today not before it ends)
+    today_open: bool = False  # today is in the period and not logged yet: not counted
     notes: tuple[tuple[date, str], ...] = ()  # (day, note as typed), newest first
     symptoms: SymptomTable | None = None
     contact: str = ""  # the clinic's contact line (config CLINIC_CONTACT); "" for none
@@ -327,6 +328,8 @@ def _pages(data: ReportData) -> Pages:
     if data.period:
         pages.heading("Missed days")
         days = (data.period[1] - data.period[0]).days + 1
+        if data.today_open:
+            days -= 1  # today, not over yet and not logged: not counted either way
         count = len(data.missed)
         text = f"{count} of {days} days in the period with no log"
         pages.text(text + (f": {missed_words(data.missed)}." if count else "."))

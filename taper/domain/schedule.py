@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from taper.domain.doses import amount
 
@@ -146,6 +147,17 @@ def step_facts(steps: Sequence[StepInput]) -> list[StepFacts]:
         length = (following.start - step.start).days if following else None
         facts.append(StepFacts(change, pct, length))
     return facts
+
+
+# Names in the zone database that are not places: "localtime" is whatever zone each server is
+# set to (two servers could disagree), "Factory" means "not set", "posixrules" is a template.
+NOT_PLACES = frozenset({"localtime", "posixrules", "Factory"})
+
+
+@cache
+def zone_names() -> frozenset[str]:
+    """The IANA time zones a person can live in."""
+    return frozenset(available_timezones()) - NOT_PLACES
 
 
 def local_today(now_utc: datetime, tz_name: str) -> date:

@@ -9,12 +9,13 @@ import logging
 import re
 import unicodedata
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select, update
 
+from taper.domain.schedule import zone_names
 from taper.extensions import db
 from taper.models import CareTeamLink, Role, User, find_user_by_email, normalise_email
 from taper.models.user import has_control_characters
@@ -66,7 +67,7 @@ def _check_timezone(name: str) -> str:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, "America"
         raise ServiceError("Choose a time zone from the list.", "timezone") from None
-    if name not in available_timezones():
+    if name not in zone_names():
         raise ServiceError("Choose a time zone from the list.", "timezone")
     return name
 

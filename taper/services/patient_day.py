@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -85,7 +86,8 @@ def _day_facts_statement() -> Select:
 def _day_facts(patient: User, day: date, since: date) -> tuple[bool, UrgentReport | None]:
     """Whether ``day`` is logged, and the latest urgent alert raised since ``since``: one
     statement, on the session's connection (nothing of Today's is pending in the ORM)."""
-    since_at = datetime(since.year, since.month, since.day, tzinfo=UTC)
+    # The patient's midnight starting ``since``, as a stored (UTC) moment.
+    since_at = datetime.combine(since, time(0), ZoneInfo(patient.timezone)).astimezone(UTC)
     parameters = {"patient_id": patient.id, "day": day, "since": since_at}
     row = db.session.connection().execute(_day_facts_statement(), parameters).one()
     return bool(row[0]), (UrgentReport(row[2]) if row[1] is not None else None)

@@ -511,7 +511,9 @@ def report_data(patient: User, today: date | None = None, contact: str = "") -> 
         alerts=alert_lines,
         progress=data,
         period=(start, end),
-        missed=tuple(d for d in days if d not in logged),
+        # Today is not missed before it is over (as the missed-log alert counts).
+        missed=tuple(d for d in days if d not in logged and d < today),
+        today_open=start <= today <= end and today not in logged,
         notes=tuple((e.day, e.note) for e in reversed(entries) if (e.note or "").strip()),
         symptoms=symptom_table(entries, start, end),
         contact=contact.strip(),
