@@ -19,7 +19,7 @@ from taper.domain.schedule import zone_names
 from taper.extensions import db
 from taper.models import CareTeamLink, Role, User, find_user_by_email, normalise_email
 from taper.models.user import has_control_characters
-from taper.services import ServiceError, audit, committed, notify
+from taper.services import ServiceError, audit, committed, locks, notify
 from taper.services.passwords import check_password_policy, hash_password, verify_password
 from taper.services.savepoint import insert_once
 
@@ -145,22 +145,13 @@ LAST_ADMIN = "This is the last active admin account: make another admin first."
 
 
 def _lock(user: User) -> None:
-    """Lock the account's row (and, for an admin, every active admin's) and reload it, so a
-    change decided now is decided on what is stored: two admins switching each other off wait
-    for one another, and the second sees the first's change. PostgreSQL locks the rows (in id
-    order, so two such requests never deadlock); SQLite, which has no row locks, takes its
-    write lock at the UPDATE that changes nothing."""
+    """Lock the account's row (and, for an admin, every active admin's) and reload it: two
+    admins switching each other off wait for one another, and the second sees the first's
+    change (``locks.lock``)."""
     rows = User.id == user.id
     if user.role is Role.ADMIN:
         rows = rows | ((User.role == Role.ADMIN) & User.active.is_(True))
-    db.session.execute(select(User.id).where(rows).order_by(User.id).with_for_update()).all()
-    db.session.execute(
-        update(User)
-        .where(User.id == user.id)
-        .values(active=User.active, updated_at=User.updated_at)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.execute(select(User).where(rows).execution_options(populate_existing=True)).all()
+    locks.lock(User, rows, ("active", "updated_at"))
 
 
 def deactivate_user(actor: User | None, user: User) -> bool:

@@ -28,7 +28,7 @@ from taper.models import (
     User,
 )
 from taper.models.alert import NEVER_MERGED_KIND
-from taper.services import ServiceError, audit, notify, plans
+from taper.services import ServiceError, audit, locks, notify, plans
 from taper.services.paging import PAGE_SIZE, Page, page_of
 from taper.services.savepoint import insert_once
 
@@ -218,9 +218,12 @@ def _queue_emails(patient: User, alert: Alert) -> None:
 
 
 def acknowledge(actor: User, alert: Alert, note: str) -> None:
-    """The clinician has seen the alert (committed with its audit row)."""
+    """The clinician has seen the alert (committed with its audit row). The alert's row is
+    locked first: of two clinicians at once, the second is told it was done, and a note they
+    typed is kept."""
+    _lock(alert)
     if alert.status is not AlertStatus.OPEN:
-        _refuse("This alert has already been acknowledged.")
+        _refuse_keeping_note(actor, alert, note, "This alert has already been acknowledged.")
     alert.status = AlertStatus.ACKNOWLEDGED
     alert.acknowledged_by_id = actor.id
     alert.acknowledged_at = datetime.now(UTC)
@@ -231,9 +234,10 @@ def acknowledge(actor: User, alert: Alert, note: str) -> None:
 
 def resolve(actor: User, alert: Alert, note: str) -> None:
     """Close the alert with a note (committed with its audit row); a new one of its kind may
-    be raised afterwards."""
+    be raised afterwards. Locked first, like ``acknowledge``."""
+    _lock(alert)
     if alert.status is AlertStatus.RESOLVED:
-        _refuse("This alert is already resolved.")
+        _refuse_keeping_note(actor, alert, note, "This alert is already resolved.")
     if not note.strip():
         _refuse("Write a short note on how this was resolved.", "note")
     now = datetime.now(UTC)
@@ -245,6 +249,21 @@ def resolve(actor: User, alert: Alert, note: str) -> None:
     alert.note = _append_note(alert.note, actor, note)
     audit.record(actor, "alert.resolve", "alert", alert.id, patient_id=alert.patient_id)
     db.session.commit()
+
+
+def _lock(alert: Alert) -> None:
+    locks.lock(Alert, Alert.id == alert.id, ("status",))
+
+
+def _refuse_keeping_note(actor: User, alert: Alert, note: str, message: str) -> NoReturn:
+    """Someone else got there first: nothing changes but the note the clinician typed, which
+    is added to the alert's notes (audited) rather than lost; then tell them."""
+    if not note.strip():
+        _refuse(message)
+    alert.note = _append_note(alert.note, actor, note)
+    audit.record(actor, "alert.note", "alert", alert.id, patient_id=alert.patient_id)
+    db.session.commit()
+    raise ServiceError(f"{message} Your note was added to it.", "note")
 
 
 def _append_note(existing: str, actor: User, note: str) -> str:
