@@ -3,6 +3,7 @@ thresholds: thin routes over services (the record pages are shared with the pati
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -112,9 +113,13 @@ def new_assessment(patient_id: int):
     patient = access.patient_or_404(current_user, patient_id)
     form = AssessmentNoteForm()
     errors: dict[str, str] = {}
-    if form.validate_on_submit():
+    if not form.is_submitted():
+        form.submission_id.data = uuid.uuid4().hex
+    elif form.validate():
         try:
-            assessments.record_visit(current_user, patient, request.form, form.note.data or "")
+            assessments.record_visit(
+                current_user, patient, request.form, form.note.data or "", form.submission_id.data
+            )
         except instrument.AnswerError as error:
             errors = error.errors
         else:

@@ -169,4 +169,6 @@ class AssessmentNoteForm(TaperForm):
     """The note of a visit assessment."""
 
     note = TextAreaField("Visit note (optional)", [Optional(), Length(max=2000)])
+    # The form's one-time id (uuid4 hex): the same form sent twice saves one assessment.
+    submission_id = HiddenField()
     submit = SubmitField("Save assessment")

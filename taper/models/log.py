@@ -111,6 +111,8 @@ class VisitAssessment(db.Model):
     total: Mapped[int] = mapped_column(Integer)
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    # The form's one-time id: the same form sent twice saves one assessment (F2).
+    submission_id: Mapped[str | None] = mapped_column(String(36), unique=True, nullable=True)
 
     clinician = relationship("User", foreign_keys=[clinician_id])
 

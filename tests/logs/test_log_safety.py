@@ -148,6 +148,36 @@ def test_clinician_records_a_full_visit_assessment(client, app, clinician, patie
     ]
 
 
+def test_the_same_assessment_form_sent_twice_saves_one_assessment(client, app, clinician, patient):
+    """A double click, or Back and Save again: the form's one-time id keeps it to one
+    assessment and one audit row; a new visit to the form is a new assessment."""
+    import re
+
+    from taper.domain.instrument import CIWA_B
+    from taper.models import AuditEvent
+
+    login_as(client, clinician)
+    url = f"/clinician/patients/{patient.id}/assessments/new"
+
+    def form() -> dict:
+        page = client.get(url).get_data(as_text=True)
+        submission = re.search(r'name="submission_id" type="hidden" value="([0-9a-f]{32})"', page)
+        return {item.key: "1" for item in CIWA_B.items} | {"submission_id": submission.group(1)}
+
+    data = form()
+    refused = client.post(url, data=data | {"tremor": ""})
+    assert f'value="{data["submission_id"]}"' in refused.get_data(as_text=True)
+    for _ in range(2):
+        assert client.post(url, data=data).status_code == 302
+    with app.app_context():
+        assert len(db.session.scalars(select(VisitAssessment)).all()) == 1
+        created = select(AuditEvent).where(AuditEvent.action == "assessment.create")
+        assert len(db.session.scalars(created).all()) == 1
+    assert client.post(url, data=form()).status_code == 302
+    with app.app_context():
+        assert len(db.session.scalars(select(VisitAssessment)).all()) == 2
+
+
 def test_two_different_logs_of_one_day_at_the_same_instant_are_both_kept(shared_app):
     """Another device saves the same day between our version lookup and our insert: our log
     becomes the next version instead of being dropped as "already saved"."""
