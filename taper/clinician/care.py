@@ -138,19 +138,30 @@ def new_assessment(patient_id: int):
     ), status
 
 
+def _refused(form: ThresholdsForm, error: ServiceError, patient_id: int) -> None:
+    """A refusal beside its field; a conflict at the top, the form now based on what is
+    stored (so saving again, once checked, goes through)."""
+    if error.field is None:
+        flash(error.message)
+        form.seen.data = alerts.shown(alerts.thresholds_for(patient_id))
+    else:
+        form[error.field].errors = [*form[error.field].errors, error.message]
+
+
 @bp.route("/patients/<int:patient_id>/alert-settings", methods=["GET", "POST"])
 def alert_settings(patient_id: int):
     """Adjust a patient's alert thresholds."""
     patient = access.patient_or_404(current_user, patient_id)
     current = alerts.thresholds_for(patient.id)
     form = ThresholdsForm(data=asdict(current) if request.method == "GET" else None)
-    if form.validate_on_submit():
+    if request.method == "GET":
+        form.seen.data = alerts.shown(current)
+    elif form.validate():
+        values = {name: form[name].data for name in alerts.TUNABLE}
         try:
-            alerts.set_thresholds(
-                current_user, patient, {name: form[name].data for name in alerts.TUNABLE}
-            )
+            alerts.set_thresholds(current_user, patient, values, form.seen.data or None)
         except ServiceError as error:
-            form[error.field].errors = [*form[error.field].errors, error.message]
+            _refused(form, error, patient.id)
         else:
             flash("Alert thresholds saved.")
             return redirect(url_for("clinician.patient", patient_id=patient.id))

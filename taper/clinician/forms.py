@@ -144,6 +144,7 @@ class ThresholdsForm(TaperForm):
         [DataRequired(), NumberRange(1, CIWA_B.patient_max)],
         description="Default 41, the start of the severe band.",
     )
+    seen = HiddenField()  # the thresholds the form was filled from (alerts.shown)
     rising_points = IntegerField(
         "Rising alert when the recent average is this many points higher",
         [DataRequired(), NumberRange(1, CIWA_B.patient_max)],

@@ -28,7 +28,7 @@ from taper.models import (
     User,
 )
 from taper.models.alert import NEVER_MERGED_KIND
-from taper.services import ServiceError, audit, locks, notify, plans
+from taper.services import Conflict, ServiceError, audit, locks, notify, plans
 from taper.services.paging import PAGE_SIZE, Page, page_of
 from taper.services.savepoint import insert_once
 
@@ -39,6 +39,12 @@ TUNABLE: dict[str, tuple[int, int]] = {
     "rising_points": (1, CIWA_B.patient_max),
     "missed_days": (1, 30),
     "plan_end_days": (0, 60),
+}
+LABELS = {
+    "high_score": "high score",
+    "rising_points": "rising points",
+    "missed_days": "missed days",
+    "plan_end_days": "plan end days",
 }
 KNOWN = frozenset(f.name for f in fields(Thresholds))
 SCAN_CHUNK = 500  # patients per IN (...) list: well under every database's parameter limit
@@ -92,9 +98,28 @@ def _refuse(message: str, field: str | None = None) -> NoReturn:
     raise ServiceError(message, field)
 
 
-def set_thresholds(actor: User, patient: User, values: dict[str, int]) -> None:
+def shown(thresholds: Thresholds) -> str:
+    """The thresholds as a form shows them, to tell later whether they changed meanwhile."""
+    return ",".join(f"{name}={getattr(thresholds, name)}" for name in sorted(TUNABLE))
+
+
+def set_thresholds(
+    actor: User, patient: User, values: dict[str, int], seen: str | None = None
+) -> None:
     """Store a patient's thresholds (only the tunable ones, each within its range) and
-    commit; a value out of range is refused with nothing stored."""
+    commit; a value out of range is refused with nothing stored. ``seen`` (``shown`` of the
+    thresholds the form was filled from): when they changed since, nothing is stored and
+    ``Conflict`` says what they are now. The patient's row is locked first, so two saves at
+    once are taken one after the other."""
+    locks.lock(User, User.id == patient.id, ("active", "updated_at"))
+    now = thresholds_for(patient.id)
+    if seen is not None and seen != shown(now):
+        db.session.rollback()
+        raise Conflict(
+            "Someone changed these thresholds since you opened this page; they are now: "
+            + ", ".join(f"{LABELS[name]} {getattr(now, name)}" for name in sorted(TUNABLE))
+            + ". Check yours and save again."
+        )
     clean = {}
     for name, value in values.items():
         if name not in TUNABLE:

@@ -558,6 +558,107 @@ def test_alert_scan_raises_the_plan_end_review_alert(
 THRESHOLDS = {"high_score": "41", "rising_points": "10", "missed_days": "2", "plan_end_days": "7"}
 
 
+def _thresholds_form(client, patient) -> dict:
+    page = client.get(f"/clinician/patients/{patient.id}/alert-settings").get_data(as_text=True)
+    seen = re.search(r'name="seen" type="hidden" value="([^"]*)"', page).group(1)
+    return {**THRESHOLDS, "seen": seen}
+
+
+def test_a_stale_thresholds_form_does_not_overwrite_a_colleagues_change(
+    app, client, patient, clinician, make_user
+):
+    """Two clinicians open the page; the first saves 20; the second's form (opened before)
+    is refused with what they are now, the values typed kept; saving again goes through."""
+    from taper.models import Role
+
+    colleague = make_user(Role.CLINICIAN, clinicians=(), name="Dr Colleague")
+    with app.app_context():
+        from taper.models import CareTeamLink
+
+        db.session.add(CareTeamLink(clinician_id=colleague.id, patient_id=patient.id))
+        db.session.commit()
+    other = app.test_client()
+    login_as(client, clinician)
+    login_as(other, colleague)
+    mine, theirs = _thresholds_form(client, patient), _thresholds_form(other, patient)
+    url = f"/clinician/patients/{patient.id}/alert-settings"
+    assert client.post(url, data={**mine, "high_score": "20"}).status_code == 302
+
+    stale = other.post(url, data={**theirs, "missed_days": "5"})
+
+    page = stale.get_data(as_text=True)
+    assert stale.status_code == 400
+    assert "Someone changed these thresholds since you opened this page" in page
+    assert "high score 20" in page
+    assert 'name="missed_days" type="number" value="5"' in page or 'value="5"' in page
+    with app.app_context():
+        assert db.session.get(AlertSettings, patient.id).thresholds["high_score"] == 20
+    seen = re.search(r'name="seen" type="hidden" value="([^"]*)"', page).group(1)
+    again = other.post(url, data={**theirs, "seen": seen, "high_score": "20", "missed_days": "5"})
+    assert again.status_code == 302
+    with app.app_context():
+        stored = db.session.get(AlertSettings, patient.id).thresholds
+    assert (stored["high_score"], stored["missed_days"]) == (20, 5)
+
+
+def test_two_first_threshold_saves_at_once_never_500(shared_app, monkeypatch):
+    import threading
+
+    from taper import access
+    from taper.models import CareTeamLink, Role, User
+    from tests.conftest import PASSWORD_HASH
+
+    with shared_app.app_context():
+        people = [
+            User(role=role, email=f"{n}@example.org", name=n, password_hash=PASSWORD_HASH)
+            for role, n in ((Role.CLINICIAN, "A"), (Role.CLINICIAN, "B"), (Role.PATIENT, "P"))
+        ]
+        db.session.add_all(people)
+        db.session.flush()
+        *clinicians, patient = people
+        db.session.add_all(
+            CareTeamLink(clinician_id=c.id, patient_id=patient.id) for c in clinicians
+        )
+        db.session.commit()
+        identities = [c.get_id() for c in clinicians]
+        patient_id = patient.id
+    browsers = []
+    for identity in identities:
+        browser = shared_app.test_client()
+        with browser.session_transaction() as session:
+            session.update(_user_id=identity, login_at=9e9, seen_at=9e9, auth_at=9e9)
+        browsers.append(browser)
+
+    class _Patient:
+        id = patient_id
+
+    forms = [_thresholds_form(b, _Patient) for b in browsers]
+    barrier = threading.Barrier(2, timeout=10)
+    found = access.patient_or_404
+
+    def in_step(user, wanted):
+        loaded = found(user, wanted)
+        barrier.wait()
+        return loaded
+
+    monkeypatch.setattr(access, "patient_or_404", in_step)
+    statuses = []
+
+    def save(browser, form, high):
+        url = f"/clinician/patients/{patient_id}/alert-settings"
+        statuses.append(browser.post(url, data={**form, "high_score": high}).status_code)
+
+    threads = [
+        threading.Thread(target=save, args=(b, f, h))
+        for b, f, h in zip(browsers, forms, ("20", "30"), strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(statuses) == [302, 400]
+
+
 def test_clinician_tunes_thresholds_and_the_rules_follow(
     client, app, patient, clinician, active_plan
 ):
