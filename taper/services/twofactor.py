@@ -37,6 +37,7 @@ from taper.models.twofactor import TwoFactorSetup
 from taper.models.types import utc_now
 from taper.services import ServiceError, audit, committed
 from taper.services.passwords import verify_password
+from taper.services.savepoint import insert_once
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -276,14 +277,14 @@ def enable(user: User, secret: str, code: str, now: float | None = None) -> list
     if step is None:
         raise ServiceError("That code did not match. Check your app's clock and try again.", "code")
     codes = _new_recovery_codes()
-    db.session.add(
-        TwoFactor(
-            user_id=user.id,
-            encrypted_secret=encrypt_secret(secret),
-            last_step=step,
-            recovery_hashes=_hashed(codes),
-        )
+    turned_on = TwoFactor(
+        user_id=user.id,
+        encrypted_secret=encrypt_secret(secret),
+        last_step=step,
+        recovery_hashes=_hashed(codes),
     )
+    if not insert_once(turned_on):  # the same form sent twice at once: the other one did it
+        raise ServiceError("Two-step login is already on.")
     pending = db.session.get(TwoFactorSetup, user.id)
     if pending is not None:
         db.session.delete(pending)

@@ -123,6 +123,25 @@ def test_service_refuses_a_second_enable_and_other_roles(app, make_user):
             twofactor.enable(patient, twofactor.new_secret(), "000000")
 
 
+def test_a_second_enable_that_missed_the_first_is_a_refusal_not_an_error(
+    app, make_user, monkeypatch
+):
+    """Two set-up forms sent at once both find two-step login off; the second insert meets
+    the first's row and is refused like any second enable (it was a 500)."""
+    now = 1_800_000_015.0
+    with app.app_context():
+        clinician = db.session.merge(make_user(Role.CLINICIAN))
+        secret = twofactor.new_secret()
+        code = pyotp.TOTP(secret).generate_otp(int(now // 30))
+        twofactor.enable(clinician, secret, code, now)
+        db.session.commit()
+        monkeypatch.setattr(twofactor, "settings_of", lambda user: None)  # the race, lost
+        with pytest.raises(twofactor.ServiceError, match="already on"):
+            twofactor.enable(clinician, secret, code, now)
+        db.session.rollback()
+        assert len(db.session.scalars(db.select(TwoFactor)).all()) == 1
+
+
 def test_a_code_one_step_either_side_is_taken_and_no_further(app, make_user):
     """Clock drift: at a fixed time, the codes of the step before, this step and the step
     after are taken; two steps away they are refused; and a code never works for a step at
