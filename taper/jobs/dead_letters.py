@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from flask import Flask
 from redis import RedisError
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
@@ -99,8 +100,10 @@ def _take(app: Flask, job_id: str, requeue: bool) -> str | None:
         name = str(job.args[0]) if job.args else "?"
         if requeue:
             registry.requeue(job_id)
-        else:
-            registry.remove(job_id, delete_job=True)
+        elif not registry.remove(job_id, delete_job=True):
+            return None  # another admin removed it a moment ago
+    except (InvalidJobOperation, NoSuchJobError):
+        return None  # another admin retried or removed it a moment ago
     except RedisError as error:
         raise Unavailable(type(error).__name__) from error
     return name

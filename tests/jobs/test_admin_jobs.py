@@ -110,6 +110,42 @@ def test_remove_deletes_the_dead_letter(redis_app, admin_client, sample_jobs):
     assert "No failed jobs." in admin_client.get("/admin/jobs").get_data(as_text=True)
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("retry", "retry"), ("remove", "retry"), ("retry", "remove"), ("remove", "remove")],
+)
+def test_a_job_another_admin_just_took_is_no_longer_there(
+    redis_app, admin_client, sample_jobs, monkeypatch, first, second
+):
+    """Two admins press at once: by the time the second acts, the first has retried or
+    removed the job. The second is told it is no longer in the list (it was a 500), and only
+    the first is audited."""
+    from taper.jobs import dead_letters
+
+    job_id = fail_once_for_good(redis_app)
+    fetch = dead_letters.Job.fetch
+    registry = FailedJobRegistry(queue=job_queue(redis_app))
+
+    class TakenMeanwhile(dead_letters.Job):
+        @classmethod
+        def fetch(cls, *args, **kwargs):
+            job = fetch(*args, **kwargs)
+            if first == "retry":
+                registry.requeue(job_id)
+            else:
+                registry.remove(job_id, delete_job=True)
+            taken.append(first)
+            return job
+
+    taken: list[str] = []
+    monkeypatch.setattr(dead_letters, "Job", TakenMeanwhile)
+    response = admin_client.post(f"/admin/jobs/{second}", data={"job": job_id})
+    assert response.status_code == 302
+    assert taken
+    assert "no longer in the list" in admin_client.get("/admin/jobs").get_data(as_text=True)
+    assert audit_actions(redis_app) == []
+
+
 @pytest.mark.parametrize("job_id", ["no-such-job", "../../etc", "", "x" * 300, "a b"])
 def test_an_unknown_job_changes_nothing(redis_app, admin_client, sample_jobs, job_id):
     kept = fail_once_for_good(redis_app)
