@@ -25,8 +25,9 @@ from taper.services import Conflict, ServiceError, audit, committed, current_pla
 from taper.services.savepoint import insert_once
 
 CONFLICT_MESSAGE = (
-    "Someone else changed this plan while you were editing it. Everything you typed is kept "
-    "below: compare it with the current plan, then save again."
+    "This plan was changed since you opened this page: by someone else, or by your own save "
+    "if you pressed twice. Everything you typed is kept below: compare it with the current "
+    "plan, and save again only if it is still needed."
 )
 T = TypeVar("T")
 ALLOWED_STATUS_CHANGES = {

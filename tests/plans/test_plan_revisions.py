@@ -49,7 +49,7 @@ def test_second_clinician_saving_a_stale_plan_gets_409_and_keeps_their_typing(
     )
     page = response.get_data(as_text=True)
     assert response.status_code == 409
-    assert "Someone else changed this plan" in page
+    assert "This plan was changed since you opened this page" in page
     assert 'value="8.125"' in page
     assert "My typed note" in page
     assert "Second edit" in page
