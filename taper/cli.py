@@ -146,6 +146,7 @@ def seed_demo_command() -> None:
 
 alerts_cli = AppGroup("alerts", help="Alert rules that run on a schedule.")
 notify_cli = AppGroup("notify", help="E-mail notifications.")
+reminders_cli = AppGroup("reminders", help="The patients' daily reminder e-mails.")
 
 
 @alerts_cli.command("scan")
@@ -164,6 +165,21 @@ def alerts_scan_command() -> None:
         raise click.ClickException(
             f"{raised.failed_batches} batch(es) failed (see the log); run the scan again"
         )
+
+
+@reminders_cli.command("send")
+def reminders_send_command() -> None:
+    """Queue the daily reminder e-mails that are due now (`notify send` sends them); safe to
+    run from cron every few minutes and to run twice: one e-mail per patient and day."""
+    from datetime import UTC, datetime
+
+    from taper.services.reminders import send_due
+
+    try:
+        queued = send_due(datetime.now(UTC))
+    except RuntimeError as error:  # some patients failed; the others were queued
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Reminders queued: {queued}")
 
 
 @notify_cli.command("send")
@@ -257,6 +273,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(care_team_cli)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(alerts_cli)
+    app.cli.add_command(reminders_cli)
     app.cli.add_command(notify_cli)
     app.cli.add_command(seed_scale_command)
     app.cli.add_command(redflags_cli)

@@ -140,3 +140,14 @@ def test_a_late_acknowledge_without_a_note_is_only_told(shared_app):
     )
     assert "This alert has already been acknowledged." in page.get_data(as_text=True)
     assert _state(shared_app, alert_id)[2] == ["alert.acknowledge"]
+
+
+@pytest.mark.parametrize("action", ["acknowledge", "resolve"])
+def test_a_double_click_keeps_the_note_once(shared_app, action):
+    first, _, alert_id = _team(shared_app)
+    browser = _browser(shared_app, first)
+    for _ in range(2):
+        browser.post(f"/clinician/alerts/{alert_id}/{action}", data={"note": "Called her"})
+    _, note, actions = _state(shared_app, alert_id)
+    assert note == "DrA: Called her"
+    assert actions == [f"alert.{action}"]

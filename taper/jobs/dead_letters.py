@@ -100,8 +100,10 @@ def _take(app: Flask, job_id: str, requeue: bool) -> str | None:
         name = str(job.args[0]) if job.args else "?"
         if requeue:
             registry.requeue(job_id)
-        elif not registry.remove(job_id, delete_job=True):
-            return None  # another admin removed it a moment ago
+        elif registry.remove(job_id):  # only what is still in the list: a retried job stays
+            job.delete()
+        else:
+            return None  # another admin retried or removed it a moment ago
     except (InvalidJobOperation, NoSuchJobError):
         return None  # another admin retried or removed it a moment ago
     except RedisError as error:

@@ -115,6 +115,8 @@ def set_thresholds(
     now = thresholds_for(patient.id)
     if seen is not None and seen != shown(now):
         db.session.rollback()
+        if all(getattr(now, name) == values.get(name) for name in TUNABLE):
+            return  # already what was asked: this form sent twice
         raise Conflict(
             "Someone changed these thresholds since you opened this page; they are now: "
             + ", ".join(f"{LABELS[name]} {getattr(now, name)}" for name in sorted(TUNABLE))
@@ -160,7 +162,13 @@ def raise_alert(
         # An urgent finding that is not a red flag (a dose far above the plan) is raised once
         # per cause: a correction of the same day with the same dose raises nothing new.
         same_cause = select(Alert.id).where(
-            Alert.patient_id == patient.id, Alert.kind == finding.kind, Alert.cause == finding.cause
+            Alert.patient_id == patient.id,
+            Alert.kind == finding.kind,
+            Alert.tier == "urgent",
+            Alert.cause == finding.cause,
+            Alert.plan_id.is_(None)
+            if finding.plan_id is None
+            else Alert.plan_id == finding.plan_id,
         )
         if db.session.scalar(same_cause.limit(1)) is not None:
             return None
@@ -285,7 +293,10 @@ def _refuse_keeping_note(actor: User, alert: Alert, note: str, message: str) -> 
     is added to the alert's notes (audited) rather than lost; then tell them."""
     if not note.strip():
         _refuse(message)
-    alert.note = _append_note(alert.note, actor, note)
+    noted = _append_note(alert.note, actor, note)
+    if noted.rsplit("\n", 1)[-1] in alert.note.split("\n"):  # the same note again: a double click
+        _refuse(message)
+    alert.note = noted
     audit.record(actor, "alert.note", "alert", alert.id, patient_id=alert.patient_id)
     db.session.commit()
     raise ServiceError(f"{message} Your note was added to it.", "note")

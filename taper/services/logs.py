@@ -503,8 +503,8 @@ def submit_log(
     LogInputError or AlreadySaved), then, with red flags or an urgent alert, e-mail the
     care team at once."""
     saved = committed(save_log, patient, form, red_flags, today)
-    if saved.urgent:
-        notify.send_urgent_now(saved.alerts)
+    # Every urgent alert (a red flag, or a dose far above the plan) is e-mailed at once.
+    notify.send_urgent_now(saved.alerts)
     return saved
 
 

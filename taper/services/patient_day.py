@@ -64,6 +64,7 @@ def _day_facts_statement() -> Select:
     urgent = (
         Alert.patient_id == bindparam("patient_id"),
         Alert.tier == "urgent",
+        Alert.kind == "red_flag",  # what the patient reported, not a dose the team watches
         Alert.created_at >= bindparam("since", type_=Alert.created_at.type),
     )
     latest = (

@@ -144,6 +144,8 @@ def test_a_job_another_admin_just_took_is_no_longer_there(
     assert taken
     assert "no longer in the list" in admin_client.get("/admin/jobs").get_data(as_text=True)
     assert audit_actions(redis_app) == []
+    # What the first admin did stands: a retried job is still queued, whatever came second.
+    assert (job_id in job_queue(redis_app).job_ids) == (first == "retry")
 
 
 @pytest.mark.parametrize("job_id", ["no-such-job", "../../etc", "", "x" * 300, "a b"])

@@ -12,6 +12,7 @@ from taper.extensions import db
 from taper.models import Alert, AuditEvent, DailyLog, LogDose, OutboxMessage, RedFlagReport
 from tests.conftest import login_as
 from tests.helpers import fill_log, patient_today
+from tests.tools.smtp import free_port, smtp_server
 
 
 def rows(app, model):
@@ -224,3 +225,65 @@ def test_a_far_dose_is_urgent_even_with_a_review_alert_open_and_raised_once_per_
     assert client.post("/log", data=more).status_code == 302
     tiers = sorted(a.tier for a in rows(app, Alert) if a.kind == "dose_deviation")
     assert tiers == ["review", "urgent", "urgent"]
+
+
+@pytest.fixture
+def crossover(client, clinician, patient, write_plan):
+    """Alprazolam (1.5 mg today) and diazepam (10 mg today) taken together."""
+    today = patient_today(patient)
+    login_as(client, clinician)
+    alprazolam = write_plan(
+        patient,
+        [(today - timedelta(days=20), "2", {}, ""), (today, "1.5", {}, "")],
+        medication="alprazolam",
+    )
+    diazepam = write_plan(
+        patient, [(today - timedelta(days=20), "5", {}, ""), (today, "10", {}, "")]
+    )
+    login_as(client, patient)
+    return alprazolam, diazepam
+
+
+def _deviations(app) -> list[tuple[int, str]]:
+    return sorted((a.plan_id, a.tier) for a in rows(app, Alert) if a.kind == "dose_deviation")
+
+
+def test_a_far_dose_of_each_drug_of_a_crossover_is_an_urgent_alert_each(
+    client, app, patient, crossover
+):
+    alprazolam, diazepam = crossover
+    data = fill_log(client, took="no", dose_taken="25")
+    data[f"confirm_taken_{alprazolam}"] = data[f"confirm_taken_{diazepam}"] = "25"
+    assert client.post("/log", data=data).status_code == 302
+    assert _deviations(app) == sorted([(alprazolam, "urgent"), (diazepam, "urgent")])
+
+
+def test_a_far_dose_is_not_hidden_by_the_other_drugs_slip_of_the_same_number(
+    client, app, patient, crossover
+):
+    """Alprazolam 12 mg (plan 1.5: far) and diazepam 12 mg (plan 10: a slip), same day."""
+    alprazolam, diazepam = crossover
+    data = fill_log(client, took="no", dose_taken="12")
+    data[f"confirm_taken_{alprazolam}"] = "12"
+    assert client.post("/log", data=data).status_code == 302
+    assert _deviations(app) == sorted([(alprazolam, "urgent"), (diazepam, "review")])
+
+
+PORT = free_port()
+
+
+@pytest.mark.app_config(SMTP_PORT=PORT, PUBLIC_URL="https://taper.example.org")
+def test_a_far_dose_is_e_mailed_at_once_and_today_says_nothing_of_an_urgent_report(
+    client, app, patient, clinician, active_plan
+):
+    """Like a red flag's, its e-mail is tried from the request; but the patient reported no
+    red flag, so Today does not say the team saw "your urgent report"."""
+    with smtp_server(PORT) as inbox:
+        login_as(client, patient)
+        data = fill_log(client, took="no", dose_taken="75")
+        data[f"confirm_taken_{active_plan}"] = "75"
+        assert client.post("/log", data=data).status_code == 302
+    (message,) = rows(app, OutboxMessage)
+    assert message.sent_at is not None
+    assert len(inbox.messages) == 1
+    assert "urgent report" not in client.get("/today").get_data(as_text=True)

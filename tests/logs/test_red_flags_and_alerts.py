@@ -13,6 +13,7 @@ from taper.models import (
     Alert,
     AlertSettings,
     AlertStatus,
+    AuditEvent,
     DailyLog,
     OutboxMessage,
     RedFlagReport,
@@ -599,6 +600,19 @@ def test_a_stale_thresholds_form_does_not_overwrite_a_colleagues_change(
     with app.app_context():
         stored = db.session.get(AlertSettings, patient.id).thresholds
     assert (stored["high_score"], stored["missed_days"]) == (20, 5)
+
+
+def test_a_double_clicked_threshold_save_is_saved_once_not_refused(app, client, patient, clinician):
+    login_as(client, clinician)
+    form = {**_thresholds_form(client, patient), "high_score": "25"}
+    url = f"/clinician/patients/{patient.id}/alert-settings"
+    assert [client.post(url, data=form).status_code for _ in range(2)] == [302, 302]
+    with app.app_context():
+        assert db.session.get(AlertSettings, patient.id).thresholds["high_score"] == 25
+        events = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "alert.thresholds")
+        ).all()
+    assert len(events) == 1
 
 
 def test_two_first_threshold_saves_at_once_never_500(shared_app, monkeypatch):

@@ -338,3 +338,19 @@ def test_a_failing_batch_is_queued_again_one_patient_at_a_time(app, reminded, mo
     assert f"reminders for patients {patients[0].id} to {patients[1].id} failed" in caplog.text
     monkeypatch.setattr(reminders, "_queue_batch", real)
     assert send_due(app, EVENING, batch_size=2) == 1  # the rerun: only the one left
+
+
+def test_the_command_queues_what_is_due_for_cron(app, reminded):
+    """`flask reminders send`, for a deployment that runs the jobs from cron: the same one
+    e-mail a day, however often it runs."""
+    from taper.models import OutboxMessage
+
+    reminded(at=time(0, 0), timezone="UTC")
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["reminders", "send"])
+    again = runner.invoke(args=["reminders", "send"])
+    assert first.exit_code == 0, first.output
+    assert "Reminders queued: 1" in first.output
+    assert "Reminders queued: 0" in again.output
+    with app.app_context():
+        assert len(db.session.scalars(select(OutboxMessage)).all()) == 1
