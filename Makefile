@@ -75,7 +75,7 @@ format: $(STAMP)  ## Apply ruff's formatting and safe fixes
 migrate: $(STAMP)  ## Upgrade the database to the latest migration
 	$(FLASK) db upgrade
 
-check-migrations: $(STAMP)  ## Up, check and down on a fresh database (DATABASE_URL, default a temp SQLite)
+check-migrations: $(STAMP)  ## Up, check and down on a fresh database (TEST_DATABASE_URL, default a temp SQLite)
 	$(PY) -m tests.tools.migration_check
 
 wrk:
