@@ -19,7 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from taper.domain.doses import plain
 from taper.domain.instrument import CIWA_B
-from taper.domain.schedule import TIMES_OF_DAY
+from taper.domain.schedule import TIMES_OF_DAY, local_today
 from taper.domain.timeline import step_periods
 from taper.extensions import db
 from taper.models import (
@@ -28,6 +28,7 @@ from taper.models import (
     LogDose,
     PlanRevision,
     PlanStatus,
+    RedFlagReport,
     TaperPlan,
     User,
     VisitAssessment,
@@ -315,3 +316,40 @@ def visits_csv(patient: User) -> str:
         for visit in visits
     )
     return _csv(VISIT_HEADER, rows)
+
+
+RED_FLAG_HEADER = (
+    "report_id",
+    "sent_at_utc",
+    "stored_at_utc",
+    "day",
+    "red_flags",
+    "red_flags_when",
+    "source",
+    "message",
+)
+
+
+def red_flags_csv(patient: User) -> str:
+    """Every red flag (or "I need help now" message) the patient sent without a daily log,
+    oldest first: when they sent it (for a report kept on their device, when it was finally
+    sent), when Taper stored it, and the patient's day it was sent on."""
+    reports = db.session.scalars(
+        select(RedFlagReport)
+        .where(RedFlagReport.patient_id == patient.id)
+        .order_by(RedFlagReport.created_at, RedFlagReport.id)
+    )
+    rows = (
+        (
+            report.id,
+            _at(report.reported_at or report.created_at),
+            _at(report.created_at),
+            _day(local_today(report.reported_at or report.created_at, patient.timezone)),
+            " ".join(report.flags or []),
+            report.when,
+            report.source,
+            report.note,
+        )
+        for report in reports
+    )
+    return _csv(RED_FLAG_HEADER, rows)

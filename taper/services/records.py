@@ -138,11 +138,13 @@ EXPORT_FILES: dict[str, str] = {
     "plans.csv": "plans",
     "alerts.csv": "alerts",
     "visits.csv": "visits",
+    "red_flags.csv": "red_flags",
 }
 _CSV: dict[str, Callable[[User], str]] = {
     "logs": export.logs_csv,
     "alerts": export.alerts_csv,
     "visits": export.visits_csv,
+    "red_flags": export.red_flags_csv,
 }
 
 

@@ -26,6 +26,7 @@ from taper.models import (
     LogDose,
     PlanRevision,
     PlanStatus,
+    RedFlagReport,
     Role,
     TaperPlan,
     TaperStep,
@@ -500,6 +501,9 @@ def _store_everything(patient: User, clinician: User, text: str) -> None:
             note=text,
         )
     )
+    db.session.add(
+        RedFlagReport(patient_id=patient.id, flags=[], submission_id="f" * 32, note=text)
+    )
     db.session.commit()
 
 
@@ -515,6 +519,7 @@ def test_formulas_are_neutralised_in_every_cell_of_every_file(app, make_user, pa
         "plans_csv": export_of(app, patient, "plans_csv", include_drafts=True),
         "alerts_csv": export_of(app, patient, "alerts_csv"),
         "visits_csv": export_of(app, patient, "visits_csv"),
+        "red_flags_csv": export_of(app, patient, "red_flags_csv"),
     }
     for name, text in files.items():
         cells = [cell for row in read(text) for cell in row]
@@ -536,6 +541,8 @@ def test_formulas_are_neutralised_in_every_cell_of_every_file(app, make_user, pa
     assert alert["log_day"] == "2027-01-05"
     (visit,) = records(files["visits_csv"])
     assert (visit["clinician"], visit["note"]) == (safe, safe)
+    (report,) = records(files["red_flags_csv"])
+    assert report["message"] == safe
 
 
 def test_no_part_of_a_cell_after_a_semicolon_or_tab_starts_a_formula(app, make_user):
@@ -546,13 +553,56 @@ def test_no_part_of_a_cell_after_a_semicolon_or_tab_starts_a_formula(app, make_u
     text = "Fine today;=2+5*cmd|' /C calc'!A0; -1\t@SUM(1)\t\"=1"
     with app.app_context():
         _store_everything(db.session.get(User, patient.id), clinician, text)
-    for name in ("logs_csv", "plans_csv", "alerts_csv", "visits_csv"):
+    for name in ("logs_csv", "plans_csv", "alerts_csv", "visits_csv", "red_flags_csv"):
         kwargs = {"include_drafts": True} if name == "plans_csv" else {}
         for line in export_of(app, patient, name, **kwargs).lstrip(export.BOM).splitlines():
             for part in re.split(r"[;\t]", line):
                 assert not re.match(r'[\s"]*[=+\-@]', part), (name, line)
     (log,) = records(export_of(app, patient, "logs_csv"))
     assert log["note"] == "Fine today;'=2+5*cmd|' /C calc'!A0;' -1\t'@SUM(1)\t'\"=1"
+
+
+def test_red_flags_sent_without_a_log_are_a_file_of_their_own(app, client, patient):
+    """ "I need help now" with a seizure and a message, and a report kept on the device and
+    sent three days ago: each a row, sent and stored times apart, the patient's day."""
+    from datetime import timedelta
+
+    from taper.domain.schedule import local_today
+
+    login_as(client, patient)
+    page = client.get("/help").get_data(as_text=True)
+    token = re.search(r'name="submission_id" value="(\w+)"', page).group(1)
+    client.post("/help", data={"red_flags": "seizure", "submission_id": token, "note": "=1+1"})
+    sent = datetime.now(UTC) - timedelta(days=3)
+    with app.app_context():
+        db.session.add(
+            RedFlagReport(
+                patient_id=patient.id,
+                flags=["confusion"],
+                submission_id="k" * 32,
+                source="kept",
+                when="past",
+                reported_at=sent,
+            )
+        )
+        db.session.commit()
+    help_row, kept_row = records(export_of(app, patient, "red_flags_csv"))
+    assert (help_row["red_flags"], help_row["source"], help_row["message"]) == (
+        "seizure",
+        "help",
+        "'=1+1",
+    )
+    assert (kept_row["red_flags"], kept_row["red_flags_when"], kept_row["source"]) == (
+        "confusion",
+        "past",
+        "kept",
+    )
+    assert kept_row["sent_at_utc"] == sent.isoformat()
+    assert kept_row["stored_at_utc"] > kept_row["sent_at_utc"]
+    assert kept_row["day"] == local_today(sent, patient.timezone).isoformat()
+    download = client.get("/export/red_flags.csv")
+    assert download.status_code == 200
+    assert "seizure" in download.get_data(as_text=True)
 
 
 # --- another patient's rows -----------------------------------------------------------------

@@ -32,6 +32,7 @@ FORMATS = {
     "plans.csv": "plans",
     "alerts.csv": "alerts",
     "visits.csv": "visits",
+    "red_flags.csv": "red_flags",
 }
 CSV_TYPE = "text/csv; charset=utf-8"
 DRAFT_MEDICATION = "oxazepam"
