@@ -95,15 +95,21 @@ def send_link_command(email: str) -> None:
     )
 
 
+def _both(clinician_email: str, patient_email: str) -> tuple[User, User]:
+    """The two accounts a care-team command names (a ClickException when one is missing)."""
+    clinician = find_user_by_email(clinician_email)
+    patient = find_user_by_email(patient_email)
+    if clinician is None or patient is None:
+        _fail("Both accounts must exist.")
+    return clinician, patient
+
+
 @care_team_cli.command("add")
 @click.argument("clinician_email")
 @click.argument("patient_email")
 def care_team_add_command(clinician_email: str, patient_email: str) -> None:
     """Put a patient on a clinician's care team."""
-    clinician = find_user_by_email(clinician_email)
-    patient = find_user_by_email(patient_email)
-    if clinician is None or patient is None:
-        _fail("Both accounts must exist.")
+    clinician, patient = _both(clinician_email, patient_email)
     try:
         accounts.add_to_care_team(None, clinician, patient)
     except ServiceError as error:
@@ -117,10 +123,7 @@ def care_team_add_command(clinician_email: str, patient_email: str) -> None:
 @click.argument("patient_email")
 def care_team_remove_command(clinician_email: str, patient_email: str) -> None:
     """Take a clinician off a patient's care team: they no longer see the patient's record."""
-    clinician = find_user_by_email(clinician_email)
-    patient = find_user_by_email(patient_email)
-    if clinician is None or patient is None:
-        _fail("Both accounts must exist.")
+    clinician, patient = _both(clinician_email, patient_email)
     try:
         covered = accounts.leave_care_team(None, clinician, patient)
     except ServiceError as error:

@@ -40,12 +40,6 @@ TUNABLE: dict[str, tuple[int, int]] = {
     "missed_days": (1, 30),
     "plan_end_days": (0, 60),
 }
-LABELS = {
-    "high_score": "high score",
-    "rising_points": "rising points",
-    "missed_days": "missed days",
-    "plan_end_days": "plan end days",
-}
 KNOWN = frozenset(f.name for f in fields(Thresholds))
 SCAN_CHUNK = 500  # patients per IN (...) list: well under every database's parameter limit
 SCAN_KINDS = ("missed_logs", "plan_end")
@@ -119,7 +113,9 @@ def set_thresholds(
             return  # already what was asked: this form sent twice
         raise Conflict(
             "Someone changed these thresholds since you opened this page; they are now: "
-            + ", ".join(f"{LABELS[name]} {getattr(now, name)}" for name in sorted(TUNABLE))
+            + ", ".join(
+                f"{name.replace('_', ' ')} {getattr(now, name)}" for name in sorted(TUNABLE)
+            )
             + ". Check yours and save again."
         )
     clean = {}
@@ -158,36 +154,8 @@ def raise_alert(
 
     A savepoint keeps a race with another request from undoing the caller's work: the
     partial unique indexes let only one open non-urgent alert per kind (and plan) exist."""
-    if finding.tier == "urgent" and finding.kind != "red_flag" and finding.cause:
-        # An urgent finding that is not a red flag (a dose far above the plan) is raised once
-        # per cause: a correction of the same day with the same dose raises nothing new.
-        same_cause = select(Alert.id).where(
-            Alert.patient_id == patient.id,
-            Alert.kind == finding.kind,
-            Alert.tier == "urgent",
-            Alert.cause == finding.cause,
-            Alert.plan_id.is_(None)
-            if finding.plan_id is None
-            else Alert.plan_id == finding.plan_id,
-        )
-        if db.session.scalar(same_cause.limit(1)) is not None:
-            return None
-    if finding.tier != "urgent":
-        same = select(Alert.id).where(
-            Alert.patient_id == patient.id,
-            Alert.kind == finding.kind,
-            Alert.plan_id.is_(None)
-            if finding.plan_id is None
-            else Alert.plan_id == finding.plan_id,
-        )
-        # Each note is quoted in an alert of its own (never merged into an open one).
-        open_or_same_cause = Alert.status == AlertStatus.OPEN
-        if finding.kind == NEVER_MERGED_KIND:
-            open_or_same_cause = Alert.cause == finding.cause
-        elif finding.cause:
-            open_or_same_cause = open_or_same_cause | (Alert.cause == finding.cause)
-        if db.session.scalar(same.where(open_or_same_cause).limit(1)) is not None:
-            return None
+    if _stands_for(patient, finding):
+        return None
     alert = Alert(
         patient_id=patient.id,
         kind=finding.kind,
@@ -206,6 +174,30 @@ def raise_alert(
     summary = {"kind": finding.kind, "tier": finding.tier}
     audit.record(None, "alert.raise", "alert", alert.id, patient_id=patient.id, summary=summary)
     return alert
+
+
+def _stands_for(patient: User, finding: AlertFinding) -> bool:
+    """Whether an alert of the finding's kind (and plan) already stands for it: for a review
+    or info finding, an open one or one raised for the same cause; for an urgent one (a dose
+    far above the plan), an urgent one for the same cause (a correction of the same day with
+    the same dose), never a review alert. Red flags are never merged (``logs`` keeps a flag
+    sent twice to one alert)."""
+    if finding.kind == "red_flag" or (finding.tier == "urgent" and not finding.cause):
+        return False
+    match = Alert.status == AlertStatus.OPEN
+    if finding.tier == "urgent":
+        match = (Alert.tier == "urgent") & (Alert.cause == finding.cause)
+    elif finding.kind == NEVER_MERGED_KIND:  # each note is quoted in an alert of its own
+        match = Alert.cause == finding.cause
+    elif finding.cause:
+        match = match | (Alert.cause == finding.cause)
+    same = select(Alert.id).where(
+        Alert.patient_id == patient.id,
+        Alert.kind == finding.kind,
+        Alert.plan_id.is_(None) if finding.plan_id is None else Alert.plan_id == finding.plan_id,
+        match,
+    )
+    return db.session.scalar(same.limit(1)) is not None
 
 
 def _queue_emails(patient: User, alert: Alert) -> None:
